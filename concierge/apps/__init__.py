@@ -1,0 +1,1 @@
+"""One module per command: each wires the lower floors into that command's job."""

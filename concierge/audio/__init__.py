@@ -1,0 +1,1 @@
+"""PCM helpers, the real-time pacer and the voice-activity endpointer."""

@@ -1,0 +1,1 @@
+"""The AudioSocket protocol: a sans-IO codec and the asyncio transports over it."""

@@ -1,0 +1,1 @@
+"""What the concierge says: the reply contract, the brains, conversation memory, the directory."""

@@ -1,0 +1,1 @@
+"""Speech engines behind the Transcriber and Synthesizer protocols."""

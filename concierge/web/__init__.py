@@ -1,0 +1,1 @@
+"""The monitoring page, its JSON API and /metrics."""
