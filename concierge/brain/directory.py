@@ -1,0 +1,210 @@
+"""The condominium's resident directory: who lives in which apartment, with fuzzy name look-up."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from rapidfuzz.distance import Levenshtein
+
+from concierge.brain.text import fold
+from concierge.errors import ConfigError
+
+PARTICLES = frozenset({"da", "de", "do", "das", "dos", "e"})
+HONORIFICS = frozenset(
+    "o a os as pra para dona seu senhor senhora sr sra srta dr dra doutor doutora professor professora "
+    "moradora morador familia".split()
+)
+
+
+class Apartment(BaseModel):
+    """One entry of the directory file, in the seed's shape."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    apartment_number: str = Field(min_length=1, max_length=16)
+    residents: list[str] = Field(min_length=1)
+    voip_number: str = ""
+
+    @field_validator("apartment_number", mode="before")
+    @classmethod
+    def _number_as_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, int) else value
+
+    @field_validator("apartment_number")
+    @classmethod
+    def _alphanumeric(cls, value: str) -> str:
+        if not value.replace("-", "").isalnum():
+            raise ValueError("must be letters and digits, e.g. \"104\"")
+        return value.upper()
+
+    @field_validator("residents")
+    @classmethod
+    def _named(cls, names: list[str]) -> list[str]:
+        names = [" ".join(name.split()) for name in names]
+        if any(not fold(name) for name in names):
+            raise ValueError("every resident needs a name (found an empty one)")
+        folded = [fold(name) for name in names]
+        if len(set(folded)) != len(folded):
+            raise ValueError("the same resident is listed twice")
+        return names
+
+
+@dataclass(frozen=True)
+class Resident:
+    name: str
+    apartment: str
+    tokens: tuple[str, ...]
+
+    @property
+    def first_name(self) -> str:
+        return self.tokens[0]
+
+
+@dataclass(frozen=True)
+class NameMention:
+    """Where a resident's name appears in a list of folded words."""
+
+    resident: Resident
+    start: int
+    end: int
+    matched: int
+    exact: int
+    first_name: bool
+
+    @property
+    def rank(self) -> tuple[int, int, int]:
+        return (self.matched, int(self.first_name), self.exact)
+
+
+def tokens_match(said: str, known: str) -> bool:
+    """Whether a folded spoken word is a folded name word, allowing speech-recognition slips."""
+    if said == known:
+        return True
+    if len(known) <= 3 or len(said) <= 3:
+        return False
+    allowed = 1 if len(known) <= 7 else 2
+    return Levenshtein.distance(said, known, score_cutoff=allowed) <= allowed
+
+
+class Directory:
+    """Apartments and residents loaded from the directory JSON file."""
+
+    def __init__(self, apartments: list[Apartment]) -> None:
+        self.apartments = {apartment.apartment_number: apartment for apartment in apartments}
+        self.residents = [
+            Resident(name, apartment.apartment_number, tuple(t for t in fold(name).split() if t not in PARTICLES))
+            for apartment in apartments
+            for name in apartment.residents
+        ]
+
+    @classmethod
+    def load(cls, path: Path) -> Directory:
+        """Read and validate the file; raise ConfigError naming the entry and the fix."""
+        try:
+            raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"directory file not found: {path} — set directory.path in config.json or pass --directory PATH") from None
+        except json.JSONDecodeError as error:
+            raise ConfigError(f"{path}: not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})") from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigError(f"{path}: cannot be read ({error})") from None
+        if not isinstance(raw, list) or not raw:
+            raise ConfigError(f"{path}: must be a non-empty JSON list of {{\"apartment_number\", \"residents\", \"voip_number\"}} entries")
+        apartments = [_parse_entry(path, index, entry) for index, entry in enumerate(raw)]
+        seen: set[str] = set()
+        for apartment in apartments:
+            if apartment.apartment_number in seen:
+                raise ConfigError(f"{path}: apartment {apartment.apartment_number} is listed twice — merge its residents into one entry")
+            seen.add(apartment.apartment_number)
+        return cls(apartments)
+
+    def has_apartment(self, number: str | None) -> bool:
+        return number is not None and number.upper() in self.apartments
+
+    def residents_of(self, number: str) -> list[Resident]:
+        return [resident for resident in self.residents if resident.apartment == number.upper()]
+
+    def lives_in(self, name: str | None, number: str | None) -> bool:
+        """Whether the exact directory name `name` is a resident of apartment `number`."""
+        if name is None or number is None:
+            return False
+        return any(resident.name == name for resident in self.residents_of(number))
+
+    def find(self, query: str, apartment: str | None = None) -> list[Resident]:
+        """Residents best matching a spoken name ('dona Francisca', 'Joanna', 'Maria Silva')."""
+        words = [word for word in fold(query).split() if word not in PARTICLES and word not in HONORIFICS]
+        if not words:
+            return []
+        mentions = [m for m in self.scan(words, fuzzy=True) if m.start == 0 and m.end == len(words)]
+        return self._best(mentions, apartment)
+
+    def scan(self, words: list[str], fuzzy: bool | list[bool] = True) -> list[NameMention]:
+        """Every place where a resident's name (first name, or first + more) starts in `words`.
+
+        `fuzzy` says, per word, whether a near match counts (only exact matches count elsewhere).
+        A surname alone is found too (rank below first names), for 'o senhor Almeida'.
+        """
+        allow = fuzzy if isinstance(fuzzy, list) else [fuzzy] * len(words)
+        mentions = []
+        for start in range(len(words)):
+            for resident in self.residents:
+                mention = self._match_at(resident, words, allow, start)
+                if mention is not None:
+                    mentions.append(mention)
+        return mentions
+
+    def best(self, mentions: list[NameMention], apartment: str | None = None) -> list[Resident]:
+        return self._best(mentions, apartment)
+
+    def prompt_terms(self) -> tuple[list[str], list[str]]:
+        """Names and apartment numbers, for a speech recogniser's prompt."""
+        return [resident.name for resident in self.residents], list(self.apartments)
+
+    @staticmethod
+    def _match_at(resident: Resident, words: list[str], allow: list[bool], start: int) -> NameMention | None:
+        for offset, known in enumerate(resident.tokens):
+            said = words[start]
+            if said == known or (allow[start] and tokens_match(said, known)):
+                break
+        else:
+            return None
+        exact = int(words[start] == resident.tokens[offset])
+        matched, end = 1, start + 1
+        for known in resident.tokens[offset + 1 :]:
+            at = end + 1 if end + 1 < len(words) and words[end] in PARTICLES else end
+            if at >= len(words):
+                break
+            said = words[at]
+            if not (said == known or (allow[at] and tokens_match(said, known))):
+                break
+            matched += 1
+            exact += int(said == known)
+            end = at + 1
+        return NameMention(resident, start, end, matched, exact, offset == 0)
+
+    def _best(self, mentions: list[NameMention], apartment: str | None) -> list[Resident]:
+        if apartment is not None:
+            mentions = [m for m in mentions if m.resident.apartment == apartment.upper()]
+        if not mentions:
+            return []
+        top = max(m.rank for m in mentions)
+        chosen: dict[str, Resident] = {}
+        for mention in mentions:
+            if mention.rank == top:
+                chosen.setdefault(mention.resident.name + "|" + mention.resident.apartment, mention.resident)
+        return list(chosen.values())
+
+
+def _parse_entry(path: Path, index: int, entry: object) -> Apartment:
+    try:
+        return Apartment.model_validate(entry)
+    except ValidationError as error:
+        first = error.errors()[0]
+        key = ".".join(str(part) for part in first["loc"]) or "entry"
+        label = entry.get("apartment_number") if isinstance(entry, dict) else None
+        where = f"entry {index + 1}" + (f" (apartment {label})" if label else "")
+        reason = first["msg"].lower().removeprefix("value error, ")
+        raise ConfigError(f"{path}: {where}: '{key}' {reason}") from None

