@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections import OrderedDict
 
 from concierge.brain.base import Brain
 from concierge.brain.memory import Conversation, ConversationStore, MemoryUnavailable
@@ -15,25 +16,30 @@ log = logging.getLogger("apoena.concierge")
 
 class Concierge:
     """Serves conversations by id. A memory failure mid-conversation is logged, never raised:
-    the conversation goes on from this process's own copy."""
+    the conversation goes on from this process's own copy, saved again once Redis is back."""
 
-    def __init__(self, brain: Brain, store: ConversationStore) -> None:
+    def __init__(self, brain: Brain, store: ConversationStore, keep_recent: int = 1000) -> None:
         self.brain = brain
         self.store = store
-        self._local: dict[str, Conversation] = {}
+        self.keep_recent = keep_recent
+        self._recent: OrderedDict[str, Conversation] = OrderedDict()
+        self._unsaved: set[str] = set()
 
     @staticmethod
     def new_conversation_id() -> str:
         return str(uuid.uuid4())
 
     def conversation(self, conversation_id: str) -> Conversation:
-        """The stored conversation, or a new empty one."""
+        """The freshest copy: this process's when Redis missed its last save, else Redis's, else a new one."""
+        recent = self._recent.get(conversation_id)
+        if conversation_id in self._unsaved and recent is not None:
+            return recent
         try:
             stored = self.store.load(conversation_id)
         except MemoryUnavailable as error:
             log.warning("%s; using this process's copy of %s", error, conversation_id)
             stored = None
-        return self._local.get(conversation_id) or stored or Conversation(id=conversation_id)
+        return stored or recent or Conversation(id=conversation_id)
 
     def respond(self, conversation_id: str, utterance: str) -> Reply:
         conversation = self.conversation(conversation_id)
@@ -50,10 +56,14 @@ class Concierge:
         self._remember(conversation)
 
     def _remember(self, conversation: Conversation) -> None:
-        self._local[conversation.id] = conversation
+        self._recent[conversation.id] = conversation
+        self._recent.move_to_end(conversation.id)
+        while len(self._recent) > self.keep_recent:
+            self._recent.popitem(last=False)
         try:
             self.store.save(conversation)
         except MemoryUnavailable as error:
-            log.warning("%s; keeping %s in this process only", error, conversation.id)
+            log.warning("%s; keeping %s in this process until Redis is back", error, conversation.id)
+            self._unsaved.add(conversation.id)
             return
-        self._local.pop(conversation.id, None)
+        self._unsaved.discard(conversation.id)

@@ -22,14 +22,14 @@ DIGIT_WORDS = {
 }  # fmt: skip
 
 DELIVERY = re.compile(
-    r"\b(entreg\w*|encomenda\w*|pacote\w*|correios?|sedex|i ?food|e ?fold|e ?food|efoge|aifood|"
+    r"\b(entreg\w*|encomenda\w*|pacote\w*|correios?|sedex|i ?food|ifoot\w*|e ?fold|e ?food|efoge|aifood|ifude|"
     r"rappi|rapi|mercado livre|amazon|shopee|magalu|magazine luiza|loggi|jadlog|total express|"
     r"farmacia|drogaria|drogasil|delivery|pizza\w*|lanche\w*|marmita\w*|comida|pedido|motoboy|"
     r"ze delivery|uber eats|aliexpress|shein|carta|mercadoria|vim deixar|vim trazer|trouxe)\b"
 )
 VISIT_EXPLICIT = re.compile(r"\b(visita|visitar|visitando|visitante|sol visita)\b")
 VISIT = re.compile(
-    r"\b(vim ver|venho ver|quero ver|vim falar|falar com|conversar com|encontrar|vim buscar|buscar (o|a)|"
+    r"\b(vim ver|vem ver|venho ver|quero ver|vim falar|falar com|conversar com|encontrar|vim buscar|buscar (o|a)|"
     r"vim pegar|me esperando|combinado|marcado|marcada|reuniao|festa|aniversario|churrasco|"
     r"(sou|somos) (o |a )?(amig[oa]s?|filh[oa]|mae|pai|irma|irmao|prim[oa]|ti[oa]|avo|net[oa]|namorad[oa]|"
     r"noiv[oa]|sobrinh[oa]|cunhad[oa]|sogr[oa]|parente|colega)|"
@@ -81,8 +81,10 @@ VISITOR_CUES: tuple[tuple[str, ...], ...] = (
     ("quem", "fala", "e"), ("aqui", "e", "o"), ("aqui", "e", "a"), ("eu", "sou", "o"), ("eu", "sou", "a"),
     ("sou", "o"), ("sou", "a"), ("eu", "sou"), ("sou",), ("fala", "o"), ("fala", "a"),
 )  # fmt: skip
-ANSWER_FILLERS = frozenset("e eh o a sou eu meu nome me chamo aqui fala quem pra para dona seu senhor senhora".split())
+WHEN_ASKED_VISITOR_CUES: tuple[tuple[str, ...], ...] = (("o", "nome", "e"), ("nome", "e"), ("e", "o"), ("e", "a"))
+ANSWER_FILLERS = frozenset("e eh o a sou sua eu meu nome me chamo aqui fala quem pra para dona seu senhor senhora".split())
 _WORD = re.compile(r"\w+(?:[-']\w+)*|[.,;:!?]")
+_HUNDREDS_PLUS = re.compile(r"\b(\d*[1-9]00) e (\d{1,2})\b")  # Whisper's "400 e 15" for "quatrocentos e quinze"
 _DIGIT_RUN = re.compile(r"\b\d(?:[\s,-]+\d)\b(?:[\s,-]+\d\b)*")
 
 
@@ -159,6 +161,7 @@ def digits_from_words(text: str) -> str:
             out.append(token)
     flush()
     converted = alpha2digit(" ".join(out), "pt")
+    converted = _HUNDREDS_PLUS.sub(lambda m: str(int(m.group(1)) + int(m.group(2))), converted)
     return _DIGIT_RUN.sub(lambda m: re.sub(r"[\s,-]", "", m.group(0)), converted)
 
 
@@ -248,8 +251,9 @@ def _visitor_span(
 ) -> tuple[tuple[int, int] | None, bool]:
     """Where the visitor says their own name, and whether they said it explicitly ('meu nome é …')."""
     folded = [w.folded for w in words]
+    cues = VISITOR_CUES + WHEN_ASKED_VISITOR_CUES if "visitor_name" in asked else VISITOR_CUES
     for index in range(len(words)):
-        for cue in VISITOR_CUES:
+        for cue in cues:
             if tuple(folded[index : index + len(cue)]) == cue and not words[index + len(cue) - 1].clause_end:
                 span = _name_span(words, index + len(cue), cased)
                 if span is not None:

@@ -1,0 +1,5 @@
+"""`python -m concierge` is `apoena`."""
+
+from concierge.cli import main
+
+main()

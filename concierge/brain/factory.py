@@ -1,0 +1,20 @@
+"""Pick the brain named in the configuration or on the command line."""
+
+from __future__ import annotations
+
+from concierge.brain.base import Brain
+from concierge.brain.directory import Directory
+from concierge.config import Config
+from concierge.errors import UserError
+
+BRAINS = ("rules", "crewai")
+
+
+def make_brain(name: str, directory: Directory, config: Config) -> Brain:
+    if name == "rules":
+        from concierge.brain.rules import RulesBrain
+
+        return RulesBrain(directory)
+    if name == "crewai":
+        raise UserError("the CrewAI brain is not available yet — use --brain rules (the offline default)")
+    raise UserError(f"unknown brain '{name}' — choose one of: {', '.join(BRAINS)}", exit_code=2)

@@ -1,0 +1,34 @@
+"""The dialog suite: whole conversations through the rules brain, memory in a real Redis."""
+
+from __future__ import annotations
+
+import pytest
+
+from concierge.brain.concierge import Concierge
+from concierge.brain.rules import RulesBrain
+from concierge.config import CallState
+
+from .dialogs import GATE_OPENED, check_final, load_dialogs, reasked_slots
+from concierge.brain.text import fold
+
+DIALOGS = load_dialogs()
+
+
+def test_the_suite_is_large_and_varied():
+    assert len(DIALOGS) >= 40
+    assert len({d["file"] for d in DIALOGS}) >= 5
+    assert sum(1 for d in DIALOGS if d["expect"].get("valid_for_action") is False) >= 8
+
+
+@pytest.mark.parametrize("dialog", DIALOGS, ids=[d["name"] for d in DIALOGS])
+def test_dialog_reaches_expected_slots_without_reasking(dialog, directory, store):
+    concierge = Concierge(RulesBrain(directory), store)
+    conversation_id = concierge.new_conversation_id()
+    replies = [concierge.respond(conversation_id, turn) for turn in dialog["turns"]]
+    for turn, reply in zip(dialog["turns"], replies):
+        assert not reasked_slots(reply), f"re-asked {reasked_slots(reply)} after {turn!r}: {reply.mensagem!r}"
+        assert not GATE_OPENED.search(fold(reply.mensagem)), reply.mensagem
+        assert reply.set_call_status == (CallState.WAITING if reply.valid_for_action else CallState.USER_TURN)
+    assert check_final(dialog, replies[-1]) == [], replies[-1].mensagem
+    stored = store.load(conversation_id)
+    assert stored is not None and len(stored.history) == 2 * len(dialog["turns"])

@@ -1,0 +1,126 @@
+"""The `apoena` command as a user runs it: real processes, real stdin, the embedded Redis."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+APOENA = [sys.executable, "-m", "concierge"]
+
+
+def run(args, stdin: bytes = b"", env: dict | None = None, cwd: Path = ROOT, timeout: float = 60):
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    return subprocess.run([*APOENA, *args], input=stdin, capture_output=True, cwd=cwd, env=full_env, timeout=timeout)
+
+
+@pytest.fixture
+def config(tmp_path) -> Path:
+    """A config with its own embedded Redis, pointing at the shipped directory."""
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"directory": {"path": str(ROOT / "data" / "apartamentos.json")}}))
+    return path
+
+
+def replies(stdout: bytes) -> list[dict]:
+    return [json.loads(line) for line in stdout.decode().splitlines()]
+
+
+def test_issue_example_ends_valid(config):
+    stdin = "Boa tarde, entrega dos Correios para a Joana\nMeu nome é Carlos\n".encode()
+    result = run(["chat", "--json", "--config", str(config)], stdin)
+    assert result.returncode == 0, result.stderr
+    out = replies(result.stdout)
+    assert len(out) == 2
+    assert out[-1]["dados"] == {
+        "intent_type": "entrega", "visitor_name": "Carlos", "apartment_number": "104", "resident_name": "Joana Prado"
+    }
+    assert out[-1]["valid_for_action"] is True and out[-1]["set_call_status"] == "WAITING"
+
+
+def test_blank_line_starts_a_new_conversation(config):
+    stdin = "Entrega para a Joana\n\nMeu nome é Carlos\n".encode()
+    out = replies(run(["chat", "--json", "--config", str(config)], stdin).stdout)
+    assert len(out) == 2
+    assert out[1]["dados"]["resident_name"] is None and not out[1]["valid_for_action"]
+
+
+def test_conversation_is_resumed_across_processes(config):
+    first = run(["chat", "--json", "--config", str(config), "--conversation-id", "porta-1"], "Entrega para a Joana\n".encode())
+    assert first.returncode == 0, first.stderr
+    second = run(["chat", "--json", "--config", str(config), "--conversation-id", "porta-1"], "Sou o Carlos\n".encode())
+    assert replies(second.stdout)[-1]["valid_for_action"] is True
+
+
+def test_garbage_long_and_foreign_lines_get_replies_not_tracebacks(config):
+    stdin = b"\x00\xff\xfe\x80garbage\x1b[31m\n" + b"x" * 10_240 + b"\n" + "你好，我有一个包裹\n".encode() + b"\xc3\x28\n"
+    result = run(["chat", "--json", "--config", str(config)], stdin)
+    assert result.returncode == 0
+    assert b"Traceback" not in result.stderr
+    out = replies(result.stdout)
+    assert len(out) == 4 and all(reply["mensagem"] for reply in out)
+
+
+def test_a_huge_line_is_cut_not_swallowed(config):
+    stdin = b"y" * 5_000_000 + b"\nEntrega para a Joana\n"
+    out = replies(run(["chat", "--json", "--config", str(config)], stdin).stdout)
+    assert len(out) == 2 and out[1]["dados"]["resident_name"] == "Joana Prado"
+
+
+def test_plain_output_for_people(config):
+    result = run(["chat", "--config", str(config)], "Entrega para a Joana\n".encode())
+    assert "Qual é o seu nome" in result.stdout.decode()
+
+
+@pytest.mark.parametrize(
+    "content, expected",
+    [('{"system": {"silence_threshold_seconds": "long"}}', "system.silence_threshold_seconds"), ("{", "not valid JSON")],
+)
+def test_bad_config_is_one_line_and_exit_2(tmp_path, content, expected):
+    path = tmp_path / "config.json"
+    path.write_text(content)
+    result = run(["chat", "--config", str(path)], b"oi\n")
+    assert result.returncode == 2
+    err = result.stderr.decode().strip()
+    assert expected in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_bad_directory_is_refused_at_start(config, tmp_path):
+    bad = tmp_path / "dir.json"
+    bad.write_text('[{"apartment_number": "1", "residents": [""]}]')
+    result = run(["chat", "--config", str(config), "--directory", str(bad)], b"oi\n")
+    assert result.returncode == 2 and "needs a name" in result.stderr.decode()
+
+
+def test_unreachable_redis_url_fails_at_start(config):
+    result = run(["chat", "--config", str(config)], b"oi\n", env={"REDIS_URL": "redis://127.0.0.1:1/0"})
+    assert result.returncode == 1
+    assert "cannot reach Redis" in result.stderr.decode() and b"Traceback" not in result.stderr
+
+
+def test_crewai_brain_is_a_clear_error_for_now(config):
+    result = run(["chat", "--brain", "crewai", "--config", str(config)], b"oi\n")
+    assert result.returncode != 0 and "CrewAI" in result.stderr.decode()
+
+
+def test_version_and_help_stay_light():
+    probe = (
+        "import sys, time; t=time.perf_counter(); from concierge.cli import app; "
+        "heavy=[m for m in ('faster_whisper','ctranslate2','numpy','redis','rapidfuzz','crewai','pydantic') if m in sys.modules]; "
+        "print(heavy)"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, cwd=ROOT, text=True)
+    assert result.stdout.strip() == "[]", result.stdout + result.stderr
+    assert run(["--version"]).stdout.decode().startswith("apoena ")
+    assert b"simulate" in run(["--help"]).stdout
+
+
+def test_commands_of_later_issues_say_not_available_yet():
+    result = run(["mic"])
+    assert result.returncode != 0 and "not available yet" in result.stderr.decode()

@@ -1,0 +1,81 @@
+"""Configuration: the seed's keys and defaults, env/.env overrides, and one clear line per mistake."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from concierge.config import CallState, load_config
+from concierge.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write(tmp_path: Path, data: object) -> Path:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(data) if not isinstance(data, str) else data, encoding="utf-8")
+    return path
+
+
+def test_shipped_config_keeps_the_seed_keys_and_defaults():
+    config = load_config(ROOT / "config.json", environ={})
+    assert config.greeting.message == "Condomínio Apoena, em que posso ajudar?"
+    assert config.system.default_state == CallState.STANDBY
+    assert (config.audio.sample_rate, config.audio.channels, config.audio.format, config.audio.chunk_size) == (8000, 1, "SLIN", 320)
+    assert config.directory.path == ROOT / "data" / "apartamentos.json"
+
+
+def test_relative_paths_are_relative_to_the_config_file(tmp_path):
+    config = load_config(write(tmp_path, {"directory": {"path": "dir.json"}}), environ={})
+    assert config.directory.path == tmp_path / "dir.json"
+    assert config.redis.embedded_path == tmp_path / ".apoena" / "memory.db"
+
+
+def test_environment_overrides_file_and_parses_numbers(tmp_path):
+    path = write(tmp_path, {"system": {"silence_threshold_seconds": 0.9}})
+    env = {"APOENA_SYSTEM__SILENCE_THRESHOLD_SECONDS": "0.5", "REDIS_URL": "redis://example:6379/1"}
+    config = load_config(path, environ=env)
+    assert config.system.silence_threshold_seconds == 0.5
+    assert config.redis.url == "redis://example:6379/1"
+
+
+def test_dotenv_beside_the_config_is_read_and_real_environment_wins(tmp_path):
+    path = write(tmp_path, {})
+    (tmp_path / ".env").write_text("# comment\nexport APOENA_GREETING__MESSAGE='Olá, portaria'\nAPOENA_SERVER__PORT=9100\n")
+    config = load_config(path, environ={"APOENA_SERVER__PORT": "9200"})
+    assert config.greeting.message == "Olá, portaria"
+    assert config.server.port == 9200
+
+
+def test_unknown_key_names_the_key_and_the_known_ones(tmp_path):
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, {"system": {"silence_treshold_seconds": 1}}), environ={})
+    message = str(error.value)
+    assert "unknown key 'system.silence_treshold_seconds'" in message
+    assert "silence_threshold_seconds" in message and "\n" not in message
+    assert error.value.exit_code == 2
+
+
+def test_wrong_type_names_the_key_and_the_value(tmp_path):
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, {"audio": {"sample_rate": "oito mil"}}), environ={})
+    assert "'audio.sample_rate'" in str(error.value) and "oito mil" in str(error.value)
+
+
+def test_bad_override_names_the_environment_variable(tmp_path):
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, {}), environ={"APOENA_SERVER__PORT": "many"})
+    assert "APOENA_SERVER__PORT" in str(error.value)
+
+
+@pytest.mark.parametrize("content, expected", [("{not json", "not valid JSON"), ("[1, 2]", "JSON object")])
+def test_malformed_file_is_one_clear_line(tmp_path, content, expected):
+    with pytest.raises(ConfigError, match=expected):
+        load_config(write(tmp_path, content), environ={})
+
+
+def test_missing_file_says_how_to_fix(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.json", environ={})
