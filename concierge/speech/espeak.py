@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import threading
+
 from concierge.audio.pcm import SAMPLE_RATE, resample
 from concierge.speech.base import SpeechError
 
@@ -59,7 +60,7 @@ class _Engine:
         self._lib.espeak_SetSynthCallback(self._callback)
         return int(rate)
 
-    def _collect(self, samples: "ctypes._Pointer[ctypes.c_short]", count: int, _events: int | None) -> int:
+    def _collect(self, samples: ctypes._Pointer[ctypes.c_short], count: int, _events: int | None) -> int:
         if samples and count > 0:
             self._chunks.append(ctypes.string_at(samples, count * 2))
         return 0
@@ -84,8 +85,14 @@ def _load_library() -> ctypes.CDLL:
     lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
     lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
     lib.espeak_Synth.argtypes = [
-        ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
-        ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p,
+        ctypes.c_char_p,
+        ctypes.c_size_t,
+        ctypes.c_uint,
+        ctypes.c_int,
+        ctypes.c_uint,
+        ctypes.c_uint,
+        ctypes.c_void_p,
+        ctypes.c_void_p,
     ]
     return lib
 
@@ -96,7 +103,9 @@ def _data_path() -> str:
     try:
         return espeakng_loader.get_data_path()
     except RuntimeError as error:
-        raise SpeechError(f"espeak-ng data missing ({error}): reinstall the speech packages with ./dev.sh setup") from None
+        raise SpeechError(
+            f"espeak-ng data missing ({error}): reinstall the speech packages with ./dev.sh setup"
+        ) from None
 
 
 _engine: _Engine | None = None

@@ -28,7 +28,7 @@ PROMPT_MAX_CHARS = 400
 """Prompt budget: pt-BR names and apartment numbers take 2 to 2.8 characters a token, so 400
 stays under Whisper's 223-token prompt limit (beyond it faster-whisper drops the start)."""
 
-_models: dict[tuple[str, str, int], "WhisperModel"] = {}
+_models: dict[tuple[str, str, int], WhisperModel] = {}
 _models_lock = threading.Lock()
 
 
@@ -55,6 +55,7 @@ class WhisperTranscriber:
 
     def __init__(self, options: WhisperOptions | None = None) -> None:
         self.options = options or WhisperOptions()
+        self._loaded: WhisperModel | None = None
 
     def load(self) -> None:
         """Load (and if needed assemble) the model now, e.g. at start-up in a worker thread."""
@@ -86,8 +87,11 @@ class WhisperTranscriber:
             "initial_prompt": prompt or None,
         }
 
-    def _model(self) -> "WhisperModel":
-        return shared_model(_model_location(self.options), self.options.compute_type, self.options.cpu_threads)
+    def _model(self) -> WhisperModel:
+        if self._loaded is None:
+            options = self.options
+            self._loaded = shared_model(_model_location(options), options.compute_type, options.cpu_threads)
+        return self._loaded
 
 
 def directory_prompt(names: list[str], apartments: list[str], max_chars: int = PROMPT_MAX_CHARS) -> str:
@@ -101,7 +105,7 @@ def directory_prompt(names: list[str], apartments: list[str], max_chars: int = P
     return " ".join(part for part in (names_part, apartments_part) if part)
 
 
-def shared_model(location: str, compute_type: str, cpu_threads: int) -> "WhisperModel":
+def shared_model(location: str, compute_type: str, cpu_threads: int) -> WhisperModel:
     """Return the process-wide faster-whisper model for these settings, loading it once."""
     key = (location, compute_type, cpu_threads)
     with _models_lock:
@@ -116,7 +120,7 @@ def _model_location(options: WhisperOptions) -> str:
     return options.model
 
 
-def _load(location: str, compute_type: str, cpu_threads: int) -> "WhisperModel":
+def _load(location: str, compute_type: str, cpu_threads: int) -> WhisperModel:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from faster_whisper import WhisperModel
 
@@ -127,7 +131,7 @@ def _load(location: str, compute_type: str, cpu_threads: int) -> "WhisperModel":
     except Exception as error:  # faster-whisper/CTranslate2/huggingface raise many types
         raise SpeechError(
             f"cannot load Whisper model {location!r} offline ({type(error).__name__}): "
-            "give a local faster-whisper model directory, or use the bundled \"base\""
+            'give a local faster-whisper model directory, or use the bundled "base"'
         ) from error
 
 

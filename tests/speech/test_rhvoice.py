@@ -36,8 +36,9 @@ def test_missing_voice_is_reported_as_not_installed() -> None:
 
 def test_streamed_wav_with_placeholder_sizes_yields_all_its_samples() -> None:
     samples = struct.pack("<4h", 1, -2, 3, -4)
-    header = struct.pack("<4sI4s4sIHHIIHH4sI", b"RIFF", 0x7FFFFFFF, b"WAVE", b"fmt ", 16, 1, 1, 24000, 48000, 2, 16,
-                         b"data", 0x7FFFF000)
+    header = struct.pack(
+        "<4sI4s4sIHHIIHH4sI", b"RIFF", 0x7FFFFFFF, b"WAVE", b"fmt ", 16, 1, 1, 24000, 48000, 2, 16, b"data", 0x7FFFF000
+    )
     assert parse_wav(header + samples) == (24000, samples)
 
 

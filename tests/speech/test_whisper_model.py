@@ -63,8 +63,7 @@ def test_racing_assemblies_all_end_with_one_whole_model(fake_packages, tmp_path:
     target = tmp_path / "cache"
     results: list[Path] = []
     threads = [
-        threading.Thread(target=lambda: results.append(ensure_base_model(target, sources, sha256)))
-        for _ in range(4)
+        threading.Thread(target=lambda: results.append(ensure_base_model(target, sources, sha256))) for _ in range(4)
     ]
     for thread in threads:
         thread.start()
@@ -86,3 +85,11 @@ def test_missing_file_in_a_package_is_named(fake_packages, tmp_path: Path) -> No
     (sources.part1 / "tokenizer.json").unlink()
     with pytest.raises(SpeechError, match="tokenizer.json is missing"):
         ensure_base_model(tmp_path / "cache", ModelSources(sources.part1, sources.part2), sha256)
+
+
+def test_unwritable_cache_is_one_clear_error(fake_packages, tmp_path: Path) -> None:
+    sources, sha256 = fake_packages
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    with pytest.raises(SpeechError, match="cannot write the Whisper model into .*a-file"):
+        ensure_base_model(blocker / "whisper-base", sources, sha256)
