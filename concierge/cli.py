@@ -61,11 +61,13 @@ def chat(
 def serve(
     config: ConfigOption = None,
     directory: DirectoryOption = None,
-    host: Annotated[Optional[str], typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
-    port: Annotated[Optional[int], typer.Option(help="AudioSocket port (default 9092).")] = None,
+    host: Annotated[Optional[str], typer.Option(help="Address to bind (default: server.host, 127.0.0.1).")] = None,
+    port: Annotated[Optional[int], typer.Option(help="AudioSocket port (default: server.port, 9092).")] = None,
 ) -> None:
     """Answer Asterisk AudioSocket calls."""
-    _not_yet("serve", "the voice pipeline")
+    from concierge.apps.serve import run_serve
+
+    raise typer.Exit(run_serve(config, directory, host, port))
 
 
 @app.command()
@@ -73,9 +75,15 @@ def simulate(
     paths: Annotated[list[Path], typer.Argument(help="Recorded calls (.slin 8 kHz or .wav) or folders of them.")],
     config: ConfigOption = None,
     directory: DirectoryOption = None,
+    speed: Annotated[float, typer.Option(help="Play the recordings this many times faster than real time.")] = 1.0,
+    no_wait: Annotated[bool, typer.Option("--no-wait", help="Stream blindly instead of waiting for each reply.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON report instead of tables.")] = False,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Save the concierge's side of each call as WAV here.")] = None,
 ) -> None:
     """Stream recorded calls through the real pipeline, offline, and report what happened."""
-    _not_yet("simulate", "the voice pipeline")
+    from concierge.apps.simulate import run_simulate
+
+    raise typer.Exit(run_simulate(paths, config, directory, speed, no_wait, json_output, out))
 
 
 @app.command()

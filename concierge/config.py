@@ -38,7 +38,7 @@ class CallState(StrEnum):
 class GreetingConfig(Strict):
     message: str = Field("Condomínio Apoena, em que posso ajudar?", min_length=1)
     voice: str = "pt-BR-AntonioNeural"
-    delay_seconds: float = Field(0.5, ge=0, le=10)
+    delay_seconds: float = Field(0.0, ge=0, le=10)
 
 
 class SystemConfig(Strict):
@@ -46,6 +46,7 @@ class SystemConfig(Strict):
     silence_threshold_seconds: float = Field(0.7, gt=0.1, le=5)
     max_transaction_time_seconds: float = Field(180, gt=0)
     waiting_delay_seconds: float = Field(3.0, ge=0)
+    barge_in: bool = True
 
 
 class AudioConfig(Strict):
@@ -58,6 +59,13 @@ class AudioConfig(Strict):
 class ServerConfig(Strict):
     host: str = "127.0.0.1"
     port: int = Field(9092, ge=0, le=65535)
+
+
+class SpeechConfig(Strict):
+    stt_engine: Literal["whisper"] = "whisper"
+    stt_model: str = Field("base", min_length=1)
+    tts_engine: Literal["auto", "rhvoice", "espeak"] = "auto"
+    cache_dir: Path = Path(".apoena/cache")
 
 
 class BrainConfig(Strict):
@@ -79,6 +87,7 @@ class Config(Strict):
     system: SystemConfig = SystemConfig()
     audio: AudioConfig = AudioConfig()
     server: ServerConfig = ServerConfig()
+    speech: SpeechConfig = SpeechConfig()
     brain: BrainConfig = BrainConfig()
     directory: DirectoryConfig = DirectoryConfig()
     redis: RedisConfig = RedisConfig()
@@ -197,5 +206,6 @@ def _resolve_paths(config: Config, file: Path) -> Config:
             "source": file.resolve(),
             "directory": config.directory.model_copy(update={"path": resolve(config.directory.path)}),
             "redis": config.redis.model_copy(update={"embedded_path": resolve(config.redis.embedded_path)}),
+            "speech": config.speech.model_copy(update={"cache_dir": resolve(config.speech.cache_dir)}),
         }
     )

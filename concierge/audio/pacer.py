@@ -9,7 +9,6 @@ is, which also keeps `AudioSocket()` from hanging up on a quiet line. Every fram
 
 import asyncio
 import enum
-import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -99,8 +98,9 @@ class Pacer:
     """Sends `frame_bytes` every `frame_seconds` through `send` until closed.
 
     Queue audio with `play` and `loop`; `stop_playback` silences everything at once
-    (barge-in). If the event loop stalls for more than `max_lag_seconds`, the schedule is
-    restarted from now instead of bursting the missed frames.
+    (barge-in). A frame sent up to `max_lag_seconds` late is followed at once by the next
+    ones until the schedule is caught up; one sent later than that (the event loop stalled)
+    restarts the schedule from now instead of bursting all the missed frames.
     """
 
     def __init__(
@@ -122,6 +122,8 @@ class Pacer:
         self.frames_sent = 0
         self.resyncs = 0
         """How many times a stalled event loop made the schedule restart."""
+        self.stalled_seconds = 0.0
+        """Schedule time given up at those restarts: how much later the audio went out."""
 
     @property
     def is_playing(self) -> bool:
@@ -151,27 +153,24 @@ class Pacer:
     async def run(self) -> None:
         """Send one frame per tick until `close`; playbacks left are interrupted on exit."""
         loop = asyncio.get_running_loop()
-        tick = self._next_tick(loop.time())
+        start, tick = loop.time(), 0
         try:
             while True:
-                await asyncio.sleep(tick * self._frame_seconds - loop.time())
+                scheduled = start + tick * self._frame_seconds
+                await asyncio.sleep(scheduled - loop.time())
                 if self._closed:
                     return
                 await self._send_next_frame()
-                tick += 1
-                if loop.time() - tick * self._frame_seconds > self._max_lag:
-                    tick = self._next_tick(loop.time())
+                late = loop.time() - scheduled
+                if late > self._max_lag:
+                    # Stalled: the frame just sent starts a new schedule; missed ticks are dropped.
+                    start, tick = loop.time(), 1
                     self.resyncs += 1
+                    self.stalled_seconds += late
+                else:
+                    tick += 1
         finally:
             self.close()
-
-    def _next_tick(self, now: float) -> int:
-        """Return the first tick of the shared frame grid after `now`.
-
-        Ticks are counted from the clock's zero, so every pacer in the process wakes on the
-        same grid, in one event-loop iteration, instead of each on its own.
-        """
-        return math.floor(now / self._frame_seconds) + 1
 
     def _enqueue(self, playback: Playback) -> Playback:
         """Append a playback to the queue, unless the pacer is closed."""

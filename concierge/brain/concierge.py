@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import OrderedDict
+from typing import Literal
 
 from concierge.brain.base import Brain
 from concierge.brain.memory import Conversation, ConversationStore, MemoryUnavailable
@@ -49,10 +50,10 @@ class Concierge:
         self._remember(conversation)
         return reply
 
-    def note(self, conversation_id: str, text: str) -> None:
-        """Add a system line (call events, DTMF) to the conversation's history."""
+    def note(self, conversation_id: str, text: str, role: Literal["visitor", "concierge", "system"] = "system") -> None:
+        """Add a line the brain did not produce (greeting, call events) to the conversation's history."""
         conversation = self.conversation(conversation_id)
-        conversation.add("system", text)
+        conversation.add(role, text)
         self._remember(conversation)
 
     def _remember(self, conversation: Conversation) -> None:

@@ -28,7 +28,7 @@ PROMPT_MAX_CHARS = 400
 """Prompt budget: pt-BR names and apartment numbers take 2 to 2.8 characters a token, so 400
 stays under Whisper's 223-token prompt limit (beyond it faster-whisper drops the start)."""
 
-_models: dict[tuple[str, str, int], WhisperModel] = {}
+_models: dict[tuple[str, str, int, int], WhisperModel] = {}
 _models_lock = threading.Lock()
 
 
@@ -48,6 +48,20 @@ class WhisperOptions(BaseModel):
     beam_size: int = Field(1, ge=1, description="1 is as accurate here as 5, and faster.")
     max_new_tokens: int = Field(96, ge=8, le=200, description="Cap per utterance; stops loops.")
     language: str = "pt"
+    chunk_seconds: int | None = Field(
+        None,
+        ge=1,
+        le=30,
+        description="faster-whisper's transcribe(chunk_length=...) when set. In faster-whisper "
+        "1.2.1 it only changes how long audio is split; the encoder still sees a 30 s window, so "
+        "it saves no time (measured, bench/stt.py --chunk); None keeps the model's 30 s.",
+    )
+    num_workers: int = Field(
+        1,
+        ge=1,
+        description="CTranslate2 replicas (inter_threads) of the shared model: how many "
+        "transcriptions truly run at once; each uses cpu_threads threads.",
+    )
 
 
 class WhisperTranscriber:
@@ -85,12 +99,15 @@ class WhisperTranscriber:
             "max_new_tokens": self.options.max_new_tokens,
             "vad_filter": False,
             "initial_prompt": prompt or None,
+            "chunk_length": self.options.chunk_seconds,
         }
 
     def _model(self) -> WhisperModel:
         if self._loaded is None:
             options = self.options
-            self._loaded = shared_model(_model_location(options), options.compute_type, options.cpu_threads)
+            self._loaded = shared_model(
+                _model_location(options), options.compute_type, options.cpu_threads, options.num_workers
+            )
         return self._loaded
 
 
@@ -105,12 +122,12 @@ def directory_prompt(names: list[str], apartments: list[str], max_chars: int = P
     return " ".join(part for part in (names_part, apartments_part) if part)
 
 
-def shared_model(location: str, compute_type: str, cpu_threads: int) -> WhisperModel:
+def shared_model(location: str, compute_type: str, cpu_threads: int, num_workers: int = 1) -> WhisperModel:
     """Return the process-wide faster-whisper model for these settings, loading it once."""
-    key = (location, compute_type, cpu_threads)
+    key = (location, compute_type, cpu_threads, num_workers)
     with _models_lock:
         if key not in _models:
-            _models[key] = _load(location, compute_type, cpu_threads)
+            _models[key] = _load(location, compute_type, cpu_threads, num_workers)
         return _models[key]
 
 
@@ -120,13 +137,18 @@ def _model_location(options: WhisperOptions) -> str:
     return options.model
 
 
-def _load(location: str, compute_type: str, cpu_threads: int) -> WhisperModel:
+def _load(location: str, compute_type: str, cpu_threads: int, num_workers: int = 1) -> WhisperModel:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from faster_whisper import WhisperModel
 
     try:
         return WhisperModel(
-            location, device="cpu", compute_type=compute_type, cpu_threads=cpu_threads, local_files_only=True
+            location,
+            device="cpu",
+            compute_type=compute_type,
+            cpu_threads=cpu_threads,
+            num_workers=num_workers,
+            local_files_only=True,
         )
     except Exception as error:  # faster-whisper/CTranslate2/huggingface raise many types
         raise SpeechError(

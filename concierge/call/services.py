@@ -1,0 +1,70 @@
+"""What every call shares, built once per process: speech engines, the concierge, pre-rendered audio."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from concierge.brain.concierge import Concierge
+from concierge.brain.directory import Directory
+from concierge.config import Config
+from concierge.speech.base import Synthesizer, Transcriber
+
+log = logging.getLogger("apoena.call")
+
+SAMPLE_RATE = 8000
+
+
+@dataclass
+class CallServices:
+    """The engines and fixed audio a call session uses. STT and TTS run in their own thread pools."""
+
+    config: Config
+    concierge: Concierge
+    transcriber: Transcriber
+    synthesizer: Synthesizer
+    stt_prompt: str
+    greeting_pcm: bytes
+    waiting_pcm: bytes
+    stt_pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(2, thread_name_prefix="stt"))
+    work_pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="turn"))
+
+    def close(self) -> None:
+        self.stt_pool.shutdown(wait=False, cancel_futures=True)
+        self.work_pool.shutdown(wait=False, cancel_futures=True)
+
+
+def build_services(config: Config, directory: Directory, concierge: Concierge) -> CallServices:
+    """Load the speech engines, warm them up and pre-render the greeting: all before the first call."""
+    from concierge.speech.factory import make_synthesizer, make_transcriber
+    from concierge.speech.whisper import directory_prompt
+
+    started = time.perf_counter()
+    transcriber = make_transcriber(config.speech.stt_model)
+    synthesizer = make_synthesizer(config.speech.tts_engine, cache_dir=config.speech.cache_dir / "tts")
+    names, apartments = directory.prompt_terms()
+    prompt = directory_prompt(names, apartments)
+    greeting = synthesizer.synthesize(config.greeting.message)
+    transcriber.transcribe(greeting, prompt)  # loads the model and warms it up
+    log.info(
+        "speech ready in %.1f s: %s, voice %s",
+        time.perf_counter() - started, config.speech.stt_model, getattr(synthesizer, "name", "?"),
+    )  # fmt: skip
+    return CallServices(config, concierge, transcriber, synthesizer, prompt, greeting, waiting_tone())
+
+
+def waiting_tone(seconds: float = 2.0) -> bytes:
+    """A soft two-note chime followed by silence, looped while the concierge thinks."""
+    samples = bytearray()
+    for index in range(int(seconds * SAMPLE_RATE)):
+        t = index / SAMPLE_RATE
+        value = 0.0
+        for start, frequency in ((0.0, 660.0), (0.25, 880.0)):
+            if start <= t < start + 0.2:
+                envelope = math.sin(math.pi * (t - start) / 0.2)
+                value += 0.08 * envelope * math.sin(2 * math.pi * frequency * t)
+        samples += int(value * 32767).to_bytes(2, "little", signed=True)
+    return bytes(samples)

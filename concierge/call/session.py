@@ -1,0 +1,315 @@
+"""One call over one AudioSocket connection: greet, listen, transcribe, answer, hang up.
+
+The seed's states STANDBY → USER_TURN → WAITING → IA_TURN, driven by events, never polled:
+a reader task turns the connection into a queue of messages, the endpointer turns audio into
+turns (counted in audio time), and one turn at a time goes STT → brain → TTS off the event
+loop while the pacer keeps the line alive with 20 ms frames.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from collections import deque
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from concierge.audio.endpoint import EndpointParams, Endpointer, Paused, Resumed, SpeechStarted, UtteranceEnded
+from concierge.audio.pacer import Pacer, Playback
+from concierge.audio.pcm import FRAME_SECONDS, SAMPLE_RATE, duration_seconds, resample
+from concierge.audiosocket.protocol import Audio, Dtmf, Hangup
+from concierge.audiosocket.server import Connection, ConnectionClosed
+from concierge.brain.reply import Reply
+from concierge.call.events import CallEnded, CallStarted, DtmfReceived, Observer, Outcome, StateChanged, Turn
+from concierge.call.services import CallServices
+from concierge.config import CallState
+
+log = logging.getLogger("apoena.call")
+
+GAP_SECONDS = 0.12  # no frame for this long counts as silence (phones with DTX stop sending)
+DTMF_SETTLE_SECONDS = 2.0  # keypad digits are a turn after this much audio time, or at '#'
+TIMEOUT_MESSAGE = "Não consegui concluir o atendimento. Por favor, tente novamente. Até logo!"
+FAILURE_MESSAGE = "Desculpe, tive um problema aqui. Pode repetir, por favor?"
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+@dataclass
+class _Utterance:
+    """A finished visitor turn waiting for its answer."""
+
+    source: str
+    pcm: bytes = b""
+    text: str = ""
+    speech_ended_at: float | None = None  # monotonic time the last voiced frame arrived
+    transcript: Future | None = None  # started in the pause, if it covers exactly this audio
+
+
+class CallSession:
+    """Runs one call to its end and returns its outcome; never raises for what the peer does."""
+
+    def __init__(self, connection: Connection, services: CallServices, observer: Observer | None = None) -> None:
+        self.connection = connection
+        self.services = services
+        self.config = services.config
+        self.observer = observer
+        self.call_id = str(connection.call_id)
+        self.conversation_id = self.call_id
+        self.state = self.config.system.default_state
+        self.pacer = Pacer(connection.send_audio)
+        self.endpointer = Endpointer(EndpointParams(end_silence_seconds=self.config.system.silence_threshold_seconds))
+        self.turns: asyncio.Queue[_Utterance] = asyncio.Queue()
+        self.turn_count = 0
+        self.finished = asyncio.Event()
+        self.outcome: tuple[Outcome, str] | None = None
+        self._speculative: tuple[int, Future] | None = None
+        self._frame_clock: deque[tuple[float, float]] = deque(maxlen=400)  # (audio s, monotonic s)
+        self._dtmf: list[str] = []
+        self._dtmf_last = 0.0
+        self._interrupted = False
+        self._waiting: Playback | None = None
+
+    async def run(self) -> Outcome:
+        self._emit(CallStarted(self.call_id, self.conversation_id))
+        pacer_task = asyncio.create_task(self.pacer.run(), name=f"pacer-{self.call_id}")
+        turns_task = asyncio.create_task(self._answer_turns(), name=f"turns-{self.call_id}")
+        listen_task = asyncio.create_task(self._listen(), name=f"listen-{self.call_id}")
+        try:
+            await self._greet()
+            async with asyncio.timeout(self.config.system.max_transaction_time_seconds):
+                await self.finished.wait()
+        except TimeoutError:
+            await self._say_and_hang_up(TIMEOUT_MESSAGE, Outcome.TIMED_OUT, "max_transaction_time_seconds reached")
+        except ConnectionClosed:
+            self._finish(Outcome.CALLER_HUNG_UP, "caller went away")
+        except asyncio.CancelledError:
+            self._finish(Outcome.ERROR, "server shutting down")
+            with contextlib.suppress(ConnectionClosed, TimeoutError, asyncio.CancelledError):
+                async with asyncio.timeout(1):
+                    await self.connection.hangup()  # the dialplan goes on, e.g. to a human doorman
+            raise
+        finally:
+            for task in (listen_task, turns_task):
+                task.cancel()
+            self.pacer.close()
+            await asyncio.gather(listen_task, turns_task, pacer_task, return_exceptions=True)
+            self.connection.close()
+            self._end()
+        return self.outcome[0] if self.outcome else Outcome.CALLER_HUNG_UP
+
+    def _end(self) -> None:
+        outcome, reason = self.outcome or (Outcome.CALLER_HUNG_UP, "connection ended")
+        self._set_state(CallState.STANDBY)
+        self._emit(CallEnded(self.call_id, outcome, reason))
+
+    # -- listening -------------------------------------------------------------------------
+
+    async def _greet(self) -> None:
+        if self.config.greeting.delay_seconds:
+            await asyncio.sleep(self.config.greeting.delay_seconds)
+        self._set_state(CallState.IA_TURN)
+        greeting = self.pacer.play(self.services.greeting_pcm)
+        self.services.concierge.note(self.conversation_id, self.config.greeting.message, role="concierge")
+        self._greeting_task = asyncio.create_task(self._back_to_user_after(greeting))
+
+    async def _listen(self) -> None:
+        """Read the caller until hangup; audio feeds the endpointer, DTMF the keypad buffer."""
+        queue: asyncio.Queue = asyncio.Queue()
+        reader = asyncio.create_task(self._read_into(queue))
+        try:
+            while True:
+                try:
+                    message = await asyncio.wait_for(queue.get(), GAP_SECONDS)
+                except TimeoutError:
+                    self._handle_events(self.endpointer.feed_gap(GAP_SECONDS))
+                    self._settle_dtmf()
+                    continue
+                if isinstance(message, Hangup):
+                    reason = self.connection.end_reason or "caller hung up"
+                    self._finish(Outcome.CALLER_HUNG_UP, reason)
+                    return
+                if isinstance(message, Audio):
+                    self._hear(message)
+                elif isinstance(message, Dtmf):
+                    self._key(message.digit)
+        finally:
+            reader.cancel()
+
+    async def _read_into(self, queue: asyncio.Queue) -> None:
+        async for message in self.connection:
+            await queue.put(message)
+
+    def _hear(self, message: Audio) -> None:
+        pcm = message.pcm if message.sample_rate == SAMPLE_RATE else resample(message.pcm, message.sample_rate, SAMPLE_RATE)
+        self._frame_clock.append((self.endpointer.audio_seconds + duration_seconds(pcm), time.monotonic()))
+        self._handle_events(self.endpointer.feed(pcm))
+        self._settle_dtmf()
+
+    def _handle_events(self, events: list) -> None:
+        for event in events:
+            if isinstance(event, SpeechStarted):
+                self._barge_in()
+            elif isinstance(event, Paused):
+                self._speculative = (len(event.pcm), self._transcribe_soon(event.pcm))
+            elif isinstance(event, Resumed):
+                self._speculative = None
+            elif isinstance(event, UtteranceEnded):
+                spoken_until = event.at - event.silence_seconds
+                speculative = self._speculative[1] if self._speculative and self._speculative[0] == len(event.pcm) else None
+                self._speculative = None
+                self.turns.put_nowait(_Utterance("speech", event.pcm, "", self._wall_time(spoken_until), speculative))
+
+    def _barge_in(self) -> None:
+        if self.config.system.barge_in and self.state == CallState.IA_TURN and self.pacer.is_playing:
+            self._interrupted = True
+            self.pacer.stop_playback()
+            log.info("call %s: caller spoke over the reply; listening", self.call_id)
+
+    def _key(self, digit: str) -> None:
+        self._emit(DtmfReceived(self.call_id, digit))
+        self._dtmf_last = self.endpointer.audio_seconds
+        if digit == "#":
+            self._submit_dtmf()
+        else:
+            self._dtmf.append(digit)
+
+    def _settle_dtmf(self) -> None:
+        if self._dtmf and self.endpointer.audio_seconds - self._dtmf_last >= DTMF_SETTLE_SECONDS:
+            self._submit_dtmf()
+
+    def _submit_dtmf(self) -> None:
+        if self._dtmf:
+            self.turns.put_nowait(_Utterance("dtmf", text="".join(self._dtmf), speech_ended_at=time.monotonic()))
+            self._dtmf.clear()
+
+    def _transcribe_soon(self, pcm: bytes) -> Future:
+        return self.services.stt_pool.submit(self.services.transcriber.transcribe, pcm, self.services.stt_prompt)
+
+    def _wall_time(self, audio_seconds: float) -> float:
+        """When the frame holding `audio_seconds` of the call arrived (monotonic)."""
+        for audio_at, wall_at in reversed(self._frame_clock):
+            if audio_at <= audio_seconds + FRAME_SECONDS / 2:
+                return wall_at
+        return time.monotonic()
+
+    # -- answering -------------------------------------------------------------------------
+
+    async def _answer_turns(self) -> None:
+        while True:
+            utterance = await self.turns.get()
+            try:
+                await self._answer(utterance)
+            except ConnectionClosed:
+                self._finish(Outcome.CALLER_HUNG_UP, "caller went away during the reply")
+                return
+            except Exception as error:  # an engine failure must not end the call: apologise, listen on
+                log.exception("call %s: turn failed", self.call_id)
+                self.services.concierge.note(self.conversation_id, f"erro: {type(error).__name__}: {error}")
+                with contextlib.suppress(ConnectionClosed):
+                    await self._speak(FAILURE_MESSAGE)
+                self._set_state(CallState.USER_TURN)
+
+    async def _answer(self, utterance: _Utterance) -> None:
+        self._set_state(CallState.WAITING)
+        loop = asyncio.get_running_loop()
+        waiting = loop.call_later(self.config.system.waiting_delay_seconds, self._start_waiting_sound)
+        try:
+            text, stt_ms = await self._transcript(utterance)
+            if not text.strip():
+                self._set_state(CallState.USER_TURN)
+                return
+            started = time.perf_counter()
+            reply: Reply = await loop.run_in_executor(
+                self.services.work_pool, self.services.concierge.respond, self.conversation_id, text
+            )
+            brain_ms = (time.perf_counter() - started) * 1000
+        finally:
+            waiting.cancel()
+        first_byte, tts_ms, playbacks = await self._speak(reply.mensagem)
+        ended = utterance.speech_ended_at
+        self.turn_count += 1
+        self._emit(Turn(
+            self.call_id, self.turn_count, utterance.source, text, reply, stt_ms, brain_ms, tts_ms,
+            (first_byte - ended) * 1000 if first_byte is not None and ended is not None else None,
+            utterance.transcript is not None,
+        ))  # fmt: skip
+        finished = [await playback.wait() for playback in playbacks]
+        if reply.valid_for_action and all(end.value == "completed" for end in finished):
+            await self.connection.hangup()
+            self._finish(Outcome.COMPLETED, "visit complete: resident to be notified")
+            return
+        self._set_state(CallState.USER_TURN)
+
+    async def _transcript(self, utterance: _Utterance) -> tuple[str, float]:
+        if utterance.source == "dtmf":
+            return utterance.text, 0.0
+        future = utterance.transcript or self._transcribe_soon(utterance.pcm)
+        transcript = await asyncio.wrap_future(future)
+        return transcript.text, transcript.elapsed_ms
+
+    async def _speak(self, message: str) -> tuple[float | None, float, list[Playback]]:
+        """Synthesize sentence by sentence, queueing each as soon as it is ready, so the caller
+        hears the first sentence while the rest is made. Returns when the first one starts
+        playing: (its first-byte monotonic time, TTS ms of the first sentence, playbacks)."""
+        loop = asyncio.get_running_loop()
+        self._interrupted = False
+        playbacks: list[Playback] = []
+        tts_ms = 0.0
+        for sentence in _SENTENCE_END.split(message.strip()):
+            if self._interrupted:
+                break
+            started = time.perf_counter()
+            pcm = await loop.run_in_executor(self.services.work_pool, self.services.synthesizer.synthesize, sentence)
+            if not playbacks:
+                tts_ms = (time.perf_counter() - started) * 1000
+                self._stop_waiting_sound()
+                self._set_state(CallState.IA_TURN)
+            if pcm and not self._interrupted:
+                playbacks.append(self.pacer.play(pcm))
+        first_byte = await playbacks[0].started() if playbacks else None
+        return first_byte, tts_ms, playbacks
+
+    def _start_waiting_sound(self) -> None:
+        if self.state == CallState.WAITING and not self.pacer.is_playing:
+            self._waiting = self.pacer.loop(self.services.waiting_pcm)
+
+    def _stop_waiting_sound(self) -> None:
+        if self._waiting is not None:
+            self._waiting.stop()
+            self._waiting = None
+
+    async def _back_to_user_after(self, playback: Playback) -> None:
+        await playback.wait()
+        if self.state == CallState.IA_TURN:
+            self._set_state(CallState.USER_TURN)
+
+    async def _say_and_hang_up(self, message: str, outcome: Outcome, reason: str) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            self.pacer.stop_playback()
+            _, _, playbacks = await self._speak(message)
+            for playback in playbacks:
+                await playback.wait()
+            await self.connection.hangup()
+        self._finish(outcome, reason)
+
+    # -- bookkeeping -----------------------------------------------------------------------
+
+    def _finish(self, outcome: Outcome, reason: str) -> None:
+        if self.outcome is None:
+            self.outcome = (outcome, reason)
+            log.info("call %s: %s (%s)", self.call_id, outcome.value, reason)
+        self.finished.set()
+
+    def _set_state(self, state: CallState) -> None:
+        if state != self.state:
+            self.state = state
+            self._emit(StateChanged(self.call_id, state))
+
+    def _emit(self, event: object) -> None:
+        if self.observer is not None:
+            try:
+                self.observer(event)  # type: ignore[arg-type]
+            except Exception:  # an observer's bug must not break a call
+                log.exception("call observer failed on %s", type(event).__name__)
