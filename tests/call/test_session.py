@@ -1,0 +1,185 @@
+"""Call sessions over real sockets: greeting, pacing, turns, hang-ups both ways, engine failures."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import pytest
+
+from concierge.audiosocket.client import AudioSocketClient
+from concierge.audiosocket.protocol import Audio, Hangup
+from concierge.call.events import CallEnded, Outcome, StateChanged, Turn
+from concierge.config import CallState
+
+from .helpers import FailingTranscriber, ScriptedTranscriber, fixture_turns, make_services, pace, running_server
+
+
+async def collect(client, seconds: float) -> tuple[list[tuple[float, bytes]], bool]:
+    """Audio frames received (with arrival time) for `seconds`, and whether we were hung up on."""
+    frames: list[tuple[float, bytes]] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            message = await asyncio.wait_for(client.receive(), deadline - time.monotonic())
+        except TimeoutError:
+            break
+        if isinstance(message, Hangup):
+            return frames, True
+        if isinstance(message, Audio):
+            frames.append((time.monotonic(), message.pcm))
+    return frames, False
+
+
+def test_greeting_arrives_at_once_and_is_paced_in_20ms_frames(directory, redis_server, tmp_path):
+    services = make_services(directory, redis_server.url, ScriptedTranscriber([]), tmp_path)
+
+    async def scenario():
+        async with running_server(services) as server:
+            client = await AudioSocketClient.connect("127.0.0.1", server.port)
+            sent = time.monotonic()
+            frames, hung_up = await collect(client, 2.0)
+            await client.close()
+            return sent, frames, hung_up
+
+    sent, frames, hung_up = asyncio.run(scenario())
+    assert not hung_up
+    assert frames[0][0] - sent < 0.1, "first audio byte must follow the UUID within 100 ms"
+    assert all(len(pcm) == 320 for _, pcm in frames)
+    assert any(any(pcm) for _, pcm in frames[:10]), "the greeting is speech, not silence"
+    span = frames[-1][0] - frames[0][0]
+    assert abs(span - 0.02 * (len(frames) - 1)) / span < 0.05, "frames are paced at 50 per second"
+
+
+def test_turns_end_with_a_confirmation_and_a_hangup(directory, redis_server, tmp_path):
+    pcm, turns = fixture_turns("entrega")
+    texts = ["Boa tarde, tenho uma entrega dos Correios para a Joana Prado.", "Meu nome é Carlos Pereira."]
+    services = make_services(directory, redis_server.url, ScriptedTranscriber(texts), tmp_path)
+    events: list = []
+
+    async def scenario():
+        async with running_server(services, events) as server:
+            client = await AudioSocketClient.connect("127.0.0.1", server.port)
+            listener = asyncio.create_task(collect(client, 30))
+            await pace(client, pcm, speed=1.0)
+            for _ in range(150):  # keep the line alive, like a phone, until we are hung up on
+                if listener.done():
+                    break
+                await client.send_audio(bytes(320))
+                await asyncio.sleep(0.02)
+            frames, hung_up = await listener
+            await client.close()
+            return hung_up
+
+    assert asyncio.run(scenario()) is True
+    answered = [e for e in events if isinstance(e, Turn)]
+    assert [t.transcript for t in answered] == texts
+    assert answered[-1].reply.valid_for_action
+    assert all(t.response_ms is not None and t.response_ms > 0 for t in answered)
+    ended = [e for e in events if isinstance(e, CallEnded)]
+    assert ended and ended[0].outcome == Outcome.COMPLETED
+    states = [e.state for e in events if isinstance(e, StateChanged)]
+    assert states[:3] == [CallState.IA_TURN, CallState.USER_TURN, CallState.WAITING]
+
+
+def test_caller_hangup_mid_reply_ends_call_and_keeps_conversation(directory, redis_server, tmp_path):
+    pcm, turns = fixture_turns("entrega")
+    first_turn = pcm[: int(turns[0]["end_seconds"] * 16000) + 16000]
+    services = make_services(directory, redis_server.url, ScriptedTranscriber(["Entrega para a Joana"]), tmp_path)
+    events: list = []
+    call_id = uuid.uuid4()
+
+    async def scenario():
+        async with running_server(services, events) as server:
+            client = await AudioSocketClient.connect("127.0.0.1", server.port, call_id)
+            await pace(client, first_turn, speed=4.0)
+            for _ in range(200):
+                if any(isinstance(e, StateChanged) and e.state == CallState.IA_TURN for e in events[3:]):
+                    break
+                await client.send_audio(bytes(320))
+                await asyncio.sleep(0.02)
+            await client.close()  # vanish mid-reply, as Asterisk does at hangup
+            for _ in range(100):
+                if any(isinstance(e, CallEnded) for e in events):
+                    break
+                await asyncio.sleep(0.02)
+
+    asyncio.run(scenario())
+    ended = [e for e in events if isinstance(e, CallEnded)]
+    assert ended and ended[0].outcome == Outcome.CALLER_HUNG_UP
+    stored = services.concierge.conversation(str(call_id))
+    assert [line.role for line in stored.history] == ["concierge", "visitor", "concierge"]
+
+
+def test_engine_failure_gets_a_polite_reask_not_a_dead_line(directory, redis_server, tmp_path):
+    pcm, turns = fixture_turns("entrega")
+    first_turn = pcm[: int(turns[0]["end_seconds"] * 16000) + 16000]
+    services = make_services(directory, redis_server.url, FailingTranscriber(), tmp_path)
+    events: list = []
+
+    async def scenario():
+        async with running_server(services, events) as server:
+            client = await AudioSocketClient.connect("127.0.0.1", server.port)
+            await pace(client, first_turn, speed=4.0)
+            frames, hung_up = await collect(client, 6)
+            await client.close()
+            return frames, hung_up
+
+    frames, hung_up = asyncio.run(scenario())
+    assert not hung_up
+    assert sum(1 for _, pcm in frames if any(pcm)) > 25, "the apology was spoken"
+    assert any(isinstance(e, StateChanged) and e.state == CallState.USER_TURN for e in events[-3:])
+
+
+def test_keypad_digits_fill_the_apartment(directory, redis_server, tmp_path):
+    services = make_services(directory, redis_server.url, ScriptedTranscriber([]), tmp_path)
+    events: list = []
+
+    async def scenario():
+        async with running_server(services, events) as server:
+            client = await AudioSocketClient.connect("127.0.0.1", server.port)
+            await pace(client, bytes(320 * 10), speed=5)
+            for digit in "104#":
+                await client.send_dtmf(digit)
+            await pace(client, bytes(320 * 400), speed=2)
+            await client.close()
+
+    asyncio.run(scenario())
+    turns = [e for e in events if isinstance(e, Turn)]
+    assert turns and turns[0].source == "dtmf" and turns[0].transcript == "104"
+    assert turns[0].reply.dados.apartment_number == "104"
+
+
+def test_max_transaction_time_says_goodbye_and_hangs_up(directory, redis_server, tmp_path):
+    services = make_services(directory, redis_server.url, ScriptedTranscriber([]), tmp_path, max_transaction_time_seconds=1.0)
+    events: list = []
+
+    async def scenario():
+        async with running_server(services, events) as server:
+            client = await AudioSocketClient.connect("127.0.0.1", server.port)
+            sender = asyncio.create_task(pace(client, bytes(320 * 600)))
+            frames, hung_up = await collect(client, 15)
+            sender.cancel()
+            await client.close()
+            return hung_up
+
+    assert asyncio.run(scenario()) is True
+    assert [e.outcome for e in events if isinstance(e, CallEnded)] == [Outcome.TIMED_OUT]
+
+
+def test_twenty_concurrent_calls_are_all_greeted(directory, redis_server, tmp_path):
+    services = make_services(directory, redis_server.url, ScriptedTranscriber([]), tmp_path)
+
+    async def one(port):
+        client = await AudioSocketClient.connect("127.0.0.1", port)
+        frames, hung_up = await collect(client, 1.0)
+        await client.close()
+        return len(frames), any(any(pcm) for _, pcm in frames)
+
+    async def scenario():
+        async with running_server(services) as server:
+            return await asyncio.gather(*(one(server.port) for _ in range(20)))
+
+    results = asyncio.run(scenario())
+    assert all(count >= 40 and spoke for count, spoke in results)
