@@ -137,11 +137,12 @@ CALLS: tuple[Call, ...] = (
     ),
     Call(
         "visita",
-        "Visit with an informal title ('seu Raimundo') and a spelled-out apartment number "
-        "(duzentos e um); the directory has the full name Raimundo Nonato Ferreira. Line hiss "
-        "instead of digital silence.",
+        "Visit with an informal title ('seu Raimundo') and the apartment said digit by digit "
+        "(dois zero um; Whisper hears 'duzentos e um' from this voice as '101' 7 times in 9); "
+        "the directory has the full name Raimundo Nonato Ferreira. Line hiss instead of "
+        "digital silence.",
         (
-            Say("Oi, vim visitar o seu Raimundo, do apartamento duzentos e um.",
+            Say("Oi, vim visitar o seu Raimundo, do apartamento dois zero um.",
                 ("visitar", "raimundo", "201"), ("apartamento",)),
             Pause(2.3),
             Say("Meu nome é Pedro Henrique.", ("pedro", "henrique"), ("meu nome é",)),
@@ -220,14 +221,15 @@ CALLS: tuple[Call, ...] = (
     ),
     Call(
         "primeiro_nome",
-        "The visitor gives only her first name at first ('sou a Patrícia'), then the full "
-        "name; the resident is named by first name only (Camila -> 804).",
+        "The visitor gives only her first name at first ('sou a Patrícia') and no resident, "
+        "then names the resident by first name only (Camila -> 804) and her own full name, "
+        "which replaces the first one.",
         (
-            Say("Oi, sou a Patrícia, vim falar com a Camila.",
-                ("patricia", "falar", "camila"), ("sou a", "com a")),
+            Say("Oi, sou a Patrícia, vim visitar uma amiga.",
+                ("patricia", "visitar"), ("sou a",)),
             Pause(2.2),
-            Say("Sou amiga dela, meu nome é Patrícia Lima.",
-                ("patricia", "lima"), ("meu nome é",)),
+            Say("É a Camila. Meu nome completo é Patrícia Lima.",
+                ("camila", "patricia", "lima"), ("meu nome",)),
         ),
         expect("visita", "Patrícia Lima", "804", "Camila Ribeiro", True),
         speech_rate=95,
@@ -299,8 +301,8 @@ CALLS: tuple[Call, ...] = (
         "to exercise the input conversion; relation to the resident ('filho do Antônio'). "
         "Line hiss.",
         (
-            Say("Boa noite, sou o Tiago, filho do Antônio, apartamento setecentos e dois.",
-                ("tiago", "antonio", "702"), ("sou o", "filho do", "apartamento")),
+            Say("Boa noite, meu nome é Tiago, sou filho do Antônio, do apartamento setecentos e dois.",
+                ("tiago", "antonio", "702"), ("meu nome é", "filho do", "apartamento")),
         ),
         expect("visita", "Tiago", "702", "Antônio Pereira", True),
         speech_rate=97,

@@ -8,6 +8,7 @@ I/O: detecting that a phone stopped sending (DTX) is the caller's job; it report
 """
 
 import enum
+import math
 from collections import deque
 from dataclasses import dataclass
 
@@ -125,9 +126,14 @@ class SpeechDiscarded:
 Event = SpeechStarted | Paused | Resumed | UtteranceEnded | SpeechDiscarded
 
 
+def _frames_in(seconds: float) -> int:
+    """Return how many 20 ms frames make `seconds`, to the nearest (halves round up)."""
+    return math.floor(seconds / FRAME_SECONDS + 0.5)
+
+
 def _frame_count(seconds: float) -> int:
-    """Return how many 20 ms frames make `seconds` (at least one)."""
-    return max(1, round(seconds / FRAME_SECONDS))
+    """Return how many 20 ms frames make `seconds`, at least one."""
+    return max(1, _frames_in(seconds))
 
 
 def _seconds(frame_count: int) -> float:
@@ -142,10 +148,10 @@ class Endpointer:
         self.params = params or EndpointParams()
         self._vad = webrtcvad.Vad(self.params.vad_aggressiveness)
         self._start_frames = _frame_count(self.params.start_speech_seconds)
-        self._pre_roll_frames = round(self.params.pre_roll_seconds / FRAME_SECONDS)
+        self._pre_roll_frames = _frames_in(self.params.pre_roll_seconds)
         self._pause_frames = _frame_count(self.params.first_pause_seconds)
         self._end_frames = _frame_count(self.params.end_silence_seconds)
-        self._min_frames = round(self.params.min_utterance_seconds / FRAME_SECONDS)
+        self._min_frames = _frames_in(self.params.min_utterance_seconds)
         self._max_frames = _frame_count(self.params.max_utterance_seconds)
         self._frames_done = 0
         self.reset()
@@ -189,7 +195,7 @@ class Endpointer:
         """Count `seconds` with no audio received (DTX, network) as silence; return events."""
         silent = bytes(FRAME_BYTES)
         events: list[Event] = []
-        for _ in range(round(seconds / FRAME_SECONDS)):
+        for _ in range(_frames_in(seconds)):
             events += self._step(silent, False)
         return events
 

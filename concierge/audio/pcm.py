@@ -44,9 +44,10 @@ def read_audio_file(path: str | Path) -> bytes:
         elif suffix in _WAV_SUFFIXES:
             pcm = _read_wav(path)
         else:
-            raise AudioFileError(f"{path}: unsupported audio file type {suffix!r}, want .slin or .wav")
+            raise AudioFileError(f"{path}: unsupported audio file type {suffix!r}, want .slin/.wav")
     except OSError as error:
-        raise AudioFileError(f"{path}: cannot read ({error.strerror or _one_line(error)})") from None
+        reason = error.strerror or _one_line(error)
+        raise AudioFileError(f"{path}: cannot read ({reason})") from None
     if not pcm:
         raise AudioFileError(f"{path}: no audio in file")
     return pcm

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,14 +80,41 @@ class NameMention:
         return (self.matched, int(self.first_name), self.exact)
 
 
+_SPELLING_VARIANTS = (
+    (re.compile(r"(.)\1"), r"\1"),  # Joanna -> Joana, Mello -> Melo
+    (re.compile(r"^h"), ""),  # Henrique -> Enrique
+    (re.compile(r"ph"), "f"),
+    (re.compile(r"th"), "t"),  # Thiago -> Tiago
+    (re.compile(r"ct"), "t"),  # Victor -> Vitor
+    (re.compile(r"y"), "i"),  # Raymundo -> Raimundo
+    (re.compile(r"w"), "v"),
+    (re.compile(r"k"), "c"),
+    (re.compile(r"z"), "s"),  # Tereza -> Teresa, Luiza -> Luisa
+    (re.compile(r"sc(?=[ei])"), "s"),
+    (re.compile(r"c(?=[ei])"), "s"),  # Francisca / Fransisca
+)
+
+
+def sound(word: str) -> str:
+    """A folded name word spelled as it sounds, so spelling variants compare equal."""
+    for pattern, replacement in _SPELLING_VARIANTS:
+        word = pattern.sub(replacement, word)
+    return word
+
+
 def tokens_match(said: str, known: str) -> bool:
-    """Whether a folded spoken word is a folded name word, allowing speech-recognition slips."""
+    """Whether a folded spoken word is a folded name word, allowing speech-recognition slips.
+
+    Spelling variants of the same sound always match ('Teresa' ~ 'Tereza'); beyond that only
+    long names allow one slip, so distinct short names stay apart ('Marta' is not 'Maria')."""
     if said == known:
         return True
     if len(known) <= 3 or len(said) <= 3:
         return False
-    allowed = 1 if len(known) <= 7 else 2
-    return Levenshtein.distance(said, known, score_cutoff=allowed) <= allowed
+    said_sound, known_sound = sound(said), sound(known)
+    if said_sound == known_sound:
+        return True
+    return len(known_sound) >= 7 and Levenshtein.distance(said_sound, known_sound, score_cutoff=1) <= 1
 
 
 class Directory:

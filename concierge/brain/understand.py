@@ -77,7 +77,8 @@ RESIDENT_CUES = frozenset(
 )
 SURNAME_CUES = frozenset({"senhor", "senhora", "sr", "sra", "seu", "dona", "familia", "doutor", "doutora", "dr", "dra"})
 VISITOR_CUES: tuple[tuple[str, ...], ...] = (
-    ("meu", "nome", "e"), ("o", "meu", "nome", "e"), ("meu", "nome"), ("me", "chamo"), ("aqui", "quem", "fala", "e"),
+    ("meu", "nome", "completo", "e"), ("meu", "nome", "e"), ("o", "meu", "nome", "e"), ("meu", "nome"),
+    ("me", "chamo"), ("aqui", "quem", "fala", "e"), ("sou", "la"), ("eu", "sou", "la"),
     ("quem", "fala", "e"), ("aqui", "e", "o"), ("aqui", "e", "a"), ("eu", "sou", "o"), ("eu", "sou", "a"),
     ("sou", "o"), ("sou", "a"), ("eu", "sou"), ("sou",), ("fala", "o"), ("fala", "a"),
 )  # fmt: skip
@@ -130,7 +131,7 @@ def understand(text: str, directory: Directory, asked: list[str] | tuple[str, ..
     greeting = GREETING.search(folded)
     result.greeting = greeting.group(1).capitalize() if greeting else None
     cased = _is_cased(words)
-    visitor_span, result.visitor_explicit = _visitor_span(words, cased, asked)
+    visitor_span, result.visitor_explicit = _visitor_span(words, cased, asked, directory)
     if visitor_span is not None:
         result.visitor_name = _name_text(words[visitor_span[0] : visitor_span[1]])
     result.apartment = find_apartment(words)
@@ -247,7 +248,7 @@ def _name_span(words: list[Word], start: int, cased: bool) -> tuple[int, int] | 
 
 
 def _visitor_span(
-    words: list[Word], cased: bool, asked: list[str] | tuple[str, ...]
+    words: list[Word], cased: bool, asked: list[str] | tuple[str, ...], directory: Directory
 ) -> tuple[tuple[int, int] | None, bool]:
     """Where the visitor says their own name, and whether they said it explicitly ('meu nome é …')."""
     folded = [w.folded for w in words]
@@ -260,6 +261,10 @@ def _visitor_span(
                     return span, True
     if "visitor_name" in asked:
         return _bare_name(words, cased), False
+    if "resident_name" not in asked:  # an unprompted bare name is the visitor's, unless it is a resident's
+        span = _bare_name(words, cased)
+        if span is not None and not directory.find(" ".join(w.text for w in words[span[0] : span[1]])):
+            return span, False
     return None, False
 
 

@@ -123,8 +123,9 @@ class CallSession:
                 try:
                     message = await asyncio.wait_for(queue.get(), GAP_SECONDS)
                 except TimeoutError:
-                    self._handle_events(self.endpointer.feed_gap(GAP_SECONDS))
-                    self._settle_dtmf()
+                    if not await self._frames_were_only_delayed(queue):
+                        self._handle_events(self.endpointer.feed_gap(GAP_SECONDS))
+                        self._settle_dtmf()
                     continue
                 if isinstance(message, Hangup):
                     reason = self.connection.end_reason or "caller hung up"
@@ -136,6 +137,16 @@ class CallSession:
                     self._key(message.digit)
         finally:
             reader.cancel()
+
+    @staticmethod
+    async def _frames_were_only_delayed(queue: asyncio.Queue) -> bool:
+        """After a stall of our own event loop, frames wait in the socket, not on the line:
+        give the reader a few loop turns to bring them in before calling the gap silence."""
+        for _ in range(4):
+            await asyncio.sleep(0)
+            if not queue.empty():
+                return True
+        return False
 
     async def _read_into(self, queue: asyncio.Queue) -> None:
         async for message in self.connection:

@@ -58,8 +58,13 @@ def test_wav_written_at_8k_reads_back_exactly(tmp_path: Path) -> None:
     assert soundfile.info(tmp_path / "tone.wav").samplerate == 8000
 
 
-@pytest.mark.parametrize(("rate", "channels", "subtype"), [(16000, 1, "PCM_16"), (44100, 2, "PCM_16"), (48000, 2, "FLOAT"), (22050, 1, "PCM_U8")])
-def test_any_wav_reads_as_8k_mono_of_the_same_duration(tmp_path: Path, rate: int, channels: int, subtype: str) -> None:
+@pytest.mark.parametrize(
+    ("rate", "channels", "subtype"),
+    [(16000, 1, "PCM_16"), (44100, 2, "PCM_16"), (48000, 2, "FLOAT"), (22050, 1, "PCM_U8")],
+)
+def test_any_wav_reads_as_8k_mono_of_the_same_duration(
+    tmp_path: Path, rate: int, channels: int, subtype: str
+) -> None:
     samples = np.repeat(tone(440, rate, 1.5)[:, None], channels, axis=1)
     soundfile.write(tmp_path / "in.wav", samples, rate, subtype=subtype)
     pcm = read_audio_file(tmp_path / "in.wav")
@@ -75,7 +80,9 @@ def test_stereo_wav_is_downmixed_by_averaging(tmp_path: Path) -> None:
     assert np.abs(pcm_to_int16(read_audio_file(tmp_path / "in.wav"))).max() <= 1
 
 
-@pytest.mark.parametrize(("src", "dst"), [(8000, 16000), (16000, 8000), (44100, 8000), (8000, 48000)])
+@pytest.mark.parametrize(
+    ("src", "dst"), [(8000, 16000), (16000, 8000), (44100, 8000), (8000, 48000)]
+)
 def test_resampled_tone_keeps_its_frequency_and_energy(src: int, dst: int) -> None:
     out = pcm_to_int16(resample(tone_pcm(440, src, 1.0), src, dst)) / 32768
     assert len(out) == dst
@@ -102,7 +109,10 @@ def test_float32_for_whisper_is_16k_in_unit_range() -> None:
     assert len(pcm_to_float32(silence(1.0), out_rate=8000)) == 8000
 
 
-@given(st.binary(max_size=2000).filter(lambda b: len(b) % 2 == 0), st.integers(1, 400).map(lambda n: 2 * n))
+@given(
+    st.binary(max_size=2000).filter(lambda b: len(b) % 2 == 0),
+    st.integers(1, 400).map(lambda n: 2 * n),
+)
 def test_frames_rejoin_to_the_input_and_only_the_last_is_short(pcm: bytes, size: int) -> None:
     chunks = list(frames(pcm, size))
     assert b"".join(chunks) == pcm
@@ -121,14 +131,19 @@ def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
         read_audio_file(tmp_path / "nope.wav")
 
 
-@pytest.mark.parametrize(("name", "content", "problem"), [
-    ("odd.slin", b"\x00\x01\x02", "odd byte count 3"),
-    ("empty.slin", b"", "no audio"),
-    ("corrupt.wav", b"RIFF\x10\x00\x00\x00WAVEjunkjunkjunk", "unreadable WAV"),
-    ("text.wav", b"not audio at all", "unreadable WAV"),
-    ("song.mp3", b"ID3", "unsupported audio file type '.mp3'"),
-])
-def test_bad_files_raise_one_line_errors_naming_the_file(tmp_path: Path, name: str, content: bytes, problem: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "content", "problem"),
+    [
+        ("odd.slin", b"\x00\x01\x02", "odd byte count 3"),
+        ("empty.slin", b"", "no audio"),
+        ("corrupt.wav", b"RIFF\x10\x00\x00\x00WAVEjunkjunkjunk", "unreadable WAV"),
+        ("text.wav", b"not audio at all", "unreadable WAV"),
+        ("song.mp3", b"ID3", "unsupported audio file type '.mp3'"),
+    ],
+)
+def test_bad_files_raise_one_line_errors_naming_the_file(
+    tmp_path: Path, name: str, content: bytes, problem: str
+) -> None:
     path = tmp_path / name
     path.write_bytes(content)
     with pytest.raises(AudioFileError) as caught:

@@ -34,6 +34,10 @@ def test_shipped_directory_is_a_realistic_condominium(directory):
         ("Maria", ["Maria Carvalho", "Maria Silva"]),
         ("Maria Silva", ["Maria Silva"]),
         ("Osvaldo", []),
+        ("Marta", []),
+        ("Raymundo", ["Raimundo Nonato Ferreira"]),
+        ("Luiza", ["Luísa Barbosa"]),
+        ("Fransisca", ["Francisca Oliveira"]),
     ],
 )
 def test_find_matches_spoken_names(directory, query, expected):

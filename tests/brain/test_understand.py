@@ -47,9 +47,11 @@ def test_visitor_name_is_not_taken_as_resident(directory):
     assert [m.resident.name for m in heard.resident_mentions] == ["Luísa Barbosa"]
 
 
-def test_bare_name_counts_only_when_it_was_asked(directory):
+def test_bare_name_is_the_visitor_unless_a_resident_was_asked_for(directory):
     assert understand("Carlos Pereira.", directory, ["visitor_name"]).visitor_name == "Carlos Pereira"
-    assert understand("Carlos Pereira.", directory).visitor_name is None
+    assert understand("Carlos Pereira.", directory).visitor_name == "Carlos Pereira"
+    assert understand("Carlos Pereira.", directory, ["resident_name"]).visitor_name is None
+    assert understand("Gabriel.", directory).visitor_name is None, "a resident's name is not taken as the visitor's"
 
 
 def test_roles_are_not_names(directory):

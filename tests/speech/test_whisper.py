@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from tokenizers import Tokenizer
 
+from concierge.speech import whisper
 from concierge.speech.base import SpeechError, Transcriber
 from concierge.speech.whisper import WhisperOptions, WhisperTranscriber, directory_prompt, shared_model
 from concierge.speech.whisper_model import find_sources
@@ -90,3 +91,35 @@ def test_transcribers_share_one_model_and_can_run_from_two_threads(base_model_di
     for thread in threads:
         thread.join()
     assert len(texts) == 2 and texts[0] == texts[1] and "104" in texts[0]
+
+
+class _RecordingModel:
+    """Stands in for a faster-whisper model: records how it was loaded and asked to decode."""
+
+    def __init__(self, *load_args: object) -> None:
+        self.load_args = load_args
+        self.decoding: dict[str, object] = {}
+
+    def transcribe(self, audio: np.ndarray, **decoding: object) -> tuple[list[object], None]:
+        self.decoding = decoding
+        return [], None
+
+
+def test_chunk_seconds_and_num_workers_reach_faster_whisper(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(whisper, "_models", {})
+    monkeypatch.setattr(whisper, "_load", _RecordingModel)
+    default = WhisperTranscriber(WhisperOptions(model=str(tmp_path)))
+    tuned = WhisperTranscriber(WhisperOptions(model=str(tmp_path), chunk_seconds=10, num_workers=2))
+
+    default.transcribe(b"\0\0" * 800)
+    tuned.transcribe(b"\0\0" * 800)
+
+    assert default._model() is not tuned._model()  # num_workers is part of the shared-model key
+    assert default._model().load_args == (str(tmp_path), "int8", 2, 1)
+    assert tuned._model().load_args == (str(tmp_path), "int8", 2, 2)
+    assert default._model().decoding["chunk_length"] is None
+    assert tuned._model().decoding["chunk_length"] == 10
+    with pytest.raises(ValueError):
+        WhisperOptions(chunk_seconds=31)
