@@ -169,15 +169,16 @@ def test_a_stalled_event_loop_resyncs_instead_of_bursting_missed_frames() -> Non
     assert 5 <= len(after) <= 13
 
 
-def test_resync_is_counted() -> None:
-    async def scenario(pacer: Pacer, sink: Sink) -> int:
+def test_a_stall_is_counted_with_the_time_it_cost() -> None:
+    async def scenario(pacer: Pacer, sink: Sink) -> tuple[int, float]:
         await asyncio.sleep(0.05)
         time.sleep(0.3)
         await asyncio.sleep(0.05)
-        return pacer.resyncs
+        return pacer.resyncs, pacer.stalled_seconds
 
-    resyncs, _ = run_with_pacer(scenario)
-    assert resyncs == 1
+    (resyncs, stalled), _ = run_with_pacer(scenario)
+    assert resyncs >= 1
+    assert stalled == pytest.approx(0.3, abs=0.1)
 
 
 def test_close_ends_run_and_interrupts_playbacks_and_later_plays() -> None:
