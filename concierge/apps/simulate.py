@@ -51,6 +51,7 @@ class CallReport:
     turns: list[Turn] = field(default_factory=list)
     outcome: str = ""
     received: bytearray = field(default_factory=bytearray)
+    first_audio_ms: float | None = None  # UUID sent -> first audio frame from the concierge
     state: CallState = CallState.STANDBY
     state_changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -79,6 +80,7 @@ class CallReport:
             "file": str(self.recording.path),
             "call_id": self.call_id,
             "outcome": self.outcome,
+            "first_audio_ms": None if self.first_audio_ms is None else round(self.first_audio_ms, 1),
             "turns": [
                 {
                     "source": t.source,
@@ -183,8 +185,9 @@ class Simulator:
         report = CallReport(recording, str(call_id))
         self.calls[report.call_id] = report
         assert self.server is not None
+        connected = asyncio.get_running_loop().time()
         client = await AudioSocketClient.connect("127.0.0.1", self.server.port, call_id)
-        listener = asyncio.create_task(self._listen(client, report))
+        listener = asyncio.create_task(self._listen(client, report, connected))
         try:
             await self._play(client, report, listener)
         finally:
@@ -200,10 +203,12 @@ class Simulator:
                 return
             await asyncio.sleep(0.01)
 
-    async def _listen(self, client: AudioSocketClient, report: CallReport) -> None:
+    async def _listen(self, client: AudioSocketClient, report: CallReport, connected: float) -> None:
         while True:
             message = await client.receive()
             if isinstance(message, Audio):
+                if report.first_audio_ms is None:
+                    report.first_audio_ms = (asyncio.get_running_loop().time() - connected) * 1000
                 report.received += message.pcm
             elif isinstance(message, Hangup):
                 return

@@ -65,7 +65,7 @@ def _read_wav(path: Path) -> bytes:
     """Return a WAV file downmixed to mono and resampled to 8 kHz, as s16le."""
     try:
         samples, rate = soundfile.read(path, dtype="float32", always_2d=True)
-    except (soundfile.LibsndfileError, RuntimeError, ValueError) as error:
+    except (soundfile.SoundFileError, ValueError) as error:
         raise AudioFileError(f"{path}: unreadable WAV ({_one_line(error)})") from None
     mono = samples.mean(axis=1)
     return _float_to_pcm(_resample_float(mono, rate, SAMPLE_RATE))

@@ -35,6 +35,14 @@ class RulesBrain:
     """Deterministic concierge: pattern understanding + directory checks. No model, ~1 ms a turn."""
 
     name = "rules"
+    phrases = (  # sentences said word for word, worth rendering to audio before the first call
+        "Bom dia!", "Boa tarde!", "Boa noite!", "É entrega ou visita?", "É uma entrega ou uma visita?",
+        "Para qual apartamento e para quem é a entrega?", "Qual é o apartamento e quem você veio visitar?",
+        "Qual é o número do apartamento?", "Qual é o seu nome, por favor?", "Qual é o nome completo?",
+        "Pode confirmar o apartamento e o nome do morador?", "Desculpe, não entendi.", "Desculpe, não ouvi.",
+        "Preciso dessa informação para avisar o morador.", "Vou avisar a moradora.", "Vou avisar o morador.",
+        "Aguarde um momento, por favor.", "Tudo bem.", "Até logo!", REFUSE_GATE,
+    )  # fmt: skip
 
     def __init__(self, directory: Directory) -> None:
         self.directory = directory

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -16,6 +17,12 @@ from concierge.speech.base import Synthesizer, Transcriber
 log = logging.getLogger("apoena.call")
 
 SAMPLE_RATE = 8000
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def sentences(text: str) -> list[str]:
+    """Split a reply where it can be spoken in pieces: each sentence is synthesized (and cached) alone."""
+    return [part for part in _SENTENCE_END.split(text.strip()) if part]
 
 
 @dataclass
@@ -48,6 +55,9 @@ def build_services(config: Config, directory: Directory, concierge: Concierge) -
     names, apartments = directory.prompt_terms()
     prompt = directory_prompt(names, apartments)
     greeting = synthesizer.synthesize(config.greeting.message)
+    for phrase in getattr(concierge.brain, "phrases", ()):
+        for sentence in sentences(phrase):
+            synthesizer.synthesize(sentence)  # cached from now on (and on disk for the next start)
     transcriber.transcribe(greeting, prompt)  # loads the model and warms it up
     log.info(
         "speech ready in %.1f s: %s, voice %s",

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
 from collections import deque
 from concurrent.futures import Future
@@ -24,7 +23,7 @@ from concierge.audiosocket.protocol import Audio, Dtmf, Hangup
 from concierge.audiosocket.server import Connection, ConnectionClosed
 from concierge.brain.reply import Reply
 from concierge.call.events import CallEnded, CallStarted, DtmfReceived, Observer, Outcome, StateChanged, Turn
-from concierge.call.services import CallServices
+from concierge.call.services import CallServices, sentences
 from concierge.config import CallState
 
 log = logging.getLogger("apoena.call")
@@ -33,7 +32,6 @@ GAP_SECONDS = 0.12  # no frame for this long counts as silence (phones with DTX 
 DTMF_SETTLE_SECONDS = 2.0  # keypad digits are a turn after this much audio time, or at '#'
 TIMEOUT_MESSAGE = "Não consegui concluir o atendimento. Por favor, tente novamente. Até logo!"
 FAILURE_MESSAGE = "Desculpe, tive um problema aqui. Pode repetir, por favor?"
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 @dataclass
@@ -268,7 +266,7 @@ class CallSession:
         self._interrupted = False
         playbacks: list[Playback] = []
         tts_ms = 0.0
-        for sentence in _SENTENCE_END.split(message.strip()):
+        for sentence in sentences(message):
             if self._interrupted:
                 break
             started = time.perf_counter()
