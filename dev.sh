@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Apoena's one entry point for people and CI:
-#   ./dev.sh demo    set up, then run a recorded call through the concierge
+#   ./dev.sh demo    set up, then play a recorded call through the concierge (apoena simulate)
 #   ./dev.sh test    set up, then run the whole test suite (extra args go to pytest)
 #   ./dev.sh setup   only set up: system packages if missing, .venv/, the package and its models
 #   ./dev.sh bench   set up, then run the benchmarks in bench/
@@ -60,8 +60,8 @@ case "${1:-}" in
     ;;
   demo)
     setup
-    log "a visitor at the gate, by text (apoena chat)"
-    printf 'Boa tarde, entrega dos Correios para a Joana\nMeu nome é Carlos Pereira\n' | .venv/bin/apoena chat
+    log "a delivery at the gate: fixtures/calls/entrega.slin through the whole voice pipeline"
+    .venv/bin/apoena simulate fixtures/calls/entrega.slin
     ;;
   test)
     setup

@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from concierge.apps.common import load_setup  # noqa: E402
+from concierge.apps.common import load_setup, tune_for_real_time  # noqa: E402
 from concierge.apps.simulate import Simulator, find_recordings, load_recording  # noqa: E402
 from concierge.call.services import build_services  # noqa: E402
 
@@ -52,6 +52,7 @@ def main() -> None:
     parser.add_argument("--speed", type=float, default=1.0)
     parser.add_argument("--calls", type=Path, default=ROOT / "fixtures" / "calls")
     args = parser.parse_args()
+    tune_for_real_time()
     setup = load_setup(None, None, None)
     started = time.perf_counter()
     services = build_services(setup.config, setup.directory, setup.concierge)
@@ -68,6 +69,9 @@ def main() -> None:
         print(describe("tts (first sentence)", [t.tts_ms for t in turns]))
         print(describe("brain", [t.brain_ms for t in turns]))
         print(describe("greeting first audio", [r.first_audio_ms for r in reports if r.first_audio_ms is not None]))
+        drifts = [abs(r.pacing_drift) * 100 for r in reports if r.pacing_drift is not None]
+        if drifts:
+            print(f"pacing drift over each whole call: median {statistics.median(drifts):.3f} %, worst {max(drifts):.3f} %")
         print(f"fixtures passed: {sum(1 for r in judged if r.passed)}/{len(judged)}; "
               f"calls completed: {sum(1 for r in reports if r.outcome)}/{len(reports)}")
         for report in reports:

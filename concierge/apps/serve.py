@@ -7,7 +7,7 @@ import logging
 import signal
 from pathlib import Path
 
-from concierge.apps.common import configure_logging, load_setup
+from concierge.apps.common import configure_logging, load_setup, tune_for_real_time
 from concierge.audiosocket.server import AudioSocketServer, Connection
 from concierge.call.events import CallEnded, CallEvent, CallStarted, Turn
 from concierge.call.services import CallServices, build_services
@@ -19,6 +19,7 @@ SHUTDOWN_GRACE_SECONDS = 10.0
 
 def run_serve(config_path: Path | None, directory_path: Path | None, host: str | None, port: int | None) -> int:
     configure_logging(logging.INFO)
+    tune_for_real_time()
     setup = load_setup(config_path, directory_path, None)
     host = host or setup.config.server.host
     port = setup.config.server.port if port is None else port

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from rapidfuzz import fuzz
 
-from concierge.apps.common import configure_logging, load_setup
+from concierge.apps.common import configure_logging, load_setup, tune_for_real_time
 from concierge.audio.pcm import FRAME_BYTES, FRAME_SECONDS, AudioFileError, read_audio_file, write_wav
 from concierge.audiosocket.client import AudioSocketClient
 from concierge.audiosocket.protocol import Audio, Hangup
@@ -52,6 +52,16 @@ class CallReport:
     outcome: str = ""
     received: bytearray = field(default_factory=bytearray)
     first_audio_ms: float | None = None  # UUID sent -> first audio frame from the concierge
+    frame_times: tuple[float, float, int] | None = None  # first and last arrival, frames received
+
+    @property
+    def pacing_drift(self) -> float | None:
+        """How far the concierge's audio ran from 50 frames a second, as a fraction (+ = late)."""
+        if self.frame_times is None or self.frame_times[2] < 100:
+            return None
+        first, last, count = self.frame_times
+        expected = (count - 1) * FRAME_SECONDS
+        return (last - first - expected) / expected
     state: CallState = CallState.STANDBY
     state_changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -207,8 +217,12 @@ class Simulator:
         while True:
             message = await client.receive()
             if isinstance(message, Audio):
-                if report.first_audio_ms is None:
-                    report.first_audio_ms = (asyncio.get_running_loop().time() - connected) * 1000
+                now = asyncio.get_running_loop().time()
+                if report.frame_times is None:
+                    report.first_audio_ms = (now - connected) * 1000
+                    report.frame_times = (now, now, 1)
+                else:
+                    report.frame_times = (report.frame_times[0], now, report.frame_times[2] + 1)
                 report.received += message.pcm
             elif isinstance(message, Hangup):
                 return
@@ -254,6 +268,7 @@ def run_simulate(
     from rich.console import Console
 
     configure_logging(logging.WARNING)
+    tune_for_real_time()
     if speed <= 0 or speed > 100:
         raise UserError("--speed must be between 0 and 100 (1 = real time)", exit_code=2)
     recordings = [load_recording(path) for path in find_recordings(paths)]
