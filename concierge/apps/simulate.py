@@ -334,18 +334,18 @@ def _table(reports: list[CallReport]) -> object:
     from rich.table import Table
 
     table = Table(title="apoena simulate")
-    for column in ("call", "turns", "outcome", "intent", "visitor", "ap", "resident", "valid", "response p50", "result"):
+    for column in ("call", "turns", "outcome", "slots (intent · visitor · ap · resident)", "valid", "resp. p50", "result"):
         table.add_column(column)
     for report in reports:
         final = report.final
         d = final["dados"] if final else dict.fromkeys(SLOTS)
+        slots = " · ".join(str(d.get(slot) or "—") for slot in SLOTS)
         latencies = [t.response_ms for t in report.turns if t.response_ms is not None]
         result = {None: "[dim]no expectations[/]", True: "[green]pass[/]", False: "[red]fail[/]"}[report.passed]
         if report.passed is False:
             result += "\n[red]" + "\n".join(report.mismatches) + "[/]"
         table.add_row(
-            report.recording.path.name, str(len(report.turns)), report.outcome, d.get("intent_type") or "—",
-            d.get("visitor_name") or "—", d.get("apartment_number") or "—", d.get("resident_name") or "—",
+            report.recording.path.name, str(len(report.turns)), report.outcome, slots,
             "yes" if final and final["valid_for_action"] else "no",
             f"{statistics.median(latencies):.0f} ms" if latencies else "—", result,
         )  # fmt: skip

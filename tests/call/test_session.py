@@ -183,3 +183,50 @@ def test_twenty_concurrent_calls_are_all_greeted(directory, redis_server, tmp_pa
 
     results = asyncio.run(scenario())
     assert all(count >= 40 and spoke for count, spoke in results)
+
+
+def test_slow_answer_plays_the_waiting_sound_until_the_reply(directory, redis_server, tmp_path):
+    pcm, turns = fixture_turns("entrega")
+    first_turn = pcm[: int(turns[0]["end_seconds"] * 16000) + 16000]
+    slow = ScriptedTranscriber(["Entrega para a Joana"], delay=1.5)
+    services = make_services(directory, redis_server.url, slow, tmp_path, waiting_delay_seconds=0.3)
+    events: list = []
+
+    async def scenario():
+        async with running_server(services, events) as server:
+            client = await AudioSocketClient.connect("127.0.0.1", server.port)
+            listener = asyncio.create_task(collect(client, 12))
+            await asyncio.sleep(3.5)  # let the greeting finish
+            await pace(client, first_turn, speed=2.0)
+            await pace(client, bytes(320 * 250))
+            await client.close()
+            return await listener
+
+    frames, _ = asyncio.run(scenario())
+    waiting = services.waiting_pcm[:320]
+    assert any(pcm == waiting for _, pcm in frames), "the waiting chime was played"
+    turn = next(e for e in events if isinstance(e, Turn))
+    assert turn.response_ms > 1500
+
+
+def test_caller_speaking_over_the_greeting_stops_it(directory, redis_server, tmp_path):
+    pcm, turns = fixture_turns("entrega")
+    speech = pcm[int(turns[0]["start_seconds"] * 16000) :][: 16000]  # one second of talking
+    services = make_services(directory, redis_server.url, ScriptedTranscriber([]), tmp_path)
+
+    async def scenario():
+        async with running_server(services) as server:
+            client = await AudioSocketClient.connect("127.0.0.1", server.port)
+            listener = asyncio.create_task(collect(client, 2.0))
+            await asyncio.sleep(0.3)
+            started = time.monotonic()
+            await pace(client, speech)
+            frames, _ = await listener
+            await client.close()
+            return started, frames
+
+    started, frames = asyncio.run(scenario())
+    before = [pcm for at, pcm in frames if at < started]
+    late = [pcm for at, pcm in frames if at > started + 0.5]
+    assert any(any(pcm) for pcm in before), "the greeting was playing"
+    assert late and not any(any(pcm) for pcm in late), "and stopped once the caller spoke over it"
