@@ -105,21 +105,45 @@ class _RecordingModel:
         return [], None
 
 
-def test_chunk_seconds_and_num_workers_reach_faster_whisper(
+def test_num_workers_reach_faster_whisper_and_key_the_shared_model(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setattr(whisper, "_models", {})
     monkeypatch.setattr(whisper, "_load", _RecordingModel)
-    default = WhisperTranscriber(WhisperOptions(model=str(tmp_path)))
-    tuned = WhisperTranscriber(WhisperOptions(model=str(tmp_path), chunk_seconds=10, num_workers=2))
+    default = WhisperTranscriber(WhisperOptions(model=str(tmp_path), window_seconds=30))
+    tuned = WhisperTranscriber(WhisperOptions(model=str(tmp_path), window_seconds=30, num_workers=1))
 
     default.transcribe(b"\0\0" * 800)
     tuned.transcribe(b"\0\0" * 800)
 
     assert default._model() is not tuned._model()  # num_workers is part of the shared-model key
-    assert default._model().load_args == (str(tmp_path), "int8", 2, 1)
-    assert tuned._model().load_args == (str(tmp_path), "int8", 2, 2)
-    assert default._model().decoding["chunk_length"] is None
-    assert tuned._model().decoding["chunk_length"] == 10
+    assert default._model().load_args == (str(tmp_path), "int8", 2, 2)
+    assert tuned._model().load_args == (str(tmp_path), "int8", 2, 1)
     with pytest.raises(ValueError):
-        WhisperOptions(chunk_seconds=31)
+        WhisperOptions(window_seconds=31)
+
+
+@pytest.mark.slow
+def test_short_window_feeds_the_encoder_15_seconds_and_still_hears_the_apartment() -> None:
+    transcriber = WhisperTranscriber(WhisperOptions(window_seconds=15))
+    model = transcriber._model()
+    shapes: list[tuple[int, ...]] = []
+
+    class RecordingEncoder:
+        """Wraps the CTranslate2 model to see what the encoder is really given."""
+
+        def __init__(self, inner: object) -> None:
+            self.inner = inner
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self.inner, name)
+
+        def encode(self, features, **kwargs):
+            shapes.append(tuple(features.shape))
+            return self.inner.encode(features, **kwargs)
+
+    model.model = RecordingEncoder(model.model)
+    pcm = (Path(__file__).parent / "data" / "entrega_apartamento_104.slin").read_bytes()
+    text = transcriber.transcribe(pcm).text
+    assert "104" in text
+    assert shapes and all(shape[-1] == 1500 for shape in shapes), shapes
