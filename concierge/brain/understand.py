@@ -269,15 +269,20 @@ def _visitor_span(
 
 
 def _bare_name(words: list[Word], cased: bool) -> tuple[int, int] | None:
-    """A short answer that is just a name: 'Carlos Pereira.', 'É o Diego.'"""
+    """A short answer that is just a name: 'Carlos Pereira.', 'É o Diego.'; one garbled
+    lead-in word before a comma is skipped ('Soula, Marta Lópis.')."""
     start = 0
     while start < len(words) and words[start].folded in ANSWER_FILLERS:
         start += 1
-    span = _name_span(words, start, cased)
-    if span is None or len(words) - start > 5:
+    if len(words) - start > 5:
         return None
-    rest = words[span[1] :]
-    return span if all(w.folded in NOT_NAMES for w in rest) else None
+    for first in (start, start + 1):
+        span = _name_span(words, first, cased)
+        if span is not None and all(w.folded in NOT_NAMES for w in words[span[1] :]):
+            return span
+        if first >= len(words) or not words[first].clause_end:
+            return None
+    return None
 
 
 def _name_text(words: list[Word]) -> str:
