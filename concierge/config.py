@@ -62,10 +62,15 @@ class ServerConfig(Strict):
 
 
 class SpeechConfig(Strict):
-    stt_engine: Literal["whisper"] = "whisper"
+    stt_engine: Literal["whisper", "azure"] = "whisper"
     stt_model: str = Field("base", min_length=1)
-    tts_engine: Literal["auto", "rhvoice", "espeak"] = "auto"
+    tts_engine: Literal["auto", "rhvoice", "espeak", "azure"] = "auto"
     cache_dir: Path = Path(".apoena/cache")
+
+
+class RecordsConfig(Strict):
+    path: Path = Path(".apoena/calls.db")
+    retention_days: float = Field(30, gt=0, description="calls older than this are purged (LGPD)")
 
 
 class BrainConfig(Strict):
@@ -91,6 +96,7 @@ class Config(Strict):
     brain: BrainConfig = BrainConfig()
     directory: DirectoryConfig = DirectoryConfig()
     redis: RedisConfig = RedisConfig()
+    records: RecordsConfig = RecordsConfig()
     source: Path | None = Field(None, exclude=True)
 
 
@@ -207,5 +213,6 @@ def _resolve_paths(config: Config, file: Path) -> Config:
             "directory": config.directory.model_copy(update={"path": resolve(config.directory.path)}),
             "redis": config.redis.model_copy(update={"embedded_path": resolve(config.redis.embedded_path)}),
             "speech": config.speech.model_copy(update={"cache_dir": resolve(config.speech.cache_dir)}),
+            "records": config.records.model_copy(update={"path": resolve(config.records.path)}),
         }
     )

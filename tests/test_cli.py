@@ -124,3 +124,39 @@ def test_version_and_help_stay_light():
 def test_commands_of_later_issues_say_not_available_yet():
     result = run(["mic"])
     assert result.returncode != 0 and "not available yet" in result.stderr.decode()
+
+
+def test_interactive_chat_in_a_real_terminal(config):
+    """A person at a terminal: prompt, replies with a slot table, /nova, Ctrl-D to leave."""
+    import pty
+    import select
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child becomes `apoena chat` on the pseudo-terminal
+        os.chdir(ROOT)
+        os.environ["PYTHONPATH"] = str(ROOT)
+        os.environ["COLUMNS"] = "120"
+        os.execv(sys.executable, [sys.executable, "-m", "concierge", "chat", "--config", str(config)])
+
+    def read_until(marker: str, timeout: float = 30) -> str:
+        seen = b""
+        deadline = time.monotonic() + timeout
+        while marker.encode() not in seen and time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            if ready:
+                try:
+                    seen += os.read(fd, 4096)
+                except OSError:
+                    break
+        return seen.decode(errors="replace")
+
+    assert "Condomínio Apoena" in read_until("Visitante")
+    os.write(fd, "Entrega para a Joana\r".encode())
+    screen = read_until("Visitante")
+    assert "Qual é o seu nome" in screen and "Joana Prado" in screen and "104" in screen
+    os.write(fd, "Meu nome é Carlos\r".encode())
+    assert "válido" in read_until("Visitante")
+    os.write(fd, b"\x04")  # Ctrl-D
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from text_to_num import alpha2digit
 
-from concierge.brain.directory import HONORIFICS, PARTICLES, Directory, NameMention
+from concierge.brain.directory import PARTICLES, Directory, NameMention
 from concierge.brain.reply import Intent
 from concierge.brain.text import fold
 

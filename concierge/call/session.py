@@ -68,6 +68,7 @@ class CallSession:
         self._dtmf_last = 0.0
         self._interrupted = False
         self._waiting: Playback | None = None
+        self._greeting_task: asyncio.Task | None = None
 
     async def run(self) -> Outcome:
         self._emit(CallStarted(self.call_id, self.conversation_id))
@@ -89,10 +90,11 @@ class CallSession:
                     await self.connection.hangup()  # the dialplan goes on, e.g. to a human doorman
             raise
         finally:
-            for task in (listen_task, turns_task):
+            tasks = [task for task in (listen_task, turns_task, self._greeting_task) if task is not None]
+            for task in tasks:
                 task.cancel()
             self.pacer.close()
-            await asyncio.gather(listen_task, turns_task, pacer_task, return_exceptions=True)
+            await asyncio.gather(*tasks, pacer_task, return_exceptions=True)
             self.connection.close()
             self._end()
         return self.outcome[0] if self.outcome else Outcome.CALLER_HUNG_UP
@@ -109,8 +111,8 @@ class CallSession:
             await asyncio.sleep(self.config.greeting.delay_seconds)
         self._set_state(CallState.IA_TURN)
         greeting = self.pacer.play(self.services.greeting_pcm)
-        self.services.concierge.note(self.conversation_id, self.config.greeting.message, role="concierge")
         self._greeting_task = asyncio.create_task(self._back_to_user_after(greeting))
+        await self._note(self.config.greeting.message, role="concierge")
 
     async def _listen(self) -> None:
         """Read the caller until hangup; audio feeds the endpointer, DTMF the keypad buffer."""
@@ -215,7 +217,7 @@ class CallSession:
                 return
             except Exception as error:  # an engine failure must not end the call: apologise, listen on
                 log.exception("call %s: turn failed", self.call_id)
-                self.services.concierge.note(self.conversation_id, f"erro: {type(error).__name__}: {error}")
+                await self._note(f"erro: {type(error).__name__}: {error}")
                 with contextlib.suppress(ConnectionClosed):
                     await self._speak(FAILURE_MESSAGE)
                 self._set_state(CallState.USER_TURN)
@@ -304,6 +306,11 @@ class CallSession:
         self._finish(outcome, reason)
 
     # -- bookkeeping -----------------------------------------------------------------------
+
+    async def _note(self, text: str, role: str = "system") -> None:
+        """Add a line to the conversation's history (Redis I/O: off the event loop)."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self.services.work_pool, self.services.concierge.note, self.conversation_id, text, role)
 
     def _finish(self, outcome: Outcome, reason: str) -> None:
         if self.outcome is None:

@@ -13,9 +13,6 @@ from concierge.audio.endpoint import (
     EndpointParams,
     Event,
     Paused,
-    Resumed,
-    SpeechDiscarded,
-    SpeechStarted,
     State,
     UtteranceEnded,
 )

@@ -6,7 +6,6 @@ import asyncio
 import time
 import uuid
 
-import pytest
 
 from concierge.audiosocket.client import AudioSocketClient
 from concierge.audiosocket.protocol import Audio, Hangup
