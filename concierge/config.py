@@ -18,7 +18,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from concierge.errors import ConfigError
 
 ENV_PREFIX = "APOENA_"
-ENV_ALIASES = {"REDIS_URL": ("redis", "url")}
+ENV_ALIASES = {
+    "REDIS_URL": ("redis", "url"),
+    "LLM_MODEL": ("brain", "llm", "model"),
+    "LLM_API_KEY": ("brain", "llm", "api_key"),
+    "LLM_BASE_URL": ("brain", "llm", "base_url"),
+}
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -73,8 +78,19 @@ class RecordsConfig(Strict):
     retention_days: float = Field(30, gt=0, description="calls older than this are purged (LGPD)")
 
 
+class LLMConfig(Strict):
+    """Any OpenAI-compatible model: OpenAI, Azure OpenAI, Groq, a local Ollama or llama.cpp server."""
+
+    model: str | None = Field(None, description='e.g. "gpt-4o-mini", "ollama/llama3.1", "openai/qwen2.5"')
+    api_key: str | None = Field(None, repr=False)
+    base_url: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1")
+    timeout_seconds: float = Field(20, gt=0, description="one model call")
+    turn_deadline_seconds: float = Field(30, gt=0, description="a whole turn, retries included")
+
+
 class BrainConfig(Strict):
     engine: Literal["rules", "crewai"] = "rules"
+    llm: LLMConfig = LLMConfig()
 
 
 class DirectoryConfig(Strict):
