@@ -33,7 +33,8 @@ find_python() {
   return 1
 }
 
-setup() {
+setup() {  # setup EXTRAS: the package with those extras (the tests also run the CrewAI brain)
+  local extras=${1:-dev}
   local python
   python=$(find_python)
   if ! "$python" -c 'import venv, ensurepip' >/dev/null 2>&1; then
@@ -45,12 +46,12 @@ setup() {
   fi
   local stamp=.venv/.apoena-installed
   local want
-  want=$(cat pyproject.toml | sha256sum | cut -c1-16)
-  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    log "installing apoena and its dependencies into .venv"
+  want="$(sha256sum pyproject.toml | cut -c1-16) $extras"
+  if ! grep -qxF "$want" "$stamp" 2>/dev/null; then
+    log "installing apoena[$extras] and its dependencies into .venv"
     .venv/bin/python -m pip install -q --upgrade pip
-    .venv/bin/python -m pip install -q -e '.[dev]'
-    echo "$want" >"$stamp"
+    .venv/bin/python -m pip install -q -e ".[$extras]"
+    echo "$want" >>"$stamp"
   fi
 }
 
@@ -64,7 +65,8 @@ case "${1:-}" in
     .venv/bin/apoena simulate fixtures/calls/entrega.slin
     ;;
   test)
-    setup
+    apt_install chromium  # the monitoring page's browser test (tests/web/test_page.py)
+    setup dev,crewai
     shift
     .venv/bin/python -m pytest "$@"
     ;;

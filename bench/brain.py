@@ -1,11 +1,14 @@
-"""Benchmark the rules brain: one turn (alone, and with Redis memory), and `apoena chat` cold start.
+"""Benchmark the brains: a rules-brain turn (alone, and with Redis memory), `apoena chat` cold start,
+and — when the crewai extra is installed — what CrewAI adds around the model call in a turn, and
+its one-time load.
 
-    .venv/bin/python bench/brain.py [--rounds 20] [--starts 5]
+    .venv/bin/python bench/brain.py [--rounds 20] [--starts 5] [--crew-rounds 1] [--crew-loads 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import statistics
 import subprocess
@@ -22,6 +25,17 @@ from concierge.brain.directory import Directory  # noqa: E402
 from concierge.brain.memory import Conversation, open_store  # noqa: E402
 from concierge.brain.rules import RulesBrain  # noqa: E402
 from concierge.config import RedisConfig  # noqa: E402
+
+CREW_LOAD_PROBE = """
+import time
+started = time.perf_counter()
+from concierge.brain.directory import Directory
+from concierge.brain.factory import make_brain
+from concierge.config import Config, LLMConfig
+llm = LLMConfig(model="bench", base_url="http://127.0.0.1:9/v1")
+make_brain("crewai", Directory.load("data/apartamentos.json"), Config(brain={"engine": "crewai", "llm": llm}))
+print(time.perf_counter() - started)
+"""
 
 
 def dialogs() -> list[list[str]]:
@@ -86,6 +100,60 @@ def cold_starts(count: int) -> list[float]:
     return times
 
 
+def crewai_installed() -> bool:
+    return all(importlib.util.find_spec(name) is not None for name in ("crewai", "guardrails"))
+
+
+def crew_overheads(rounds: int) -> tuple[list[float], float]:
+    """Per turn of the dialog suite: the CrewBrain turn time minus the time spent inside the model,
+    with an instant model answering what the rules brain would; and the model calls a turn makes."""
+    from crewai.llms.base_llm import BaseLLM
+
+    from concierge.brain.crew import CrewBrain, load_stack
+
+    class InstantLLM(BaseLLM):
+        def call(self, messages, tools=None, callbacks=None, available_functions=None, from_task=None,
+                 from_agent=None, response_model=None):  # fmt: skip
+            started = time.perf_counter()
+            self.calls += 1
+            answer = self.answer
+            self.inside += time.perf_counter() - started
+            return answer
+
+        def supports_function_calling(self) -> bool:
+            return True
+
+    directory = Directory.load(ROOT / "data" / "apartamentos.json")
+    llm = InstantLLM(model="instant")
+    llm.calls, llm.inside, llm.answer = 0, 0.0, ""
+    brain, rules = CrewBrain(directory, llm, 30, load_stack()), RulesBrain(directory)
+    overheads, turns = [], 0
+    for _ in range(rounds):
+        for texts in dialogs():
+            conversation, shadow = Conversation(id="bench"), Conversation(id="shadow")
+            for text in texts:
+                expected = rules.respond(shadow, text)
+                llm.answer = json.dumps({"mensagem": expected.mensagem, "dados": expected.dados.model_dump(mode="json")})
+                llm.inside = 0.0
+                conversation.add("visitor", text)
+                start = time.perf_counter()
+                reply = brain.respond(conversation, text)
+                total = time.perf_counter() - start
+                conversation.add("concierge", reply.mensagem)
+                overheads.append((total - llm.inside) * 1000)
+                turns += 1
+    return overheads, llm.calls / max(turns, 1)
+
+
+def crew_loads(count: int) -> list[float]:
+    """Fresh interpreter -> CrewAI brain ready (CrewAI + guardrails imported, guard and LLM built)."""
+    times = []
+    for _ in range(count):
+        result = subprocess.run([sys.executable, "-c", CREW_LOAD_PROBE], capture_output=True, text=True, cwd=ROOT, check=True)
+        times.append(float(result.stdout.strip().splitlines()[-1]) * 1000)
+    return times
+
+
 def report(label: str, times: list[float]) -> None:
     print(f"{label:<38} n={len(times):<5} median={statistics.median(times):8.3f} ms  p95={percentile(times, 95):8.3f} ms")
 
@@ -94,10 +162,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--starts", type=int, default=5)
+    parser.add_argument("--crew-rounds", type=int, default=1)
+    parser.add_argument("--crew-loads", type=int, default=3)
     args = parser.parse_args()
     report("rules brain turn", turn_times(args.rounds))
     report("rules brain turn + Redis memory", turn_times_with_memory(max(1, args.rounds // 4)))
     report("apoena chat cold start to 1st reply", cold_starts(args.starts))
+    if not crewai_installed():
+        print("crewai brain: skipped (the crewai extra is not installed: pip install -e '.[crewai]')")
+        return
+    overheads, calls = crew_overheads(args.crew_rounds)
+    report(f"crewai turn overhead ({calls:.1f} model calls)", overheads)
+    report("crewai brain load (fresh process)", crew_loads(args.crew_loads))
 
 
 if __name__ == "__main__":

@@ -26,6 +26,15 @@ DirectoryOption = Annotated[
     Optional[Path], typer.Option("--directory", help="Resident directory JSON (default: directory.path in config).")
 ]
 BrainOption = Annotated[Optional[str], typer.Option("--brain", help="rules (offline default) or crewai.")]
+DbOption = Annotated[Optional[Path], typer.Option("--db", help="Call records database (default: records.path in config).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+
+calls_app = typer.Typer(
+    add_completion=False,
+    rich_markup_mode=None,
+    help="Recorded calls (SQLite): list the latest; `show ID` for one call's turns; `purge` old ones.",
+)
+app.add_typer(calls_app, name="calls")
 
 
 def _version(value: bool) -> None:
@@ -63,11 +72,15 @@ def serve(
     directory: DirectoryOption = None,
     host: Annotated[Optional[str], typer.Option(help="Address to bind (default: server.host, 127.0.0.1).")] = None,
     port: Annotated[Optional[int], typer.Option(help="AudioSocket port (default: server.port, 9092).")] = None,
+    web_port: Annotated[
+        Optional[int], typer.Option("--web-port", help="Monitoring page and /metrics port (default: web.port, 8080).")
+    ] = None,
+    no_web: Annotated[bool, typer.Option("--no-web", help="Do not serve the monitoring page.")] = False,
 ) -> None:
-    """Answer Asterisk AudioSocket calls."""
+    """Answer Asterisk AudioSocket calls; watch them on the monitoring page (web.host, localhost by default)."""
     from concierge.apps.serve import run_serve
 
-    raise typer.Exit(run_serve(config, directory, host, port))
+    raise typer.Exit(run_serve(config, directory, host, port, web_port, no_web))
 
 
 @app.command()
@@ -79,25 +92,78 @@ def simulate(
     no_wait: Annotated[bool, typer.Option("--no-wait", help="Stream blindly instead of waiting for each reply.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON report instead of tables.")] = False,
     out: Annotated[Optional[Path], typer.Option("--out", help="Save the concierge's side of each call as WAV here.")] = None,
+    record: Annotated[
+        Optional[Path], typer.Option("--record", help="Keep the call records in this SQLite file (default: a temporary one).")
+    ] = None,
 ) -> None:
     """Stream recorded calls through the real pipeline, offline, and report what happened."""
     from concierge.apps.simulate import run_simulate
 
-    raise typer.Exit(run_simulate(paths, config, directory, speed, no_wait, json_output, out))
+    raise typer.Exit(run_simulate(paths, config, directory, speed, no_wait, json_output, out, record))
+
+
+@calls_app.callback(invoke_without_command=True)
+def calls(
+    context: typer.Context,
+    since: Annotated[Optional[str], typer.Option(help="Only calls since a date (2026-11-01) or an age (24h, 7d).")] = None,
+    outcome: Annotated[
+        Optional[str], typer.Option(help="Only calls that ended so: completed, caller_hung_up, timed_out, error, live, interrupted.")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Show at most this many calls.")] = 20,
+    json_output: JsonOption = False,
+    config: ConfigOption = None,
+    db: DbOption = None,
+) -> None:
+    """List the latest recorded calls, newest first."""
+    if context.invoked_subcommand is not None:
+        return
+    from concierge.apps.calls import run_list
+
+    raise typer.Exit(run_list(config, db, since, outcome, limit, json_output))
+
+
+@calls_app.command("show")
+def calls_show(
+    call_id: Annotated[str, typer.Argument(help="The call's id, or enough of its start to be unique.")],
+    json_output: JsonOption = False,
+    config: ConfigOption = None,
+    db: DbOption = None,
+) -> None:
+    """Show one call: times, outcome and every turn with its transcript, reply, slots and latencies."""
+    from concierge.apps.calls import run_show
+
+    raise typer.Exit(run_show(config, db, call_id, json_output))
+
+
+@calls_app.command("purge")
+def calls_purge(
+    older_than_days: Annotated[
+        Optional[float], typer.Option("--older-than-days", help="Delete calls older than this (default: records.retention_days).")
+    ] = None,
+    config: ConfigOption = None,
+    db: DbOption = None,
+) -> None:
+    """Delete old calls and their transcripts (personal data, LGPD)."""
+    from concierge.apps.calls import run_purge
+
+    raise typer.Exit(run_purge(config, db, older_than_days))
 
 
 @app.command()
 def mic(
     config: ConfigOption = None,
-    host: Annotated[str, typer.Option(help="Server address.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Server port.")] = 9092,
+    host: Annotated[Optional[str], typer.Option(help="Address of `apoena serve` (default: server.host in config, 127.0.0.1).")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Its AudioSocket port (default: server.port in config, 9092).")] = None,
+    input_device: Annotated[Optional[int], typer.Option("--input-device", help="Microphone index from --list-devices (default: the system's).")] = None,
+    output_device: Annotated[Optional[int], typer.Option("--output-device", help="Speaker index from --list-devices (default: the system's).")] = None,
+    list_devices: Annotated[bool, typer.Option("--list-devices", help="List audio devices with their indexes and exit.")] = False,
 ) -> None:
-    """Talk to a running `apoena serve` from your microphone."""
-    _not_yet("mic", "the microphone client")
+    """Call a running `apoena serve` from your microphone, as a phone through Asterisk would (needs the mic extra)."""
+    from concierge.apps.mic import run_list_devices, run_mic
 
-
-def _not_yet(command: str, part: str) -> None:
-    raise UserError(f"apoena {command} is not available yet — it arrives with {part}; try `apoena chat`")
+    if list_devices:
+        raise typer.Exit(run_list_devices())
+    raise typer.Exit(run_mic(config, host, port, input_device, output_device))
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from concierge.errors import ConfigError
 
@@ -23,6 +23,7 @@ ENV_ALIASES = {
     "LLM_MODEL": ("brain", "llm", "model"),
     "LLM_API_KEY": ("brain", "llm", "api_key"),
     "LLM_BASE_URL": ("brain", "llm", "base_url"),
+    "APOENA_WEB_TOKEN": ("web", "token"),
 }
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -78,6 +79,21 @@ class RecordsConfig(Strict):
     retention_days: float = Field(30, gt=0, description="calls older than this are purged (LGPD)")
 
 
+class WebConfig(Strict):
+    """The monitoring page, its JSON API and /metrics, served by `apoena serve` beside AudioSocket."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True, coerce_numbers_to_str=True)  # an all-digit token from env
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    token: str | None = Field(None, min_length=16, repr=False, description="needed to serve anywhere but localhost")
+
+    @field_validator("token", mode="before")
+    @classmethod
+    def _blank_is_no_token(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+
 class LLMConfig(Strict):
     """Any OpenAI-compatible model: OpenAI, Azure OpenAI, Groq, a local Ollama or llama.cpp server."""
 
@@ -113,6 +129,7 @@ class Config(Strict):
     directory: DirectoryConfig = DirectoryConfig()
     redis: RedisConfig = RedisConfig()
     records: RecordsConfig = RecordsConfig()
+    web: WebConfig = WebConfig()
     source: Path | None = Field(None, exclude=True)
 
 
@@ -130,7 +147,11 @@ def load_config(path: Path | str | None = None, environ: dict[str, str] | None =
         hint = "pass --config PATH" if not explicit else "check the path"
         raise ConfigError(f"config file not found: {file} — {hint}")
     data = _read_json(file)
-    env = {**_read_dotenv(file.parent / ".env"), **(environ if environ is not None else os.environ)}
+    dotenv = _read_dotenv(file.parent / ".env")
+    if environ is None:  # like python-dotenv: .env fills what the real environment leaves unset
+        for name, value in dotenv.items():  # (AZURE_SPEECH_KEY & co. are read by the engines)
+            os.environ.setdefault(name, value)
+    env = {**dotenv, **(environ if environ is not None else os.environ)}
     origins = _apply_overrides(data, env)
     try:
         config = Config.model_validate(data)

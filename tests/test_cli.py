@@ -104,9 +104,9 @@ def test_unreachable_redis_url_fails_at_start(config):
     assert "cannot reach Redis" in result.stderr.decode() and b"Traceback" not in result.stderr
 
 
-def test_crewai_brain_is_a_clear_error_for_now(config):
+def test_crewai_brain_without_an_llm_fails_clearly_at_start(config):
     result = run(["chat", "--brain", "crewai", "--config", str(config)], b"oi\n")
-    assert result.returncode != 0 and "CrewAI" in result.stderr.decode()
+    assert result.returncode != 0 and "CrewAI" in result.stderr.decode() and "LLM_MODEL" in result.stderr.decode()
 
 
 def test_version_and_help_stay_light():
@@ -119,11 +119,6 @@ def test_version_and_help_stay_light():
     assert result.stdout.strip() == "[]", result.stdout + result.stderr
     assert run(["--version"]).stdout.decode().startswith("apoena ")
     assert b"simulate" in run(["--help"]).stdout
-
-
-def test_commands_of_later_issues_say_not_available_yet():
-    result = run(["mic"])
-    assert result.returncode != 0 and "not available yet" in result.stderr.decode()
 
 
 def test_interactive_chat_in_a_real_terminal(config):

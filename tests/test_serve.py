@@ -45,7 +45,7 @@ def server(tmp_path):
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"directory": {"path": str(ROOT / "data" / "apartamentos.json")}}))
     process = subprocess.Popen(
-        [sys.executable, "-m", "concierge", "serve", "--config", str(config), "--port", str(port)],
+        [sys.executable, "-m", "concierge", "serve", "--config", str(config), "--port", str(port), "--no-web"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
     ready = process.stdout.readline().decode()

@@ -5,31 +5,76 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from dataclasses import dataclass
 from pathlib import Path
 
 from concierge.apps.common import configure_logging, load_setup, tune_for_real_time
 from concierge.audiosocket.server import AudioSocketServer, Connection
-from concierge.call.events import CallEnded, CallEvent, CallStarted, Turn
+from concierge.call.events import CallEnded, CallEvent, CallStarted, Observer, Turn
+from concierge.call.records import CallRecords
 from concierge.call.services import CallServices, build_services
 from concierge.call.session import CallSession
+from concierge.config import WebConfig
+from concierge.errors import UserError
+from concierge.web.app import create_app
+from concierge.web.live import LiveCalls
+from concierge.web.metrics import CallMetrics
+from concierge.web.server import WebServer, check_exposure
 
 log = logging.getLogger("apoena.serve")
 SHUTDOWN_GRACE_SECONDS = 10.0
+PURGE_EVERY_SECONDS = 86400.0
 
 
-def run_serve(config_path: Path | None, directory_path: Path | None, host: str | None, port: int | None) -> int:
+def run_serve(
+    config_path: Path | None,
+    directory_path: Path | None,
+    host: str | None,
+    port: int | None,
+    web_port: int | None = None,
+    no_web: bool = False,
+) -> int:
     configure_logging(logging.INFO)
     tune_for_real_time()
     setup = load_setup(config_path, directory_path, None)
     host = host or setup.config.server.host
     port = setup.config.server.port if port is None else port
-    services = build_services(setup.config, setup.directory, setup.concierge)
+    web = None if no_web else setup.config.web.model_copy(update={} if web_port is None else {"port": web_port})
+    if web is not None:
+        check_exposure(web.host, web.token)  # before loading the models: a mistake here is found in a second
+    records = open_records(setup.config.records.path, setup.config.records.retention_days, setup.concierge.brain.name)
     try:
-        asyncio.run(serve(services, host, port))
+        services = build_services(setup.config, setup.directory, setup.concierge)
+        try:
+            asyncio.run(serve(services, host, port, records=records, web=web))
+        finally:
+            services.close()
     finally:
-        services.close()
+        records.close()
         setup.concierge.store.close()
     return 0
+
+
+def open_records(path: Path, retention_days: float, brain: str) -> CallRecords:
+    """The call records, with calls past retention purged and calls left open by a dead server closed."""
+    records = CallRecords(path, brain)
+    purged = records.purge(retention_days)
+    closed = records.close_interrupted()
+    log.info(
+        "call records in %s: %d calls older than %g days purged, %d left open by a stopped server closed",
+        path, purged, retention_days, closed,
+    )  # fmt: skip
+    return records
+
+
+def observe_all(*observers: Observer) -> Observer:
+    """One observer that hands each event to all of `observers`, in order."""
+
+    def observe(event: CallEvent) -> None:
+        for observer in observers:
+            observer(event)
+
+    return observe
 
 
 def log_call_event(event: CallEvent) -> None:
@@ -42,18 +87,33 @@ def log_call_event(event: CallEvent) -> None:
         log.info("call %s ended: %s (%s)", event.call_id, event.outcome.value, event.reason)
 
 
-async def serve(services: CallServices, host: str, port: int, ready: asyncio.Event | None = None) -> None:
-    """Serve calls until SIGINT/SIGTERM, then let calls in progress end (or cut them after a grace period)."""
+async def serve(
+    services: CallServices,
+    host: str,
+    port: int,
+    ready: asyncio.Event | None = None,
+    records: CallRecords | None = None,
+    web: WebConfig | None = None,
+) -> None:
+    """Serve calls until SIGINT/SIGTERM, then let calls in progress end (or cut them after a grace period).
+    With `records`, every call is recorded and records past retention are purged once a day; with
+    `web` too, the monitoring page and /metrics are served on a second port, in this event loop."""
+    observers: list[Observer] = [] if records is None else [records.observer]
+    monitor = None
+    if web is not None:
+        if records is None:
+            raise ValueError("the monitoring page needs the call records")
+        monitor = _monitor(services, records, web)
+        observers += [monitor.live.observer, monitor.metrics.observer]
+    observer = observe_all(*observers, log_call_event)
 
     async def handle(connection: Connection) -> None:
-        await CallSession(connection, services, log_call_event).run()
+        await CallSession(connection, services, observer).run()
 
     server = AudioSocketServer(handle, host, port)
     try:
         await server.start()
     except OSError as error:
-        from concierge.errors import UserError
-
         raise UserError(f"cannot listen on {host}:{port}: {error.strerror or error} — choose another --port or stop what uses it") from None
     if host in ("0.0.0.0", "::", ""):
         log.warning("listening on all interfaces: anyone who reaches this port can place calls; prefer 127.0.0.1 or a firewall")
@@ -61,9 +121,52 @@ async def serve(services: CallServices, host: str, port: int, ready: asyncio.Eve
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    page = None if monitor is None else await _start_page(monitor)
     print(f"apoena serve: ready on {host}:{server.port} (AudioSocket)", flush=True)
+    if page is not None:
+        print(f"apoena serve: {page}", flush=True)
     if ready is not None:
         ready.set()
+    purging = None if records is None else asyncio.create_task(purge_daily(records, services.config.records.retention_days))
     await stop.wait()
+    if purging is not None:
+        purging.cancel()
     log.info("shutting down: waiting up to %.0f s for calls in progress", SHUTDOWN_GRACE_SECONDS)
     await server.close(SHUTDOWN_GRACE_SECONDS)
+    if monitor is not None:
+        await monitor.server.close()
+
+
+async def _start_page(monitor: _Monitor) -> str:
+    """Start the monitoring page and say where it is. A busy port costs the page, not the calls."""
+    try:
+        await monitor.server.start()
+    except UserError as error:
+        log.error("%s", error)
+        return f"monitoring page NOT served: {error}"
+    needs = " (add ?token=… — web.token)" if monitor.token else ""
+    return f"monitoring page on {monitor.server.url}{needs}"
+
+
+@dataclass(frozen=True)
+class _Monitor:
+    live: LiveCalls
+    metrics: CallMetrics
+    server: WebServer
+    token: str | None
+
+
+def _monitor(services: CallServices, records: CallRecords, web: WebConfig) -> _Monitor:
+    """The monitoring page's live state and metrics (to feed from the calls) and its web server."""
+    live, metrics = LiveCalls(services.config.greeting.message), CallMetrics()
+    app = create_app(records, live, metrics, web.token)
+    return _Monitor(live, metrics, WebServer(app, web.host, web.port, web.token), web.token)
+
+
+async def purge_daily(records: CallRecords, retention_days: float) -> None:
+    """Keep deleting calls past retention while the server runs (LGPD), off the event loop."""
+    while True:
+        await asyncio.sleep(PURGE_EVERY_SECONDS)
+        purged = await asyncio.to_thread(records.purge, retention_days)
+        if purged:
+            log.info("call records: %d calls older than %g days purged", purged, retention_days)

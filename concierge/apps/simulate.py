@@ -2,7 +2,8 @@
 
 The simulated caller is a real AudioSocket client. By default it waits its turn like a person:
 it stays silent during the greeting and while the concierge thinks and speaks, then goes on
-with the recording. `--no-wait` streams the recording blindly in real time instead.
+with the recording. `--no-wait` streams the recording blindly in real time instead. Its calls
+are recorded like served ones, in a temporary database unless `--record PATH` names one.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import json
 import logging
 import statistics
+import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +25,8 @@ from concierge.audiosocket.client import AudioSocketClient
 from concierge.audiosocket.protocol import Audio, Hangup
 from concierge.audiosocket.server import AudioSocketServer, Connection
 from concierge.brain.text import fold
-from concierge.call.events import CallEnded, CallEvent, StateChanged, Turn
+from concierge.call.events import CallEnded, CallEvent, Observer, StateChanged, Turn
+from concierge.call.records import CallRecords
 from concierge.call.services import CallServices, build_services
 from concierge.call.session import CallSession
 from concierge.config import CallState
@@ -155,11 +158,14 @@ def load_recording(path: Path) -> Recording:
 class Simulator:
     """A loopback AudioSocket server running the real call sessions, and callers that play recordings."""
 
-    def __init__(self, services: CallServices, speed: float = 1.0, wait: bool = True, on_event=None) -> None:
+    def __init__(
+        self, services: CallServices, speed: float = 1.0, wait: bool = True, on_event=None, record: Observer | None = None
+    ) -> None:
         self.services = services
         self.speed = speed
         self.wait = wait
         self.on_event = on_event
+        self.record = record
         self.calls: dict[str, CallReport] = {}
         self.server: AudioSocketServer | None = None
 
@@ -176,6 +182,8 @@ class Simulator:
         await CallSession(connection, self.services, self._observe).run()
 
     def _observe(self, event: CallEvent) -> None:
+        if self.record is not None:
+            self.record(event)
         report = self.calls.get(event.call_id)
         if report is None:
             return
@@ -264,6 +272,7 @@ def run_simulate(
     no_wait: bool,
     as_json: bool,
     out_dir: Path | None,
+    record: Path | None = None,
 ) -> int:
     from rich.console import Console
 
@@ -274,13 +283,18 @@ def run_simulate(
     recordings = [load_recording(path) for path in find_recordings(paths)]
     console = Console(stderr=as_json)
     setup = load_setup(config_path, directory_path, None)
-    with console.status("loading speech engines…"):
-        services = build_services(setup.config, setup.directory, setup.concierge)
-    try:
-        reports = asyncio.run(_simulate(services, recordings, speed, not no_wait, console))
-    finally:
-        services.close()
-        setup.concierge.store.close()
+    with tempfile.TemporaryDirectory(prefix="apoena-simulate-") as scratch:
+        records = CallRecords(record or Path(scratch) / "calls.db", setup.concierge.brain.name)
+        try:
+            with console.status("loading speech engines…"):
+                services = build_services(setup.config, setup.directory, setup.concierge)
+            try:
+                reports = asyncio.run(_simulate(services, recordings, speed, not no_wait, console, records.observer))
+            finally:
+                services.close()
+        finally:
+            records.close()
+            setup.concierge.store.close()
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         for report in reports:
@@ -290,10 +304,14 @@ def run_simulate(
         print(json.dumps(_summary(reports), ensure_ascii=False, indent=2))
     else:
         console.print(_table(reports))
+    if record is not None:
+        console.print(f"[dim]calls recorded in {record} — see them with `apoena calls --db {record}`[/]", highlight=False)
     return 0 if all(r.passed is not False and r.outcome != "error" for r in reports) else 1
 
 
-async def _simulate(services: CallServices, recordings: list[Recording], speed: float, wait: bool, console) -> list[CallReport]:
+async def _simulate(
+    services: CallServices, recordings: list[Recording], speed: float, wait: bool, console, record: Observer | None = None
+) -> list[CallReport]:
     def show(report: CallReport, event: CallEvent) -> None:
         if isinstance(event, Turn):
             d = event.reply.dados
@@ -307,7 +325,7 @@ async def _simulate(services: CallServices, recordings: list[Recording], speed: 
                 highlight=False,
             )
 
-    async with Simulator(services, speed, wait, show) as simulator:
+    async with Simulator(services, speed, wait, show, record) as simulator:
         return [await simulator.call(recording) for recording in recordings]
 
 

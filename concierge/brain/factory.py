@@ -16,5 +16,7 @@ def make_brain(name: str, directory: Directory, config: Config) -> Brain:
 
         return RulesBrain(directory)
     if name == "crewai":
-        raise UserError("the CrewAI brain is not available yet — use --brain rules (the offline default)")
+        from concierge.brain.crew import make_crew_brain
+
+        return make_crew_brain(directory, config)
     raise UserError(f"unknown brain '{name}' — choose one of: {', '.join(BRAINS)}", exit_code=2)

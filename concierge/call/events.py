@@ -54,6 +54,14 @@ class Turn:
 
 
 @dataclass(frozen=True)
+class TurnFailed:
+    """A turn the concierge could not answer (an engine failed); it apologised and listens again."""
+
+    call_id: str
+    error: str
+
+
+@dataclass(frozen=True)
 class CallEnded:
     call_id: str
     outcome: Outcome
@@ -61,5 +69,5 @@ class CallEnded:
     at: float = field(default_factory=time.time)
 
 
-CallEvent = CallStarted | StateChanged | DtmfReceived | Turn | CallEnded
+CallEvent = CallStarted | StateChanged | DtmfReceived | Turn | TurnFailed | CallEnded
 Observer = Callable[[CallEvent], None]

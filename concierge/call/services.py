@@ -50,8 +50,8 @@ def build_services(config: Config, directory: Directory, concierge: Concierge) -
     from concierge.speech.whisper import directory_prompt
 
     started = time.perf_counter()
-    transcriber = make_transcriber(config.speech.stt_model)
-    synthesizer = make_synthesizer(config.speech.tts_engine, cache_dir=config.speech.cache_dir / "tts")
+    transcriber = make_transcriber(config.speech.stt_model, engine=config.speech.stt_engine)
+    synthesizer = make_synthesizer(config.speech.tts_engine, cache_dir=config.speech.cache_dir / "tts", voice=config.greeting.voice)
     names, apartments = directory.prompt_terms()
     prompt = directory_prompt(names, apartments)
     greeting = synthesizer.synthesize(config.greeting.message)
@@ -59,10 +59,8 @@ def build_services(config: Config, directory: Directory, concierge: Concierge) -
         for sentence in sentences(phrase):
             synthesizer.synthesize(sentence)  # cached from now on (and on disk for the next start)
     transcriber.transcribe(greeting, prompt)  # loads the model and warms it up
-    log.info(
-        "speech ready in %.1f s: %s, voice %s",
-        time.perf_counter() - started, config.speech.stt_model, getattr(synthesizer, "name", "?"),
-    )  # fmt: skip
+    stt = config.speech.stt_model if config.speech.stt_engine == "whisper" else config.speech.stt_engine
+    log.info("speech ready in %.1f s: %s, voice %s", time.perf_counter() - started, stt, getattr(synthesizer, "name", "?"))
     return CallServices(config, concierge, transcriber, synthesizer, prompt, greeting, waiting_tone())
 
 

@@ -22,7 +22,7 @@ from concierge.audio.pcm import FRAME_SECONDS, SAMPLE_RATE, duration_seconds, re
 from concierge.audiosocket.protocol import Audio, Dtmf, Hangup
 from concierge.audiosocket.server import Connection, ConnectionClosed
 from concierge.brain.reply import Reply
-from concierge.call.events import CallEnded, CallStarted, DtmfReceived, Observer, Outcome, StateChanged, Turn
+from concierge.call.events import CallEnded, CallStarted, DtmfReceived, Observer, Outcome, StateChanged, Turn, TurnFailed
 from concierge.call.services import CallServices, sentences
 from concierge.config import CallState
 
@@ -217,6 +217,7 @@ class CallSession:
                 return
             except Exception as error:  # an engine failure must not end the call: apologise, listen on
                 log.exception("call %s: turn failed", self.call_id)
+                self._emit(TurnFailed(self.call_id, f"{type(error).__name__}: {error}"))
                 await self._note(f"erro: {type(error).__name__}: {error}")
                 with contextlib.suppress(ConnectionClosed):
                     await self._speak(FAILURE_MESSAGE)

@@ -10,9 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from concierge.errors import UserError
 
-class SpeechError(Exception):
-    """A speech engine cannot work; `str(error)` is one line telling a person what to do."""
+
+class SpeechError(UserError):
+    """A speech engine cannot work; `str(error)` is one line telling a person what to do.
+
+    At start-up the CLI prints it as such; during a call the session apologises and listens on."""
 
 
 @dataclass(frozen=True, slots=True)

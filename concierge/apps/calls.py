@@ -1,0 +1,185 @@
+"""`apoena calls`: list, show and purge the recorded calls (a Rich table for people, --json for machines)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from datetime import datetime
+from pathlib import Path
+
+from concierge.call.records import STATUSES, CallRecord, CallRecords
+from concierge.errors import UserError
+
+NOTHING_YET = "no calls recorded yet"
+SLOTS = ("intent_type", "visitor_name", "apartment_number", "resident_name")
+OUTCOME_STYLE = {
+    "completed": "green", "caller_hung_up": "yellow", "timed_out": "yellow", "error": "red", "live": "cyan", "interrupted": "red",
+}  # fmt: skip
+_AGE = re.compile(r"^(\d+(?:\.\d+)?)\s*([mhdw])$")
+_AGE_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def run_list(config_path: Path | None, db: Path | None, since: str | None, outcome: str | None, limit: int, as_json: bool) -> int:
+    start = parse_since(since) if since is not None else None
+    if outcome is not None and outcome not in STATUSES:
+        raise UserError(f"--outcome must be one of: {', '.join(STATUSES)}", exit_code=2)
+    if limit < 1:
+        raise UserError("--limit must be 1 or more", exit_code=2)
+    path = records_path(config_path, db)
+    if not path.is_file():
+        return _nothing_yet(as_json, {"calls": []})
+    with CallRecords(path) as records:
+        calls = records.recent(limit, start, outcome)
+    if as_json:
+        print(json.dumps({"calls": [call.as_json(with_turns=False) for call in calls]}, ensure_ascii=False, indent=2))
+        return 0
+    from rich.console import Console
+
+    console = Console()
+    if not calls:
+        console.print("no calls match" if since or outcome else NOTHING_YET)
+        return 0
+    console.print(_calls_table(calls))
+    return 0
+
+
+def run_show(config_path: Path | None, db: Path | None, call_id: str, as_json: bool) -> int:
+    path = records_path(config_path, db)
+    if not path.is_file():
+        raise UserError(f"no call {call_id}: {NOTHING_YET}")
+    with CallRecords(path) as records:
+        matches = records.ids_starting_with(call_id.strip().lower())
+        if len(matches) > 1:
+            raise UserError(f"{call_id} is the start of several call ids — give more of it")
+        call = records.get(matches[0]) if matches else None
+    if call is None:
+        raise UserError(f"no call {call_id} in {path} — `apoena calls` lists them")
+    if as_json:
+        print(json.dumps(call.as_json(), ensure_ascii=False, indent=2))
+        return 0
+    from rich.console import Console
+
+    console = Console()
+    console.print(_call_header(call), highlight=False)
+    if call.turns:
+        console.print(_turns_table(call))
+    return 0
+
+
+def run_purge(config_path: Path | None, db: Path | None, older_than_days: float | None) -> int:
+    if older_than_days is not None and older_than_days < 0:
+        raise UserError("--older-than-days must be 0 or more", exit_code=2)
+    path, days = db, older_than_days
+    if path is None or days is None:
+        from concierge.config import load_config
+
+        config = load_config(config_path)
+        path, days = path or config.records.path, config.records.retention_days if days is None else days
+    if not path.is_file():
+        print(NOTHING_YET)
+        return 0
+    with CallRecords(path) as records:
+        purged = records.purge(days)
+    print(f"{purged} call{'' if purged == 1 else 's'} older than {days:g} days deleted from {path}")
+    return 0
+
+
+def records_path(config_path: Path | None, db: Path | None) -> Path:
+    """--db when given, else records.path from the configuration."""
+    if db is not None:
+        return db
+    from concierge.config import load_config
+
+    return load_config(config_path).records.path
+
+
+def parse_since(text: str, now: float | None = None) -> float:
+    """A date (2026-11-01), a date and time (2026-11-01T14:00, local time) or an age (30m, 24h, 7d, 2w): Unix seconds."""
+    age = _AGE.match(text.strip().lower())
+    if age:
+        return (time.time() if now is None else now) - float(age[1]) * _AGE_SECONDS[age[2]]
+    try:
+        return datetime.fromisoformat(text.strip()).timestamp()
+    except ValueError:
+        hint = "give a date (2026-11-01), a date and time (2026-11-01T14:00) or an age (24h, 7d)"
+        raise UserError(f"--since {text!r}: {hint}", exit_code=2) from None
+
+
+def _nothing_yet(as_json: bool, empty: dict) -> int:
+    if as_json:
+        print(json.dumps(empty))
+    else:
+        print(NOTHING_YET)
+    return 0
+
+
+def _when(seconds: float | None) -> str:
+    return "—" if seconds is None else datetime.fromtimestamp(seconds).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _outcome(call: CallRecord) -> str:
+    return f"[{OUTCOME_STYLE.get(call.outcome, 'white')}]{call.outcome}[/]"
+
+
+def _text(value: object) -> str:
+    """What callers said (or names they gave) shown as is: brackets are not Rich markup."""
+    from rich.markup import escape
+
+    return escape(str(value))
+
+
+def _slots(slots: dict) -> str:
+    return " · ".join(_text(slots.get(slot) or "—") for slot in SLOTS) if slots else "—"
+
+
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0f} ms"
+
+
+def _calls_table(calls: list[CallRecord]) -> object:
+    from rich.table import Table
+
+    table = Table(title="apoena calls")
+    for column in ("time", "call", "outcome", "turns", "slots (intent · visitor · ap · resident)", "valid", "resp. p50"):
+        table.add_column(column, justify="right" if column in ("turns", "resp. p50") else "left")
+    for call in calls:
+        turns = str(call.turn_count) + (f" [red]({call.failed_turns} failed)[/]" if call.failed_turns else "")
+        table.add_row(
+            _when(call.started_at), _text(call.call_id[:8]), _outcome(call), turns, _slots(call.slots),
+            "yes" if call.valid_for_action else "no", _ms(call.response_ms_p50),
+        )  # fmt: skip
+    table.caption = f"{len(calls)} most recent · `apoena calls show ID` for one call's turns"
+    return table
+
+
+def _call_header(call: CallRecord) -> str:
+    duration = "" if call.ended_at is None else f" ({call.ended_at - call.started_at:.1f} s)"
+    lines = [
+        f"[bold]call[/] {_text(call.call_id)}   [bold]conversation[/] {_text(call.conversation_id)}",
+        f"[bold]started[/] {_when(call.started_at)}   [bold]ended[/] {_when(call.ended_at)}{duration}   [bold]brain[/] {call.brain or '—'}",
+        f"[bold]outcome[/] {_outcome(call)}" + (f" — {_text(call.reason)}" if call.reason else ""),
+        f"[bold]slots[/] {_slots(call.slots)}   [bold]valid for action[/] {'yes' if call.valid_for_action else 'no'}",
+    ]
+    if call.dtmf:
+        lines.append(f"[bold]keys pressed[/] {_text(call.dtmf)}")
+    if call.failed_turns:
+        lines.append(f"[red]{call.failed_turns} turn(s) failed[/]: the concierge apologised and asked again (see the server log)")
+    if not call.turns:
+        lines.append("no turns answered")
+    return "\n".join(lines)
+
+
+def _turns_table(call: CallRecord) -> object:
+    from rich.table import Table
+
+    table = Table(title=f"turns of {_text(call.call_id[:8])}")
+    for column in ("#", "visitor", "concierge", "slots after", "stt", "brain", "tts", "response"):
+        table.add_column(column, justify="right" if column in ("#", "stt", "brain", "tts", "response") else "left")
+    for turn in call.turns:
+        said = _text(turn.transcript) if turn.source == "speech" else f"[dim]keys[/] {_text(turn.transcript)}"
+        table.add_row(
+            str(turn.index), said, _text(turn.reply), _slots(turn.slots) + (" [green]✓[/]" if turn.valid_for_action else ""),
+            _ms(turn.stt_ms), f"{turn.brain_ms:.1f} ms", _ms(turn.tts_ms), _ms(turn.response_ms),
+        )  # fmt: skip
+    return table

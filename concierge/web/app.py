@@ -1,0 +1,181 @@
+"""The monitoring web app (Starlette): the page, its JSON API under /api/ and /metrics for Prometheus.
+
+Live calls come from memory (`LiveCalls`, fed by the call observer); history from the call
+records, read in a worker thread so SQLite never blocks the event loop. With a token, everything
+but the page's static code needs it: `Authorization: Bearer TOKEN`, or `?token=TOKEN` on the
+page's own URL (the page then sends it as a Bearer header on its API calls).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.datastructures import QueryParams
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from concierge.call.records import STATUSES, CallRecords
+from concierge.web.live import LiveCalls
+from concierge.web.metrics import CONTENT_TYPE, CallMetrics
+
+STATIC = Path(__file__).resolve().parent / "static"
+ASSETS = {"monitor.js": "text/javascript; charset=utf-8", "monitor.css": "text/css; charset=utf-8"}
+MAX_LIMIT = 500
+CALL_ID = re.compile(r"^[0-9a-fA-F-]{1,64}$")
+PAGE_PATHS = re.compile(r"^/(calls/[^/]+)?$")
+SECURITY_HEADERS = {
+    "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self';"
+    " img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-store",
+}
+
+
+def create_app(records: CallRecords, live: LiveCalls, metrics: CallMetrics, token: str | None = None) -> ASGIApp:
+    """The ASGI app; `live` and `metrics` must be the observers the call sessions feed."""
+
+    async def page(request: Request) -> Response:
+        return FileResponse(STATIC / "monitor.html", media_type="text/html; charset=utf-8")
+
+    async def asset(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in ASSETS:
+            return _error(404, "no such file")
+        return FileResponse(STATIC / name, media_type=ASSETS[name])
+
+    async def api_live(request: Request) -> Response:
+        return JSONResponse({"calls": live.snapshot()})
+
+    async def api_calls(request: Request) -> Response:
+        try:
+            limit, since, outcome = _call_filters(request.query_params)
+        except ValueError as error:
+            return _error(400, str(error))
+        calls = await asyncio.to_thread(records.recent, limit, since, outcome)
+        return JSONResponse({"calls": [call.as_json(with_turns=False) for call in calls]})
+
+    async def api_call(request: Request) -> Response:
+        call_id = request.path_params["call_id"]
+        call = await asyncio.to_thread(records.get, call_id.lower()) if CALL_ID.match(call_id) else None
+        if call is None:
+            return _error(404, f"no call {call_id}")
+        data = call.as_json()
+        data["live"] = live.get(call.call_id)
+        return JSONResponse(data)
+
+    async def api_stats(request: Request) -> Response:
+        try:
+            since = _since(request.query_params.get("since"))
+        except ValueError as error:
+            return _error(400, str(error))
+        counts = await asyncio.to_thread(records.stats, since)
+        return JSONResponse({"since": None if since is None else _iso(since), "calls": counts, "active_here": len(live)})
+
+    async def prometheus(request: Request) -> Response:
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE)
+
+    app = Starlette(
+        routes=[
+            Route("/", page),
+            Route("/calls/{call_id}", page),
+            Route("/assets/{name}", asset),
+            Route("/api/live", api_live),
+            Route("/api/calls", api_calls),
+            Route("/api/calls/{call_id}", api_call),
+            Route("/api/stats", api_stats),
+            Route("/metrics", prometheus),
+        ],
+        exception_handlers={404: _not_found, 405: _not_allowed},
+    )
+    return _SecurityHeaders(_TokenGate(app, token) if token else app)
+
+
+class _TokenGate:
+    """Answers 401 unless the request carries the token (the static /assets/ are code, not data: open)."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self.token = token.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/assets/") or self._allowed(scope):
+            await self.app(scope, receive, send)
+            return
+        response = _error(401, "a token is needed: Authorization: Bearer TOKEN (or ?token=TOKEN on the page's URL)")
+        response.headers["www-authenticate"] = 'Bearer realm="apoena"'
+        await response(scope, receive, send)
+
+    def _allowed(self, scope: Scope) -> bool:
+        headers = dict(scope["headers"])
+        scheme, _, given = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
+        if scheme.lower() != "bearer" and PAGE_PATHS.match(scope["path"]):
+            given = QueryParams(scope["query_string"].decode("latin-1")).get("token", "")
+        elif scheme.lower() != "bearer":
+            return False
+        return hmac.compare_digest(given.strip().encode(), self.token)
+
+
+class _SecurityHeaders:
+    """No framing, no inline script, no referrer (the page's URL may hold the token), no caching."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_with_headers(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *((k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items())]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers if scope["type"] == "http" else send)
+
+
+def _call_filters(query: QueryParams) -> tuple[int, float | None, str | None]:
+    """(limit, since, outcome) from /api/calls' query; ValueError with a message for a bad one."""
+    text = query.get("limit", "20")
+    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+        raise ValueError(f"limit must be a whole number from 1 to {MAX_LIMIT}")
+    outcome = query.get("outcome") or None
+    if outcome is not None and outcome not in STATUSES:
+        raise ValueError(f"outcome must be one of: {', '.join(STATUSES)}")
+    return int(text), _since(query.get("since")), outcome
+
+
+def _since(text: str | None) -> float | None:
+    """Unix seconds, or an ISO 8601 date/time (UTC unless it says otherwise)."""
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError("since must be Unix seconds or an ISO 8601 date/time, e.g. 2026-11-01T08:00:00-03:00") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+
+
+async def _not_found(request: Request, error: Exception) -> Response:
+    return _error(404, f"nothing at {request.url.path}")
+
+
+async def _not_allowed(request: Request, error: Exception) -> Response:
+    return _error(405, "only GET is served here")
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="milliseconds")

@@ -1,0 +1,56 @@
+"""Prometheus metrics fed by the call observer: calls by outcome, active calls, per-stage latency.
+
+Each `CallMetrics` has its own registry (not the process-wide default), so several can live in one
+process (tests) and /metrics shows only Apoena's figures.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from concierge.call.events import CallEnded, CallEvent, CallStarted, Outcome, Turn, TurnFailed
+
+STAGES = ("stt", "brain", "tts", "response")
+LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+class CallMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.calls = Counter("apoena_calls", "Calls that ended, by outcome", ["outcome"], registry=self.registry)
+        self.active = Gauge("apoena_active_calls", "Calls in progress", registry=self.registry)
+        self.turns = Counter("apoena_turns", "Visitor turns answered, by source (speech or dtmf)", ["source"], registry=self.registry)
+        self.failed_turns = Counter("apoena_failed_turns", "Turns an engine failed to answer", registry=self.registry)
+        self.latency = Histogram(
+            "apoena_turn_stage_seconds",
+            "Seconds each stage of a turn took; response = end of the visitor's speech to our first audio byte",
+            ["stage"], buckets=LATENCY_BUCKETS, registry=self.registry,
+        )  # fmt: skip
+        for outcome in Outcome:
+            self.calls.labels(outcome.value)
+        for source in ("speech", "dtmf"):
+            self.turns.labels(source)
+        for stage in STAGES:
+            self.latency.labels(stage)
+
+    def observer(self, event: CallEvent) -> None:
+        if isinstance(event, CallStarted):
+            self.active.inc()
+        elif isinstance(event, CallEnded):
+            self.active.dec()
+            self.calls.labels(event.outcome.value).inc()
+        elif isinstance(event, Turn):
+            self.turns.labels(event.source).inc()
+            if event.source == "speech":
+                self.latency.labels("stt").observe(event.stt_ms / 1000)
+            self.latency.labels("brain").observe(event.brain_ms / 1000)
+            self.latency.labels("tts").observe(event.tts_ms / 1000)
+            if event.response_ms is not None:
+                self.latency.labels("response").observe(event.response_ms / 1000)
+        elif isinstance(event, TurnFailed):
+            self.failed_turns.inc()
+
+    def exposition(self) -> bytes:
+        """The metrics in Prometheus' text format."""
+        return generate_latest(self.registry)
