@@ -4,7 +4,6 @@ its state and conversation id, and its transcript lines appear without reloading
 from __future__ import annotations
 
 import asyncio
-import shutil
 from pathlib import Path
 
 import pytest
