@@ -66,7 +66,7 @@ case "${1:-}" in
     ;;
   test)
     apt_install chromium  # the monitoring page's browser test (tests/web/test_page.py)
-    setup dev,crewai
+    setup dev,crewai,azure
     shift
     .venv/bin/python -m pytest "$@"
     ;;
