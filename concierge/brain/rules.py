@@ -19,6 +19,7 @@ FEMININE_NOT_IN_A = frozenset(
 APARTMENT, RESIDENT = "apartment", "resident"
 ONLY_APARTMENT, ONLY_RESIDENT, BOTH = frozenset({APARTMENT}), frozenset({RESIDENT}), frozenset({APARTMENT, RESIDENT})
 REFUSE_GATE = "Não posso liberar a entrada por aqui; quem autoriza é o morador."
+CONFIRMATION_OPENER = "Certo."
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class RulesBrain:
         "Qual é o número do apartamento?", "Qual é o seu nome, por favor?", "Qual é o nome completo?",
         "Pode confirmar o apartamento e o nome do morador?", "Desculpe, não entendi.", "Desculpe, não ouvi.",
         "Preciso dessa informação para avisar o morador.", "Vou avisar a moradora.", "Vou avisar o morador.",
-        "Aguarde um momento, por favor.", "Tudo bem.", "Até logo!", REFUSE_GATE,
+        "Aguarde um momento, por favor.", "Tudo bem.", "Até logo!", REFUSE_GATE, CONFIRMATION_OPENER,
     )  # fmt: skip
 
     def __init__(self, directory: Directory) -> None:
@@ -172,13 +173,15 @@ class RulesBrain:
 
     @staticmethod
     def _confirm(dados: Dados) -> str:
+        """The confirmation opens with a fixed word, pre-rendered, so the caller hears it at once
+        while the sentence with the names (new to the synthesis cache) is still being made."""
         resident = dados.resident_name or ""
         notify = f"Vou avisar {resident_article(resident)}."
         if dados.intent_type == Intent.ENTREGA:
             head = f"Entrega para {resident}, apartamento {dados.apartment_number}."
         else:
             head = f"Visita de {dados.visitor_name} para {resident}, apartamento {dados.apartment_number}."
-        return f"{head} {notify} Aguarde um momento, por favor."
+        return f"{CONFIRMATION_OPENER} {head} {notify} Aguarde um momento, por favor."
 
     @staticmethod
     def _waiting(dados: Dados) -> str:
