@@ -61,11 +61,18 @@ def make_services(directory, redis_url: str, transcriber, tmp_path: Path, **syst
 
 
 @asynccontextmanager
-async def running_server(services: CallServices, events: list | None = None):
-    """An AudioSocket server on a free loopback port whose calls run real CallSessions."""
+async def running_server(services: CallServices, events: list | None = None, observer=None):
+    """An AudioSocket server on a free loopback port whose calls run real CallSessions.
+    Their events are appended to `events` and/or given to `observer`."""
+
+    def observe(event) -> None:
+        if observer is not None:
+            observer(event)
+        if events is not None:
+            events.append(event)
 
     async def handle(connection):
-        await CallSession(connection, services, events.append if events is not None else None).run()
+        await CallSession(connection, services, observe).run()
 
     server = AudioSocketServer(handle, "127.0.0.1", 0)
     await server.start()

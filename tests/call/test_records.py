@@ -11,19 +11,16 @@ import sys
 import textwrap
 import time
 import uuid
-from contextlib import asynccontextmanager
 
 import pytest
 
 from concierge.audiosocket.client import AudioSocketClient
-from concierge.audiosocket.server import AudioSocketServer
 from concierge.brain.reply import Dados, Intent, Reply
 from concierge.call.events import CallEnded, CallStarted, DtmfReceived, Outcome, StateChanged, Turn
 from concierge.call.records import SCHEMA_VERSION, STOPPED_MID_CALL, CallRecords, RecordsError
-from concierge.call.session import CallSession
 from concierge.config import CallState
 
-from .helpers import ROOT, FailingTranscriber, ScriptedTranscriber, fixture_turns, make_services, pace
+from .helpers import ROOT, FailingTranscriber, ScriptedTranscriber, fixture_turns, make_services, pace, running_server
 
 DAY = 86400.0
 
@@ -34,23 +31,9 @@ def records(tmp_path):
         yield opened
 
 
-@asynccontextmanager
-async def recorded_server(services, records: CallRecords, events: list):
+def recorded_server(services, records: CallRecords, events: list):
     """An AudioSocket server whose calls are recorded, and also collected in `events` for the test to follow."""
-
-    def observe(event) -> None:
-        records.observer(event)
-        events.append(event)
-
-    async def handle(connection) -> None:
-        await CallSession(connection, services, observe).run()
-
-    server = AudioSocketServer(handle, "127.0.0.1", 0)
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.close(2)
+    return running_server(services, events, observer=records.observer)
 
 
 async def until(condition, seconds: float = 15.0) -> None:
