@@ -25,7 +25,7 @@ from concierge.audio.device import AudioSink, AudioSource, PyAudioDevices, list_
 from concierge.audio.pcm import SAMPLE_RATE, resample
 from concierge.audiosocket.client import AudioSocketClient
 from concierge.audiosocket.protocol import Audio, ProtocolError
-from concierge.audiosocket.server import ConnectionClosed
+from concierge.audiosocket.stream import ConnectionClosed
 from concierge.errors import UserError
 
 CONNECT_TIMEOUT_SECONDS = 5.0

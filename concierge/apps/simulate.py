@@ -9,6 +9,7 @@ are recorded like served ones, in a temporary database unless `--record PATH` na
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import statistics
@@ -66,7 +67,7 @@ class CallReport:
         expected = (count - 1) * FRAME_SECONDS
         return (last - first - expected) / expected
     state: CallState = CallState.STANDBY
-    state_changed: asyncio.Event = field(default_factory=asyncio.Event)
+    ended: asyncio.Event = field(default_factory=asyncio.Event)  # the server side reported the end
 
     @property
     def final(self) -> dict | None:
@@ -189,11 +190,11 @@ class Simulator:
             return
         if isinstance(event, StateChanged):
             report.state = event.state
-            report.state_changed.set()
         elif isinstance(event, Turn):
             report.turns.append(event)
         elif isinstance(event, CallEnded):
             report.outcome = event.outcome.value
+            report.ended.set()
         if self.on_event is not None:
             self.on_event(report, event)
 
@@ -211,15 +212,9 @@ class Simulator:
         finally:
             await client.close()
             await asyncio.wait_for(listener, 5)
-            await self._settled(report)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(report.ended.wait(), 2)  # the server side records the end
         return report
-
-    async def _settled(self, report: CallReport) -> None:
-        """Wait for the server side to report the call's end."""
-        for _ in range(200):
-            if report.outcome:
-                return
-            await asyncio.sleep(0.01)
 
     async def _listen(self, client: AudioSocketClient, report: CallReport, connected: float) -> None:
         while True:

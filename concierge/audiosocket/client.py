@@ -17,7 +17,7 @@ from concierge.audiosocket.protocol import (
     encode_uuid,
     split_audio,
 )
-from concierge.audiosocket.server import (
+from concierge.audiosocket.stream import (
     ConnectionClosed,
     MessageStream,
     close_writer,

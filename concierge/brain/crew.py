@@ -26,7 +26,7 @@ from concierge.brain.grounding import ModelReply, Said, asked_slots, facts, grou
 from concierge.brain.memory import Conversation
 from concierge.brain.reply import Dados, Reply
 from concierge.brain.rules import REFUSE_GATE, RulesBrain
-from concierge.brain.text import clean_utterance, fold, title_name
+from concierge.brain.text import clean_utterance, fold
 from concierge.brain.understand import Understanding, understand
 from concierge.config import Config, LLMConfig
 from concierge.errors import UserError
@@ -393,7 +393,6 @@ class CrewBrain:
         """Merge the grounded proposal into the rules brain's reading, resolve against the directory,
         and choose the sentence: the model's when it agrees with the result, else the rules brain's."""
         dados = conversation.dados
-        before = dados.model_copy()
         if proposal is not None and said is not None:
             claims = (conversation.apartment_claim, conversation.resident_claim)
             grounded = ground(proposal.dados, said, dados, claims, self.directory, conversation.asked)
@@ -402,13 +401,7 @@ class CrewBrain:
                 heard.visitor_name, heard.visitor_explicit = grounded.visitor_name, True
             heard.apartment = grounded.apartment or heard.apartment
             heard.resident = grounded.resident or heard.resident
-        if heard.intent is not None:
-            dados.intent_type = heard.intent
-        if heard.visitor_name and (dados.visitor_name is None or heard.visitor_explicit):
-            dados.visitor_name = title_name(heard.visitor_name)
-        changed = RulesBrain._update_claims(conversation, heard)
-        problem = next((p for p in self.rules._resolve(conversation) if p.about & changed), None)
-        composed, asked = self.rules._compose(conversation, heard, text, problem, before)
+        composed, asked, problem = self.rules.apply(conversation, heard, text)
         message = composed
         if proposal is not None and said is not None:
             spoken = clean_utterance(proposal.mensagem)
@@ -426,7 +419,7 @@ class CrewBrain:
     def _sorry(self, conversation: Conversation) -> Reply:
         """The polite re-ask when the model failed; the conversation's slots stay as they were."""
         dados = conversation.dados
-        message = RulesBrain._waiting(dados) if is_complete(dados, self.directory) else SORRY
+        message = RulesBrain.waiting(dados) if is_complete(dados, self.directory) else SORRY
         return decide(message, dados, self.directory)
 
 

@@ -184,9 +184,6 @@ class Directory:
                     mentions.append(mention)
         return mentions
 
-    def best(self, mentions: list[NameMention], apartment: str | None = None) -> list[Resident]:
-        return self._best(mentions, apartment)
-
     def prompt_terms(self) -> tuple[list[str], list[str]]:
         """Names and apartment numbers, for a speech recogniser's prompt."""
         return [resident.name for resident in self.residents], list(self.apartments)

@@ -51,6 +51,16 @@ class RulesBrain:
     def respond(self, conversation: Conversation, utterance: str) -> Reply:
         text = clean_utterance(utterance)
         heard = understand(text, self.directory, conversation.asked)
+        message, asked, _ = self.apply(conversation, heard, text)
+        conversation.asked = list(asked)
+        return decide(message, conversation.dados, self.directory)
+
+    def apply(
+        self, conversation: Conversation, heard: Understanding, text: str
+    ) -> tuple[str, tuple[str, ...], Problem | None]:
+        """Merge what was heard into the conversation's slots (checked against the directory) and
+        compose the doorman's answer: (message, slots it asks for, the directory problem told).
+        The CrewAI brain calls this too, with what the model added to `heard`."""
         before = conversation.dados.model_copy()
         dados = conversation.dados
         if heard.intent is not None:
@@ -60,8 +70,7 @@ class RulesBrain:
         changed = self._update_claims(conversation, heard)
         problem = next((p for p in self._resolve(conversation) if p.about & changed), None)
         message, asked = self._compose(conversation, heard, text, problem, before)
-        conversation.asked = list(asked)
-        return decide(message, dados, self.directory)
+        return message, asked, problem
 
     @staticmethod
     def _update_claims(conversation: Conversation, heard: Understanding) -> frozenset[str]:
@@ -133,7 +142,7 @@ class RulesBrain:
         if heard.injection:
             parts.append(REFUSE_GATE)
         if is_complete(dados, self.directory):
-            parts.append(self._waiting(dados) if is_complete(before, self.directory) and before == dados else self._confirm(dados))
+            parts.append(self.waiting(dados) if is_complete(before, self.directory) and before == dados else self._confirm(dados))
             return " ".join(parts), ()
         if heard.farewell and not heard.informative:
             return " ".join([*parts, "Tudo bem. Até logo!"]), ()
@@ -184,7 +193,8 @@ class RulesBrain:
         return f"{CONFIRMATION_OPENER} {head} {notify} Aguarde um momento, por favor."
 
     @staticmethod
-    def _waiting(dados: Dados) -> str:
+    def waiting(dados: Dados) -> str:
+        """What the concierge says when the visit is already confirmed and the visitor speaks again."""
         return f"Já estou avisando {resident_article(dados.resident_name or '')}. Aguarde um momento, por favor."
 
 

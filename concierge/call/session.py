@@ -20,7 +20,8 @@ from concierge.audio.endpoint import EndpointParams, Endpointer, Paused, Resumed
 from concierge.audio.pacer import Pacer, Playback
 from concierge.audio.pcm import FRAME_SECONDS, SAMPLE_RATE, duration_seconds, resample
 from concierge.audiosocket.protocol import Audio, Dtmf, Hangup
-from concierge.audiosocket.server import Connection, ConnectionClosed
+from concierge.audiosocket.server import Connection
+from concierge.audiosocket.stream import ConnectionClosed
 from concierge.brain.reply import Reply
 from concierge.call.events import CallEnded, CallStarted, DtmfReceived, Observer, Outcome, StateChanged, Turn, TurnFailed
 from concierge.call.services import CallServices, sentences
