@@ -15,7 +15,9 @@ class Brain(Protocol):
 
     name: str
 
-    def respond(self, conversation: Conversation, utterance: str) -> Reply: ...
+    def respond(self, conversation: Conversation, utterance: str, alternatives: tuple[str, ...] = ()) -> Reply:
+        """Answer `utterance`; `alternatives` are other readings of the same audio (speech N-best)."""
+        ...
 
 
 def is_complete(dados: Dados, directory: Directory) -> bool:

@@ -42,10 +42,10 @@ class Concierge:
             stored = None
         return stored or recent or Conversation(id=conversation_id)
 
-    def respond(self, conversation_id: str, utterance: str) -> Reply:
+    def respond(self, conversation_id: str, utterance: str, alternatives: tuple[str, ...] = ()) -> Reply:
         conversation = self.conversation(conversation_id)
         conversation.add("visitor", clean_utterance(utterance, limit=2000))
-        reply = self.brain.respond(conversation, utterance)
+        reply = self.brain.respond(conversation, utterance, alternatives)
         conversation.add("concierge", reply.mensagem)
         self._remember(conversation)
         return reply

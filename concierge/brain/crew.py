@@ -302,7 +302,7 @@ class CrewBrain:
         self.rules = RulesBrain(directory)
         self.lookup_tool = self.stack.tool("consultar_cadastro")(self._lookup)
 
-    def respond(self, conversation: Conversation, utterance: str) -> Reply:
+    def respond(self, conversation: Conversation, utterance: str, alternatives: tuple[str, ...] = ()) -> Reply:
         text = clean_utterance(utterance)
         heard = understand(text, self.directory, conversation.asked)
         if not text:

@@ -48,7 +48,7 @@ class RulesBrain:
     def __init__(self, directory: Directory) -> None:
         self.directory = directory
 
-    def respond(self, conversation: Conversation, utterance: str) -> Reply:
+    def respond(self, conversation: Conversation, utterance: str, alternatives: tuple[str, ...] = ()) -> Reply:
         text = clean_utterance(utterance)
         heard = understand(text, self.directory, conversation.asked)
         message, asked, _ = self.apply(conversation, heard, text)

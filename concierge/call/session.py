@@ -229,13 +229,13 @@ class CallSession:
         loop = asyncio.get_running_loop()
         waiting = loop.call_later(self.config.system.waiting_delay_seconds, self._start_waiting_sound)
         try:
-            text, stt_ms = await self._transcript(utterance)
+            text, alternatives, stt_ms = await self._transcript(utterance)
             if not text.strip():
                 self._set_state(CallState.USER_TURN)
                 return
             started = time.perf_counter()
             reply: Reply = await loop.run_in_executor(
-                self.services.work_pool, self.services.concierge.respond, self.conversation_id, text
+                self.services.work_pool, self.services.concierge.respond, self.conversation_id, text, alternatives
             )
             brain_ms = (time.perf_counter() - started) * 1000
         finally:
@@ -255,12 +255,13 @@ class CallSession:
             return
         self._set_state(CallState.USER_TURN)
 
-    async def _transcript(self, utterance: _Utterance) -> tuple[str, float]:
+    async def _transcript(self, utterance: _Utterance) -> tuple[str, tuple[str, ...], float]:
+        """(text, other readings of the same audio, STT ms)."""
         if utterance.source == "dtmf":
-            return utterance.text, 0.0
+            return utterance.text, (), 0.0
         future = utterance.transcript or self._transcribe_soon(utterance.pcm)
         transcript = await asyncio.wrap_future(future)
-        return transcript.text, transcript.elapsed_ms
+        return transcript.text, transcript.alternatives, transcript.elapsed_ms
 
     async def _speak(self, message: str) -> tuple[float | None, float, list[Playback]]:
         """Synthesize sentence by sentence, queueing each as soon as it is ready, so the caller

@@ -28,6 +28,11 @@ class Transcript:
     """Length of the audio that was transcribed, in seconds."""
     elapsed_ms: float
     """Wall-clock time the transcription took, in milliseconds."""
+    alternatives: tuple[str, ...] = ()
+    """Other readings of the same audio, best first (e.g. beam N-best), `text` not repeated.
+    The brain may prefer one that names a real apartment or resident."""
+    no_speech_prob: float = 0.0
+    """The engine's probability that the audio holds no speech at all (0 when it cannot tell)."""
 
 
 @runtime_checkable
