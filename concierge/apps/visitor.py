@@ -1,0 +1,66 @@
+"""A truthful simulated visitor: how a scripted caller answers the concierge's read-backs and keypad requests.
+
+Recorded and typed dialogs are scripts: the visitor's turns in order, written without knowing
+when the concierge will stop to check what it heard. When the concierge reads facts back
+("Apartamento 604, do Otávio Reis, certo?") or asks for the keypad, the simulated visitor
+answers as a person who knows the truth would — "sim" when the read-back is right, "não" with
+the right apartment when it is wrong, the apartment's digits on the keypad — and then goes on
+with the script. `apoena simulate` and the dialog tests share this one policy.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz
+
+from concierge.brain.reply import Dados
+from concierge.brain.text import fold
+
+KEYPAD = re.compile(r"\bdigite\b")
+SLOTS = ("intent_type", "visitor_name", "apartment_number", "resident_name")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the visitor does instead of the next scripted turn: say `text`, or key `digits`."""
+
+    text: str = ""
+    digits: str = ""
+    kind: str = "yes"  # "yes" | "no" | "keypad"
+
+
+def same_slot(slot: str, want: object, got: object) -> bool:
+    """Whether a slot value is right; names are compared as speech recognition spells them."""
+    if slot == "visitor_name" and isinstance(want, str) and isinstance(got, str):
+        return fuzz.ratio(fold(want), fold(got)) >= 85
+    return want == got
+
+
+def asks_to_confirm(message: str) -> bool:
+    """A read-back ends with "…, certo?"."""
+    return message.rstrip().endswith("?") and fold(message).endswith("certo")
+
+
+def asks_for_keypad(message: str) -> bool:
+    return bool(KEYPAD.search(fold(message)))
+
+
+def answer(message: str, dados: Dados, expected: dict, if_asked: dict | None = None) -> Answer | None:
+    """The visitor's answer to a read-back or a keypad request; None when the script goes on."""
+    if_asked = if_asked or {}
+    apartment = expected.get("apartment_number")
+    if asks_for_keypad(message) and apartment:
+        digits = if_asked.get("keypad") or re.sub(r"\D", "", str(apartment))
+        return Answer(digits=f"{digits}#", kind="keypad")
+    if not asks_to_confirm(message):
+        return None
+    got = dados.model_dump(mode="json")
+    wrong = [s for s in SLOTS if s in expected and got.get(s) is not None and not same_slot(s, expected[s], got[s])]
+    if not wrong:
+        return Answer(text=if_asked.get("confirm_yes") or "Sim.", kind="yes")
+    correction = if_asked.get("confirm_no")
+    if not correction:
+        correction = f"Não, é o apartamento {apartment}." if apartment else "Não."
+    return Answer(text=correction, kind="no")
