@@ -29,9 +29,10 @@ def is_complete(dados: Dados, directory: Directory) -> bool:
     )
 
 
-def decide(mensagem: str, dados: Dados, directory: Directory) -> Reply:
-    """The reply with `valid_for_action` and `set_call_status` computed by code, never by a model."""
-    valid = is_complete(dados, directory)
+def decide(mensagem: str, dados: Dados, directory: Directory, settled: bool = True) -> Reply:
+    """The reply with `valid_for_action` and `set_call_status` computed by code, never by a model.
+    `settled`: nothing heard is still waiting to be read back to the visitor."""
+    valid = settled and is_complete(dados, directory)
     return Reply(
         mensagem=mensagem,
         dados=dados.model_copy(),

@@ -152,6 +152,28 @@ class Directory:
     def has_apartment(self, number: str | None) -> bool:
         return number is not None and number.upper() in self.apartments
 
+    @property
+    def has_blocks(self) -> bool:
+        """Whether apartments are written '<block>-<number>' ('B-1204', '2-31')."""
+        return any("-" in key for key in self.apartments)
+
+    def apartments_numbered(self, number: str, block: str | None = None) -> list[str]:
+        """Directory apartments a spoken number (and block, if said) can mean: '1204' + 'B' -> ['B-1204'];
+        '1204' alone -> every block's 1204."""
+        number = number.upper().lstrip("0") or "0"
+        if block is not None and self.has_blocks:
+            key = f"{block.upper()}-{number}"
+            return [key] if key in self.apartments else []
+        if number in self.apartments:
+            return [number]
+        return [key for key in self.apartments if "-" in key and key.rsplit("-", 1)[1].lstrip("0") == number]
+
+    def apartments_near(self, number: str) -> list[str]:
+        """Apartments whose number differs from `number` in one digit ('614' -> '604', '624'…)."""
+        from concierge.brain.numbers import near
+
+        return [key for key in self.apartments if near(number, key.rsplit("-", 1)[-1])]
+
     def residents_of(self, number: str) -> list[Resident]:
         return [resident for resident in self.residents if resident.apartment == number.upper()]
 

@@ -36,6 +36,9 @@ class Conversation(BaseModel):
     asked: list[str] = Field(default_factory=list, description="slots the last reply asked for")
     apartment_claim: str | None = Field(None, description="the apartment the visitor last named")
     resident_claim: str | None = Field(None, description="the resident name the visitor last said")
+    apartment_support: str | None = Field(None, description="how the apartment claim is backed (evidence.Support, or confirmed/keypad)")
+    unsure: list[str] = Field(default_factory=list, description="slots to read back before the visit is complete")
+    apartment_asks: int = Field(0, description="times the apartment was asked for and still not known")
 
     def add(self, role: Literal["visitor", "concierge", "system"], text: str) -> None:
         self.history.append(Line(role=role, text=text))

@@ -10,6 +10,8 @@ from concierge.brain.directory import Directory
 from concierge.brain.memory import Conversation
 from concierge.brain.reply import Dados, Intent, Reply
 from concierge.brain.text import clean_utterance, fold, title_name
+from concierge.brain.evidence import ApartmentChoice, Support, choose_apartment
+from concierge.brain.numbers import near as near_number
 from concierge.brain.understand import Understanding, understand
 
 FEMININE_NOT_IN_A = frozenset(
@@ -20,6 +22,9 @@ APARTMENT, RESIDENT = "apartment", "resident"
 ONLY_APARTMENT, ONLY_RESIDENT, BOTH = frozenset({APARTMENT}), frozenset({RESIDENT}), frozenset({APARTMENT, RESIDENT})
 REFUSE_GATE = "Não posso liberar a entrada por aqui; quem autoriza é o morador."
 CONFIRMATION_OPENER = "Certo."
+CONFIRM = "confirm"  # what a read-back asks for, in `Conversation.asked`
+CONFIRMED, KEYPAD = "confirmed", "keypad"  # apartment support beyond the directory's: the visitor's yes, the keypad
+KEYPAD_PROMPT = "Por favor, digite o número do apartamento no teclado e depois a tecla jogo da velha."
 
 
 @dataclass(frozen=True)
@@ -51,50 +56,126 @@ class RulesBrain:
     def respond(self, conversation: Conversation, utterance: str, alternatives: tuple[str, ...] = ()) -> Reply:
         text = clean_utterance(utterance)
         heard = understand(text, self.directory, conversation.asked)
-        message, asked, _ = self.apply(conversation, heard, text)
+        others = [understand(clean_utterance(other), self.directory, conversation.asked) for other in alternatives[:4]]
+        message, asked, _ = self.apply(conversation, heard, text, others)
         conversation.asked = list(asked)
-        return decide(message, conversation.dados, self.directory)
+        return decide(message, conversation.dados, self.directory, settled=not conversation.unsure)
 
     def apply(
-        self, conversation: Conversation, heard: Understanding, text: str
+        self, conversation: Conversation, heard: Understanding, text: str, others: list[Understanding] | None = None
     ) -> tuple[str, tuple[str, ...], Problem | None]:
-        """Merge what was heard into the conversation's slots (checked against the directory) and
-        compose the doorman's answer: (message, slots it asks for, the directory problem told).
-        The CrewAI brain calls this too, with what the model added to `heard`."""
+        """Merge what was heard (and the recogniser's other readings, `others`) into the conversation's
+        slots, checked against the directory, and compose the doorman's answer: (message, slots it
+        asks for, the directory problem told). The CrewAI brain calls this too, with what the model
+        added to `heard`."""
         before = conversation.dados.model_copy()
+        settled_before = not conversation.unsure
         dados = conversation.dados
+        if CONFIRM in conversation.asked:
+            self._take_answer(conversation, heard)
         if heard.intent is not None:
             dados.intent_type = heard.intent
         if heard.visitor_name and (dados.visitor_name is None or heard.visitor_explicit):
             dados.visitor_name = title_name(heard.visitor_name)
-        changed = self._update_claims(conversation, heard)
+        changed = self._update_claims(conversation, heard, others or [])
         problem = next((p for p in self._resolve(conversation) if p.about & changed), None)
-        message, asked = self._compose(conversation, heard, text, problem, before)
+        message, asked = self._compose(conversation, heard, text, problem, before if settled_before else None)
+        if "apartment_number" in asked:
+            conversation.apartment_asks += 1
         return message, asked, problem
 
     @staticmethod
-    def _update_claims(conversation: Conversation, heard: Understanding) -> frozenset[str]:
-        """Record the apartment and resident the visitor named; return which of the two changed."""
+    def _take_answer(conversation: Conversation, heard: Understanding) -> None:
+        """The visitor's yes or no to a read-back: a yes settles the facts read; a no drops them."""
+        dados = conversation.dados
+        if heard.answer is True:
+            if dados.apartment_number:
+                conversation.apartment_claim, conversation.apartment_support = dados.apartment_number, CONFIRMED
+            if dados.resident_name:
+                conversation.resident_claim = dados.resident_name
+            conversation.unsure = []
+        elif heard.answer is False:  # what was read back is wrong: ask for it again, keep no part of it
+            conversation.apartment_claim = conversation.apartment_support = conversation.resident_claim = None
+            conversation.unsure = []
+
+    def _update_claims(self, conversation: Conversation, heard: Understanding, others: list[Understanding]) -> frozenset[str]:
+        """Record the apartment and resident the visitor named; return which of the two changed.
+
+        The resident is read first: where they live vouches for an apartment reading. A reading
+        the directory backs is never replaced by a weaker one (an unknown number, another reading
+        of the audio) unless the visitor corrects themselves; a confirmed or keyed-in apartment
+        only by a correction."""
         changed = set()
-        if heard.apartment is not None:
-            if heard.apartment != conversation.apartment_claim:
-                changed.add(APARTMENT)
-            conversation.apartment_claim = heard.apartment
+        if heard.resident is None:
+            other = next((o for o in others if o.resident_mentions), None)
+            if other is not None:  # the name is only in another reading of the audio: read it back
+                heard.resident, heard.resident_mentions = other.resident, other.resident_mentions
+                conversation.unsure = sorted({*conversation.unsure, "resident_name"})
         if heard.resident is not None:
             if fold(heard.resident) != fold(conversation.resident_claim or ""):
                 changed.add(RESIDENT)
             conversation.resident_claim = heard.resident
+        homes = {m.resident.apartment for m in heard.resident_mentions}
+        if not homes and conversation.resident_claim:
+            homes = {r.apartment for r in self.directory.find(conversation.resident_claim)}
+        choice = choose_apartment(heard.apartments, self.directory, homes, [a for o in others for a in o.apartments])
+        if choice is not None and self._replaces(conversation, choice, heard):
+            if choice.value != conversation.apartment_claim:
+                changed.add(APARTMENT)
+            conversation.apartment_claim = choice.value
+            conversation.apartment_support = KEYPAD if _keyed(heard) else choice.support.value
+            unsure = set(conversation.unsure) - {"apartment_number"}
+            conversation.unsure = sorted(unsure | ({"apartment_number"} if choice.unsure else set()))
+        if conversation.resident_claim is None and self._single_resident_meant(conversation, heard):
+            conversation.resident_claim = self.directory.residents_of(conversation.apartment_claim or "")[0].name
+            changed.add(RESIDENT)
         return frozenset(changed)
 
+    @staticmethod
+    def _replaces(conversation: Conversation, choice: ApartmentChoice, heard: Understanding) -> bool:
+        current = conversation.apartment_support
+        if conversation.apartment_claim is None or current is None or _keyed(heard):
+            return True
+        if heard.correction:
+            return True
+        if current in (CONFIRMED, KEYPAD):
+            return False
+        backed = current in (Support.DIRECTORY, Support.NEAR, Support.RESIDENT)
+        return not (backed and not choice.found)
+
+    def _single_resident_meant(self, conversation: Conversation, heard: Understanding) -> bool:
+        """'o morador do 501', or 'não sei o nome' when asked: the apartment's only resident is meant."""
+        apartment = conversation.apartment_claim
+        if not self.directory.has_apartment(apartment) or len(self.directory.residents_of(apartment or "")) != 1:
+            return False
+        asked = "resident_name" in conversation.asked
+        return heard.about_the_resident or (asked and heard.dont_know)
+
     def _resolve(self, conversation: Conversation) -> list[Problem]:
-        """Set apartment and resident slots from what was claimed, checked against the directory."""
+        """Set apartment and resident slots from what was claimed, checked against the directory.
+        What the directory had to fill in over a conflicting claim is marked unsure (read back)."""
         dados = conversation.dados
         apartment, name = conversation.apartment_claim, conversation.resident_claim
         dados.apartment_number = dados.resident_name = None
         problems: list[Problem] = []
+        everywhere = self.directory.find(name) if name else []
         if apartment is not None and not self.directory.has_apartment(apartment):
-            problems.append(Problem(f"Não encontrei o apartamento {apartment} aqui no condomínio.", ONLY_APARTMENT))
-            apartment = None
+            keys = self.directory.apartments_numbered(apartment)
+            homes = [r.apartment for r in everywhere if r.apartment in keys]
+            if len(homes) == 1:
+                apartment = homes[0]
+            elif len(keys) > 1:
+                problems.append(Problem(
+                    f"Temos o apartamento {apartment} em mais de um bloco.", ONLY_APARTMENT,
+                    ("apartment_number",), "De qual bloco?",
+                ))  # fmt: skip
+                apartment = None
+            elif len(everywhere) == 1:
+                self._mark_unsure(conversation, "apartment_number")
+                apartment = None  # the resident's own apartment fills it below
+            else:
+                problems.append(Problem(f"Não encontrei o apartamento {apartment} aqui no condomínio.", ONLY_APARTMENT))
+                apartment = None
         if name is None:
             dados.apartment_number = apartment
             return problems
@@ -109,7 +190,11 @@ class RulesBrain:
                     f"Há mais de um morador chamado {shown} no apartamento {apartment}.",
                     BOTH, ("resident_name",), "Qual é o nome completo?",
                 ))  # fmt: skip
-            elif self.directory.find(name):
+            elif near := [r for r in everywhere if near_number(apartment, r.apartment)]:
+                if len(near) == 1:  # '614' heard, and the resident named lives in 604
+                    dados.apartment_number, dados.resident_name = near[0].apartment, near[0].name
+                    self._mark_unsure(conversation, "apartment_number")
+            elif everywhere:
                 dados.apartment_number = None
                 problems.append(Problem(
                     f"Não encontrei {shown} no apartamento {apartment}.",
@@ -118,7 +203,6 @@ class RulesBrain:
             else:
                 problems.append(Problem(f"Não encontrei nenhum morador chamado {shown} no apartamento {apartment}.", BOTH))
             return problems
-        everywhere = self.directory.find(name)
         if len(everywhere) == 1:
             dados.resident_name = everywhere[0].name
             if not problems:
@@ -132,9 +216,16 @@ class RulesBrain:
             problems.append(Problem(f"Não encontrei nenhum morador chamado {shown}.", ONLY_RESIDENT))
         return problems
 
+    @staticmethod
+    def _mark_unsure(conversation: Conversation, slot: str) -> None:
+        if conversation.apartment_support not in (CONFIRMED, KEYPAD) or slot != "apartment_number":
+            conversation.unsure = sorted({*conversation.unsure, slot})
+
     def _compose(
-        self, conversation: Conversation, heard: Understanding, text: str, problem: Problem | None, before: Dados
+        self, conversation: Conversation, heard: Understanding, text: str, problem: Problem | None, before: Dados | None
     ) -> tuple[str, tuple[str, ...]]:
+        """The answer: a greeting back, a refusal, the directory's problem, then one question —
+        or, with every slot filled, a read-back of what is unsure, or the confirmation."""
         dados = conversation.dados
         parts: list[str] = []
         if heard.greeting and conversation.visitor_turns() <= 1:
@@ -142,7 +233,11 @@ class RulesBrain:
         if heard.injection:
             parts.append(REFUSE_GATE)
         if is_complete(dados, self.directory):
-            parts.append(self.waiting(dados) if is_complete(before, self.directory) and before == dados else self._confirm(dados))
+            if conversation.unsure:
+                parts.append(self._read_back(dados))
+                return " ".join(parts), (CONFIRM,)
+            done_before = before is not None and is_complete(before, self.directory) and before == dados
+            parts.append(self.waiting(dados) if done_before else self._confirm(dados))
             return " ".join(parts), ()
         if heard.farewell and not heard.informative:
             return " ".join([*parts, "Tudo bem. Até logo!"]), ()
@@ -150,14 +245,22 @@ class RulesBrain:
             parts.append(problem.sentence)
         elif not text:
             parts.append("Desculpe, não ouvi.")
-        elif not heard.informative and not heard.injection and not heard.greeting:
+        elif not heard.informative and not heard.injection and not heard.greeting and heard.answer is None:
             parts.append("Preciso dessa informação para avisar o morador." if heard.dont_know else "Desculpe, não entendi.")
         if problem is not None and problem.question:
             question, asked = problem.question, problem.asks
         else:
             question, asked = self._question(dados)
+            if asked == ("apartment_number",) and conversation.apartment_asks >= 2:
+                question = KEYPAD_PROMPT
         parts.append(question)
         return " ".join(parts), asked
+
+    @staticmethod
+    def _read_back(dados: Dados) -> str:
+        """'Entrega para Joana Prado, no apartamento 604, certo?': the facts the visitor must confirm."""
+        head = "Entrega" if dados.intent_type == Intent.ENTREGA else "Visita"
+        return f"{head} para {dados.resident_name}, no apartamento {dados.apartment_number}, certo?"
 
     @staticmethod
     def _question(dados: Dados) -> tuple[str, tuple[str, ...]]:
@@ -203,3 +306,8 @@ def resident_article(name: str) -> str:
     first = fold(name).split()[0] if fold(name) else ""
     feminine = first.endswith("a") or first in FEMININE_NOT_IN_A
     return "a moradora" if feminine else "o morador"
+
+
+def _keyed(heard: Understanding) -> bool:
+    """Whether the turn is digits alone: keyed on the phone's keypad (or typed)."""
+    return heard.keyed

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from text_to_num import alpha2digit
 
+from concierge.brain import numbers
 from concierge.brain.directory import PARTICLES, Directory, NameMention
 from concierge.brain.reply import Intent
 from concierge.brain.text import fold
@@ -45,6 +46,13 @@ INJECTION = re.compile(
     r"modo (admin\w*|desenvolvedor|debug)|voce agora e|system prompt|prompt|valid for action|json|"
     r"sou o sindico|sou a sindica)\b"
 )
+CORRECTION = re.compile(r"\b(nao|digo|quer dizer|ou melhor|na verdade|desculp\w*|perdao|errei|corrigindo|me enganei)\b")
+YES = re.compile(
+    r"^(sim|isso|isso mesmo|isso ai|exato|exatamente|correto|certo|certinho|positivo|confirmo|confirmado|e sim|"
+    r"e isso|e esse|e essa|e ele|e ela|pode ser|aham|uhum|perfeito|isso isso|sim senhor|sim senhora|com certeza)\b"
+)
+NO = re.compile(r"^(nao|negativo|errado|esta errado|ta errado|nada disso|nao e|nao nao)\b")
+THE_RESIDENT = re.compile(r"\b(o morador|a moradora|os moradores|o dono|a dona) d[oa] (apartamento |ap |apto )?\d")
 GREETING = re.compile(r"\b(bom dia|boa tarde|boa noite)\b")
 FAREWELL = re.compile(r"\b(volto (mais tarde|depois|outra hora|amanha)|deixa pra la|desisto|tchau|ate logo)\b")
 DONT_KNOW = re.compile(r"\b(nao sei|nao lembro|nao tenho certeza|esqueci)\b")
@@ -97,6 +105,18 @@ class Word:
     clause_end: bool
 
 
+@dataclass(frozen=True)
+class ApartmentHeard:
+    """One reading of an apartment number in an utterance, before the directory is consulted."""
+
+    number: str
+    block: str | None
+    prior: float  # from the number's shape and its cues (see `concierge.brain.numbers`)
+    cued: bool  # 'apartamento 302', 'para o 302', 'do 302'
+    negated: bool  # 'não é o 301'
+    position: int  # token index: later readings are corrections ("é o 401… não, 402")
+
+
 @dataclass
 class Understanding:
     """What one utterance says. `None` means it said nothing about that slot."""
@@ -105,6 +125,12 @@ class Understanding:
     visitor_name: str | None = None
     visitor_explicit: bool = False
     apartment: str | None = None
+    apartments: list[ApartmentHeard] = field(default_factory=list)
+    block: str | None = None
+    correction: bool = False
+    answer: bool | None = None  # a yes (True) or no (False) to a read-back
+    keyed: bool = False  # digits alone: typed on the keypad
+    about_the_resident: bool = False  # 'o morador do 501': whoever lives there
     resident: str | None = None
     resident_mentions: list[NameMention] = field(default_factory=list)
     injection: bool = False
@@ -134,7 +160,14 @@ def understand(text: str, directory: Directory, asked: list[str] | tuple[str, ..
     visitor_span, result.visitor_explicit = _visitor_span(words, cased, asked, directory)
     if visitor_span is not None:
         result.visitor_name = _name_text(words[visitor_span[0] : visitor_span[1]])
-    result.apartment = find_apartment(words)
+    result.apartments = apartment_readings(text)
+    result.apartment = result.apartments[0].number if result.apartments else None
+    said_blocks = numbers.blocks(numbers.tokens(text))
+    result.block = said_blocks[-1][0] if said_blocks else None
+    result.correction = bool(CORRECTION.search(folded))
+    result.answer = yes_or_no(folded)
+    result.keyed = bool(re.fullmatch(r"[\d#*\s]+", text.strip())) and any(ch.isdigit() for ch in text)
+    result.about_the_resident = bool(THE_RESIDENT.search(folded))
     _find_resident(result, words, cased, directory, visitor_span, asked)
     return result
 
@@ -194,6 +227,51 @@ def detect_intent(folded: str) -> Intent | None:
     if VISIT.search(folded):
         return Intent.VISITA
     return None
+
+
+CORRECTION_WORDS = frozenset({"nao", "digo", "dizer", "melhor", "desculpa", "desculpe", "perdao", "errei", "alias"})
+APARTMENT_LEAD_INS = frozenset({"o", "do", "no", "pro", "pra", "para", "ao"})
+
+
+def yes_or_no(folded: str) -> bool | None:
+    """A yes or a no at the start of an answer ('Sim, isso mesmo', 'Não, é o 302'), or None."""
+    folded = re.sub(r"^(e |ah |ai |olha |entao |oi )+", "", folded)
+    if NO.match(folded):
+        return False
+    if YES.match(folded):
+        return True
+    return None
+
+
+def apartment_readings(text: str) -> list[ApartmentHeard]:
+    """Every way the utterance can be naming an apartment, most likely first.
+
+    Quantities ('3 caixas'), block labels and a bare 'um' are skipped; a cue ('apartamento',
+    'para o') and a later position (a self-correction) make a reading more likely."""
+    words = numbers.tokens(text)
+    said_blocks = numbers.blocks(words)
+    heard: list[ApartmentHeard] = []
+    previous_end = None
+    for reading in numbers.readings(words):
+        corrected = previous_end is not None and any(
+            w in CORRECTION_WORDS for w in words[previous_end : reading.start]
+        )
+        if previous_end is None or reading.start >= previous_end:
+            previous_end = reading.end
+        after = words[reading.end] if reading.end < len(words) else ""
+        before = [w for w in words[max(0, reading.start - 3) : reading.start] if w not in ",-"]
+        if after in NUMBER_STOP_AFTER:
+            continue
+        cued = bool(before) and (before[-1] in APARTMENT_CUES or before[-1] in APARTMENT_LEAD_INS)
+        lone_word = reading.end - reading.start == 1 and not words[reading.start].isdigit() and len(reading.value) == 1
+        if lone_word and not (before and before[-1] in APARTMENT_CUES):
+            continue  # 'um pacote', 'duas caixas'
+        clause = words[max(0, reading.start - 4) : reading.start]
+        negated = "nao" in clause and not any(w in ",." for w in clause[clause.index("nao") + 1 :]) if "nao" in clause else False
+        block = next((label for label, index in said_blocks if abs(index - reading.start) <= 6), None)
+        prior = reading.prior + (0.25 if cued else 0.0) + (0.3 if corrected else 0.0) - (0.2 if len(reading.value) > 4 else 0.0)
+        heard.append(ApartmentHeard(reading.value.lstrip("0") or "0", block, prior, cued, negated, reading.start))
+    return sorted(heard, key=lambda h: (not h.negated, h.prior, h.position), reverse=True)
 
 
 def find_apartment(words: list[Word]) -> str | None:

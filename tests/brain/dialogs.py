@@ -1,4 +1,11 @@
-"""Run the dialog files in tests/dialogs against any brain, and the checks every reply must pass."""
+"""Run the dialog files in tests/dialogs against any brain, and the checks every reply must pass.
+
+Splits: `tuned` (tests/dialogs/*.json, written alongside the brain), `dev` (tests/dialogs/dev/,
+written without reading the brain, used to develop it) and `blind` (tests/dialogs/blind/batch*/,
+written without reading the brain and never tuned on: the honest measure). A dialog may name a
+`directory` file in its folder's `directories/`; otherwise it is data/apartamentos.json. The
+visitor follows the script, and answers read-backs and keypad requests truthfully
+(`concierge.apps.visitor`)."""
 
 from __future__ import annotations
 
@@ -6,10 +13,17 @@ import json
 import re
 from pathlib import Path
 
+from functools import cache
+
+from concierge.apps.visitor import answer, same_slot
+from concierge.brain.directory import Directory
 from concierge.brain.reply import Reply
 from concierge.brain.text import fold
 
 DIALOGS_DIR = Path(__file__).resolve().parent.parent / "dialogs"
+DEFAULT_DIRECTORY = DIALOGS_DIR.parent.parent / "data" / "apartamentos.json"
+SPLITS = {"tuned": "*.json", "dev": "dev/*.json", "blind": "blind/batch*/*.json"}
+MAX_EXTRA_TURNS = 3  # read-back answers and keypad entries a dialog may add to its script
 
 # How each slot is asked for; a reply must never ask for a slot that is filled after the turn.
 QUESTIONS = {
@@ -21,12 +35,41 @@ QUESTIONS = {
 GATE_OPENED = re.compile(r"portao (esta )?aberto|pode entrar|entrada liberada|liberei|abri o portao|vou abrir")
 
 
-def load_dialogs() -> list[dict]:
+def load_dialogs(split: str = "tuned") -> list[dict]:
     dialogs = []
-    for file in sorted(DIALOGS_DIR.glob("*.json")):
+    for file in sorted(DIALOGS_DIR.glob(SPLITS[split])):
         for dialog in json.loads(file.read_text(encoding="utf-8")):
-            dialogs.append({**dialog, "file": file.name})
+            directory = file.parent / "directories" / dialog["directory"] if dialog.get("directory") else DEFAULT_DIRECTORY
+            dialogs.append({**dialog, "file": str(file.relative_to(DIALOGS_DIR)), "directory_path": str(directory)})
     return dialogs
+
+
+@cache
+def dialog_directory(path: str) -> Directory:
+    return Directory.load(Path(path))
+
+
+def run_dialog(respond, dialog: dict) -> tuple[list[str], list[Reply]]:
+    """Play the dialog's script through `respond(utterance) -> Reply`, answering read-backs and
+    keypad requests as a truthful visitor would; return (what the visitor said, the replies)."""
+    said: list[str] = []
+    replies: list[Reply] = []
+    script = list(dialog["turns"])
+    extra = 0
+    while script:
+        utterance = script.pop(0)
+        while True:
+            said.append(utterance)
+            replies.append(respond(utterance))
+            reply = replies[-1]
+            if reply.valid_for_action:
+                return said, replies
+            response = answer(reply.mensagem, reply.dados, dialog["expect"], dialog.get("if_asked"))
+            if response is None or extra >= MAX_EXTRA_TURNS:
+                break
+            extra += 1
+            utterance = response.text or response.digits.rstrip("#")
+    return said, replies
 
 
 def reasked_slots(reply: Reply) -> list[str]:
@@ -44,4 +87,21 @@ def reasked_slots(reply: Reply) -> list[str]:
 def check_final(dialog: dict, reply: Reply) -> list[str]:
     """Differences between the dialog's expectations and the last reply."""
     got = {**reply.dados.model_dump(mode="json"), "valid_for_action": reply.valid_for_action}
-    return [f"{key}: expected {want!r}, got {got[key]!r}" for key, want in dialog["expect"].items() if got[key] != want]
+    return [
+        f"{key}: expected {want!r}, got {got[key]!r}"
+        for key, want in dialog["expect"].items()
+        if key in got and not same_slot(key, want, got[key])
+    ]
+
+
+def wrongly_valid(dialog: dict, reply: Reply) -> bool:
+    """The worst failure: the visit is complete, but for the wrong apartment or resident."""
+    if not reply.valid_for_action:
+        return False
+    expect = dialog["expect"]
+    if expect.get("valid_for_action") is False:
+        return True
+    return any(
+        key in expect and reply.dados.model_dump(mode="json")[key] != expect[key]
+        for key in ("apartment_number", "resident_name")
+    )
