@@ -58,9 +58,13 @@ def answer(message: str, dados: Dados, expected: dict, if_asked: dict | None = N
         return None
     got = dados.model_dump(mode="json")
     wrong = [s for s in SLOTS if s in expected and got.get(s) is not None and not same_slot(s, expected[s], got[s])]
-    if not wrong:
-        return Answer(text=if_asked.get("confirm_yes") or "Sim.", kind="yes")
-    correction = if_asked.get("confirm_no")
-    if not correction:
-        correction = f"Não, é o apartamento {apartment}." if apartment else "Não."
-    return Answer(text=correction, kind="no")
+    kind = "no" if wrong else "yes"
+    return Answer(text=spoken_answers(expected, if_asked)[kind], kind=kind)
+
+
+def spoken_answers(expected: dict, if_asked: dict | None = None) -> dict[str, str]:
+    """What the visitor says to a read-back: {"yes": …, "no": …} (recorded calls render both)."""
+    if_asked = if_asked or {}
+    apartment = expected.get("apartment_number")
+    correction = if_asked.get("confirm_no") or (f"Não, é o apartamento {apartment}." if apartment else "Não.")
+    return {"yes": if_asked.get("confirm_yes") or "Sim.", "no": correction}

@@ -114,6 +114,8 @@ def tokens_match(said: str, known: str) -> bool:
     said_sound, known_sound = sound(said), sound(known)
     if said_sound == known_sound:
         return True
+    if said_sound[:-1] == known_sound[:-1] and {said_sound[-1], known_sound[-1]} == {"a", "o"}:
+        return False  # Aparecido is not Aparecida: the last vowel is the name's gender
     return len(known_sound) >= 7 and Levenshtein.distance(said_sound, known_sound, score_cutoff=1) <= 1
 
 

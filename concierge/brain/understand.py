@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cache
+
+from rapidfuzz.distance import Levenshtein
 
 from text_to_num import alpha2digit
 
-from concierge.brain import numbers
+from concierge.brain import lexicon, numbers
 from concierge.brain.directory import PARTICLES, Directory, NameMention
 from concierge.brain.reply import Intent
 from concierge.brain.text import fold
@@ -22,22 +25,7 @@ DIGIT_WORDS = {
     "cinco": "5", "seis": "6", "meia": "6", "sete": "7", "oito": "8", "nove": "9",
 }  # fmt: skip
 
-DELIVERY = re.compile(
-    r"\b(entreg\w*|encomenda\w*|pacote\w*|correios?|sedex|i ?food|ifoot\w*|e ?fold|e ?food|efoge|aifood|ifude|"
-    r"rappi|rapi|mercado livre|amazon|shopee|magalu|magazine luiza|loggi|jadlog|total express|"
-    r"farmacia|drogaria|drogasil|delivery|pizza\w*|lanche\w*|marmita\w*|comida|pedido|motoboy|"
-    r"ze delivery|uber eats|aliexpress|shein|carta|mercadoria|vim deixar|vim trazer|trouxe)\b"
-)
-VISIT_EXPLICIT = re.compile(r"\b(visita|visitar|visitando|visitante|sol visita)\b")
-VISIT = re.compile(
-    r"\b(vim ver|vem ver|venho ver|quero ver|vim falar|falar com|conversar com|encontrar|vim buscar|buscar (o|a)|"
-    r"vim pegar|me esperando|combinado|marcado|marcada|reuniao|festa|aniversario|churrasco|"
-    r"(sou|somos) (o |a )?(amig[oa]s?|filh[oa]|mae|pai|irma|irmao|prim[oa]|ti[oa]|avo|net[oa]|namorad[oa]|"
-    r"noiv[oa]|sobrinh[oa]|cunhad[oa]|sogr[oa]|parente|colega)|"
-    r"(amig[oa]s?|filh[oa]|irma|irmao|prim[oa]|ti[oa]|net[oa]|namorad[oa]|sobrinh[oa]) (do|da|de|dele|dela)|"
-    r"tecnico|diarista|faxineira|eletricista|encanador|pedreiro|pintor|baba|cuidadora|enfermeira|"
-    r"instalacao|manutencao|conserto|orcamento)\b"
-)
+CAME_TO_DO = re.compile(r"\b(vim|venho|estou aqui|to aqui|tou aqui|vou) (pra |para |a |aqui pra )?(?!ver\b)\w+(ar|er|ir)\b")
 NEGATED_INTENT = re.compile(r"\bnao (e|eh|era|sou) (uma |de |pra |para )?(entrega|visita)\b")
 INJECTION = re.compile(
     r"\b(ignor\w* (as |todas as |suas )?(instruc\w*|regras|ordens)|esquec\w* (as |suas )?(instruc\w*|regras)|"
@@ -58,22 +46,11 @@ FAREWELL = re.compile(r"\b(volto (mais tarde|depois|outra hora|amanha)|deixa pra
 DONT_KNOW = re.compile(r"\b(nao sei|nao lembro|nao tenho certeza|esqueci)\b")
 
 # Words that follow "sou o/a", "para a" … but are not people's names.
-NOT_NAMES = frozenset(
-    """
-    a o as os um uma uns umas e ou mas que se de da do das dos em no na nos nas por pra para com sem ao
-    eu ele ela eles elas voce voces senhor senhora dona seu sua meu minha nosso nossa dele dela isso isto aquilo
-    aqui ali la ai agora ja so tambem entao sim nao ok certo claro obrigado obrigada favor bem tudo
-    oi ola alo bom boa dia tarde noite
-    sou e eh esta estou to tou vim venho vou fui tenho trago trouxe quero queria pode poderia preciso moro mora
-    entrega entregas entregador entregadora encomenda pacote pedido visita visitante morador moradora moradores
-    apartamento apto ap unidade bloco torre casa numero portao porta entrada portaria porteiro sindico sindica
-    amigo amiga amigos filho filha mae pai irmao irma primo prima tio tia avo neto neta namorado namorada noivo
-    noiva sobrinho sobrinha cunhado cunhada sogro sogra parente colega vizinho vizinha
-    tecnico motorista diarista faxineira eletricista encanador pedreiro pintor baba cuidadora enfermeira medico
-    correios correio ifood rappi amazon uber farmacia pizza mercado livre shopee loggi sedex
-    ninguem alguem pessoa gente familia
-    """.split()
-)
+NOT_NAMES = (
+    lexicon.words("not_names") | lexicon.words("interjections") | lexicon.words("roles") | lexicon.words("relations")
+    | lexicon.words("delivery") | lexicon.words("visit") | lexicon.words("visit_explicit") | lexicon.words("brands")
+    | frozenset(numbers.NUMBER_WORDS)
+)  # fmt: skip
 NUMBER_STOP_AFTER = frozenset(
     "reais real minutos minuto horas hora anos ano pessoas pessoa dias dia segundos caixas caixa pacotes itens "
     "volumes unidades andares andar vezes".split()
@@ -89,6 +66,7 @@ VISITOR_CUES: tuple[tuple[str, ...], ...] = (
     ("me", "chamo"), ("aqui", "quem", "fala", "e"), ("sou", "la"), ("eu", "sou", "la"),
     ("quem", "fala", "e"), ("aqui", "e", "o"), ("aqui", "e", "a"), ("eu", "sou", "o"), ("eu", "sou", "a"),
     ("sou", "o"), ("sou", "a"), ("eu", "sou"), ("sou",), ("fala", "o"), ("fala", "a"),
+    ("que", "e", "o"), ("que", "e", "a"), ("que", "eh", "o"), ("que", "eh", "a"),
 )  # fmt: skip
 WHEN_ASKED_VISITOR_CUES: tuple[tuple[str, ...], ...] = (("o", "nome", "e"), ("nome", "e"), ("e", "o"), ("e", "a"))
 ANSWER_FILLERS = frozenset("e eh o a sou sua eu meu nome me chamo aqui fala quem pra para dona seu senhor senhora".split())
@@ -217,16 +195,51 @@ def split_words(text: str) -> list[Word]:
 
 
 def detect_intent(folded: str) -> Intent | None:
+    """Visit or delivery, from the words of their classes (lexicon); a correction wins, then an
+    explicit 'visita', then any delivery word or brand, then visit and service words, then
+    'vim + verb' ('vim consertar', 'vim dar aula'): someone who came to do something in person."""
     negated = NEGATED_INTENT.search(folded)
     if negated:
         return Intent.VISITA if negated.group(3) == "entrega" else Intent.ENTREGA
-    if VISIT_EXPLICIT.search(folded):
+    if lexicon.pattern("visit_explicit").search(folded):
         return Intent.VISITA
-    if DELIVERY.search(folded):
+    if lexicon.pattern("delivery").search(folded) or _brand_heard(folded):
         return Intent.ENTREGA
-    if VISIT.search(folded):
+    if lexicon.pattern("visit").search(folded) or CAME_TO_DO.search(folded) or _relation_pattern().search(folded):
         return Intent.VISITA
     return None
+
+
+def _brand_heard(folded: str) -> bool:
+    """A delivery brand as a recogniser may spell it ('e-fold', 'Ifoote' for iFood): one slip
+    allowed in a sound-alike key of a word, or of a short word joined to the next."""
+    tokens = folded.split()
+    spans = tokens + [a + b for a, b in zip(tokens, tokens[1:]) if len(a) <= 2]
+    keys = _brand_keys()
+    return any(
+        len(key) >= 4 and Levenshtein.distance(_sound_key(span), key, score_cutoff=1) <= 1
+        for span in spans
+        if len(span) >= 4
+        for key in keys
+    )
+
+
+@cache
+def _relation_pattern() -> re.Pattern[str]:
+    """'filho do Antônio', 'amiga dela', 'sou a sobrinha': someone related to a resident."""
+    relations = "|".join(sorted(lexicon.words("relations"), key=len, reverse=True))
+    return re.compile(rf"\b({relations}) (do|da|de|dos|das|dele|dela)\b|\b(sou|somos) (o |a |os |as )?({relations})\b")
+
+
+def _sound_key(word: str) -> str:
+    word = word.replace("ph", "f").replace("y", "i").replace("e", "i").replace("u", "o")
+    word = re.sub(r"(.)\1", r"\1", word)
+    return re.sub(r"[aeiou]+$", "", word) or word
+
+
+@cache
+def _brand_keys() -> tuple[str, ...]:
+    return tuple(_sound_key(brand.replace(" ", "")) for brand in lexicon.words("brands"))
 
 
 CORRECTION_WORDS = frozenset({"nao", "digo", "dizer", "melhor", "desculpa", "desculpe", "perdao", "errei", "alias"})
@@ -328,29 +341,76 @@ def _name_span(words: list[Word], start: int, cased: bool) -> tuple[int, int] | 
 def _visitor_span(
     words: list[Word], cased: bool, asked: list[str] | tuple[str, ...], directory: Directory
 ) -> tuple[tuple[int, int] | None, bool]:
-    """Where the visitor says their own name, and whether they said it explicitly ('meu nome é …')."""
+    """Where the visitor says their own name, and whether they said it explicitly ('meu nome é …').
+
+    A cue ('sou o', 'aqui é a', 'fala que é o') may be followed by who they are before the name:
+    'sou a sobrinha dela, Marina', 'é o compadre do seu Zé, o Nestor', 'sou o carteiro, Luís'."""
     folded = [w.folded for w in words]
     cues = VISITOR_CUES + WHEN_ASKED_VISITOR_CUES if "visitor_name" in asked else VISITOR_CUES
     for index in range(len(words)):
         for cue in cues:
-            if tuple(folded[index : index + len(cue)]) == cue and not words[index + len(cue) - 1].clause_end:
-                span = _name_span(words, index + len(cue), cased)
-                if span is not None:
-                    return span, True
+            end = index + len(cue)
+            if tuple(folded[index:end]) != cue or words[end - 1].clause_end:
+                continue
+            span = _name_span(words, end, cased) or _name_after_who(words, end, cased)
+            if span is not None:
+                return span, True
+    opening = _introduction(words, cased, directory)
+    if opening is not None:
+        return opening, True
     if "visitor_name" in asked:
         return _bare_name(words, cased), False
-    if "resident_name" not in asked:  # an unprompted bare name is the visitor's, unless it is a resident's
-        span = _bare_name(words, cased)
-        if span is not None and not directory.find(" ".join(w.text for w in words[span[0] : span[1]])):
-            return span, False
     return None, False
+
+
+def _name_after_who(words: list[Word], start: int, cased: bool) -> tuple[int, int] | None:
+    """After 'sou o': a relation or role, its owner, then the name: 'sobrinha dela, Marina',
+    'genro do seu Carlos, o Fábio', 'carteiro Luís'."""
+    who = lexicon.words("relations") | lexicon.words("roles")
+    index = start + 1 if start < len(words) and words[start].folded in {"o", "a", "um", "uma"} else start
+    if index >= len(words) or words[index].folded not in who:
+        return None
+    while index + 1 < len(words) and not words[index].clause_end and words[index + 1].folded in who:
+        index += 1
+    if not words[index].clause_end and words[index].folded in lexicon.words("roles"):
+        span = _name_span(words, index + 1, cased)  # 'o carteiro Luís'
+        if span is not None:
+            return span
+    limit = index + 7
+    while index < len(words) and index < limit and not words[index].clause_end:
+        index += 1  # past the owner: 'dela', 'do seu Carlos'
+    index += 1
+    if index < len(words) and words[index].folded in {"o", "a", "e", "eh"}:
+        index += 1
+    return _name_span(words, index, cased) if index < len(words) else None
+
+
+def _introduction(words: list[Word], cased: bool, directory: Directory) -> tuple[int, int] | None:
+    """An opening 'É a Carla, amiga da Paula' or 'Aqui é o Jorge': the name of whoever is speaking,
+    unless it is a resident's name said without saying who the speaker is."""
+    start = 0
+    while start < len(words) and words[start].folded in lexicon.words("interjections") | {"bom", "boa", "dia", "tarde", "noite"}:
+        if words[start].clause_end and words[start].folded not in {"oi", "ola", "alo"}:
+            start += 1
+            continue
+        start += 1
+    if start + 1 >= len(words) or (words[start].folded, words[start + 1].folded) not in {("e", "o"), ("e", "a"), ("eh", "o"), ("eh", "a")}:
+        return None
+    span = _name_span(words, start + 2, cased)
+    if span is None:
+        return None
+    after = words[span[1]].folded if span[1] < len(words) else ""
+    who_follows = words[span[1] - 1].clause_end and after in lexicon.words("relations") | lexicon.words("roles") | {"do", "da"}
+    named_resident = bool(directory.find(" ".join(w.text for w in words[span[0] : span[1]])))
+    return span if who_follows or not named_resident else None
 
 
 def _bare_name(words: list[Word], cased: bool) -> tuple[int, int] | None:
     """A short answer that is just a name: 'Carlos Pereira.', 'É o Diego.'; one garbled
     lead-in word before a comma is skipped ('Soula, Marta Lópis.')."""
     start = 0
-    while start < len(words) and words[start].folded in ANSWER_FILLERS:
+    skippable = ANSWER_FILLERS | lexicon.words("roles") | lexicon.words("interjections")
+    while start < len(words) and words[start].folded in skippable:
         start += 1
     if len(words) - start > 5:
         return None
