@@ -58,7 +58,7 @@ def answer(message: str, dados: Dados, expected: dict, if_asked: dict | None = N
         return None
     got = dados.model_dump(mode="json")
     wrong = [s for s in SLOTS if s in expected and got.get(s) is not None and not same_slot(s, expected[s], got[s])]
-    kind = "no" if wrong else "yes"
+    kind = "no" if wrong or expected.get("valid_for_action") is False else "yes"  # a visit that must not happen is never confirmed
     return Answer(text=spoken_answers(expected, if_asked)[kind], kind=kind)
 
 
