@@ -92,6 +92,8 @@ _SPELLING_VARIANTS = (
     (re.compile(r"z"), "s"),  # Tereza -> Teresa, Luiza -> Luisa
     (re.compile(r"sc(?=[ei])"), "s"),
     (re.compile(r"c(?=[ei])"), "s"),  # Francisca / Fransisca
+    (re.compile(r"g(?=[ei])"), "j"),  # Gessica / Jessica
+    (re.compile(r"(?<=.)s$"), ""),  # Farias / Faria
 )
 
 
@@ -117,6 +119,18 @@ def tokens_match(said: str, known: str) -> bool:
     if said_sound[:-1] == known_sound[:-1] and {said_sound[-1], known_sound[-1]} == {"a", "o"}:
         return False  # Aparecido is not Aparecida: the last vowel is the name's gender
     return len(known_sound) >= 7 and Levenshtein.distance(said_sound, known_sound, score_cutoff=1) <= 1
+
+
+def _nickname_width(said: str, tokens: tuple[str, ...], offset: int) -> int:
+    """How many of the resident's name words a nickname stands for at `offset` ('ze' -> José: 1,
+    'cadu' -> Carlos Eduardo: 2), or 0."""
+    from concierge.brain.lexicon import nicknames
+
+    for full in nicknames().get(said, ()):
+        parts = tuple(full.split())
+        if tokens[offset : offset + len(parts)] == parts:
+            return len(parts)
+    return 0
 
 
 class Directory:
@@ -214,15 +228,16 @@ class Directory:
 
     @staticmethod
     def _match_at(resident: Resident, words: list[str], allow: list[bool], start: int) -> NameMention | None:
+        said = words[start]
         for offset, known in enumerate(resident.tokens):
-            said = words[start]
-            if said == known or (allow[start] and tokens_match(said, known)):
+            width = 1 if said == known or (allow[start] and tokens_match(said, known)) else _nickname_width(said, resident.tokens, offset)
+            if width:
                 break
         else:
             return None
-        exact = int(words[start] == resident.tokens[offset])
-        matched, end = 1, start + 1
-        for known in resident.tokens[offset + 1 :]:
+        exact = int(said == resident.tokens[offset])
+        matched, end = width, start + 1
+        for known in resident.tokens[offset + width :]:
             at = end + 1 if end + 1 < len(words) and words[end] in PARTICLES else end
             if at >= len(words):
                 break

@@ -68,8 +68,8 @@ def _weigh(heard: ApartmentHeard, directory: Directory, homes: set[str], penalty
         return ApartmentChoice(keys[0], said, Support.DIRECTORY, from_alternative and not vouched, score + 1.0 + 0.5 * vouched)
     if len(keys) > 1:
         home = [key for key in keys if key in homes]
-        if len(home) == 1:
-            return ApartmentChoice(home[0], said, Support.DIRECTORY, from_alternative, score + 1.3)
+        if len(home) == 1:  # the block was not said: the resident's own block is read back
+            return ApartmentChoice(home[0], said, Support.DIRECTORY, True, score + 1.3)
         return ApartmentChoice(heard.number, said, Support.UNKNOWN, True, score + 0.6, tuple(keys))
     near = [key for key in directory.apartments_near(heard.number) if key in homes]
     if len(near) == 1:

@@ -38,7 +38,7 @@ CONNECTORS = frozenset({"e", "de"})
 BLOCK_WORDS = frozenset({"bloco", "bl", "torre", "predio", "edificio", "ala", "quadra"})
 LETTER_WORDS = {"be": "b", "ce": "c", "de": "d", "ge": "g", "ha": "h", "ve": "v", "xis": "x"}
 SEPARATORS = frozenset({",", "-", "/"})
-_TOKEN = re.compile(r"\d+|[^\W\d_]+|[,\-/.;:!?]")
+_TOKEN = re.compile(r"\d{1,2}\.\d{3}\b|\d+|[^\W\d_]+|[,\-/.;:!?]")  # '2.403': Whisper's thousands separator
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ class NumberReading:
 
 def tokens(text: str) -> list[str]:
     """Folded words, digit groups and punctuation, in order."""
-    return [t if t[0] in ",-/.;:!?" or t.isdigit() else fold(t) for t in _TOKEN.findall(text)]
+    return [t.replace(".", "") if t[0].isdigit() else (t if t[0] in ",-/.;:!?" else fold(t)) for t in _TOKEN.findall(text)]
 
 
 def number_token(token: str, index: int) -> NumberToken | None:
@@ -152,7 +152,7 @@ def additive(run: list[NumberToken]) -> list[tuple[int, int, int]]:
                 first, started = position, True
             value, smallest = max(value, 1) * 1000, 1000
             continue
-        fits = started and value and token.value < smallest and (token.value < 10 or smallest > 10)
+        fits = started and value and 0 < token.value < smallest and (token.value < 10 or smallest > 10)
         if fits:
             value += token.value
             smallest = token.place

@@ -111,6 +111,8 @@ class RulesBrain:
             if other is not None:  # the name is only in another reading of the audio: read it back
                 heard.resident, heard.resident_mentions = other.resident, other.resident_mentions
                 conversation.unsure = sorted({*conversation.unsure, "resident_name"})
+        if heard.resident is not None and self._keeps_resident(conversation, heard):
+            heard.resident = None
         if heard.resident is not None:
             if fold(heard.resident) != fold(conversation.resident_claim or ""):
                 changed.add(RESIDENT)
@@ -130,6 +132,14 @@ class RulesBrain:
             conversation.resident_claim = self.directory.residents_of(conversation.apartment_claim or "")[0].name
             changed.add(RESIDENT)
         return frozenset(changed)
+
+    def _keeps_resident(self, conversation: Conversation, heard: Understanding) -> bool:
+        """A resident the directory knows is not replaced by a name it does not know ('neto da dona
+        Rosa' after 'pra Iracema'), unless the visitor corrects themselves or was asked for it."""
+        current = conversation.resident_claim
+        if current is None or heard.correction or "resident_name" in conversation.asked:
+            return False
+        return bool(self.directory.find(current)) and not heard.resident_mentions and not self.directory.find(heard.resident or "")
 
     @staticmethod
     def _replaces(conversation: Conversation, choice: ApartmentChoice, heard: Understanding) -> bool:

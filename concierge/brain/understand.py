@@ -16,7 +16,7 @@ from rapidfuzz.distance import Levenshtein
 from text_to_num import alpha2digit
 
 from concierge.brain import lexicon, numbers
-from concierge.brain.directory import PARTICLES, Directory, NameMention
+from concierge.brain.directory import PARTICLES, Directory, NameMention, tokens_match
 from concierge.brain.reply import Intent
 from concierge.brain.text import fold
 
@@ -34,6 +34,7 @@ INJECTION = re.compile(
     r"modo (admin\w*|desenvolvedor|debug)|voce agora e|system prompt|prompt|valid for action|json|"
     r"sou o sindico|sou a sindica)\b"
 )
+SAINTS = frozenset({"sao", "santa", "santo", "nossa"})
 CORRECTION = re.compile(r"\b(nao|digo|quer dizer|ou melhor|na verdade|desculp\w*|perdao|errei|corrigindo|me enganei)\b")
 YES = re.compile(
     r"^(sim|isso|isso mesmo|isso ai|exato|exatamente|correto|certo|certinho|positivo|confirmo|confirmado|e sim|"
@@ -55,7 +56,7 @@ NUMBER_STOP_AFTER = frozenset(
     "reais real minutos minuto horas hora anos ano pessoas pessoa dias dia segundos caixas caixa pacotes itens "
     "volumes unidades andares andar vezes".split()
 )
-APARTMENT_CUES = frozenset({"apartamento", "apto", "ap", "apt", "unidade", "numero", "n"})
+APARTMENT_CUES = frozenset({"apartamento", "apto", "ap", "apt", "unidade", "numero", "n", "casa", "sala", "lote"})
 RESIDENT_CUES = frozenset(
     "para pra a o dona seu senhor senhora sr sra dr dra doutor doutora com ver visitar buscar pegar procurando "
     "morador moradora chamar avisar".split()
@@ -272,7 +273,7 @@ def apartment_readings(text: str) -> list[ApartmentHeard]:
         if previous_end is None or reading.start >= previous_end:
             previous_end = reading.end
         after = words[reading.end] if reading.end < len(words) else ""
-        before = [w for w in words[max(0, reading.start - 3) : reading.start] if w not in ",-"]
+        before = [w for w in words[max(0, reading.start - 3) : reading.start] if w not in ",-."]
         if after in NUMBER_STOP_AFTER:
             continue
         cued = bool(before) and (before[-1] in APARTMENT_CUES or before[-1] in APARTMENT_LEAD_INS)
@@ -446,13 +447,25 @@ def _find_resident(
         if not taken.intersection(range(m.start, m.end))
         and (m.first_name or (m.start > 0 and folded[m.start - 1] in SURNAME_CUES))
         and folded[m.start] not in NOT_NAMES
+        and not (m.start > 0 and folded[m.start - 1] in SAINTS)  # 'Farmácia São João' is a shop
+        and not _contradicted(m, words, cased)
     ]
     if mentions:
-        top = max(m.rank for m in mentions)
-        best = [m for m in mentions if m.rank == top]
+        def strength(m: NameMention) -> tuple:
+            cued = any(cue_before[i] for i in range(max(0, m.start - 1), m.start + 1))
+            return (m.matched, cued, m.first_name, m.exact)
+
+        top = max(strength(m) for m in mentions)
+        best = [m for m in mentions if strength(m) == top]
         first = min(best, key=lambda m: m.start)
+        chosen = [m for m in best if (m.start, m.end) == (first.start, first.end)]
+        if len({m.resident for m in chosen}) > 1:  # 'Luciana … Farias': other words of one name settle it
+            support = {m.resident: sum(1 for o in mentions if o.resident == m.resident and o.start != m.start) for m in chosen}
+            most = max(support.values())
+            if most and list(support.values()).count(most) == 1:
+                chosen = [m for m in chosen if support[m.resident] == most]
         result.resident = " ".join(w.text for w in words[first.start : first.end])
-        result.resident_mentions = [m for m in best if (m.start, m.end) == (first.start, first.end)]
+        result.resident_mentions = chosen
         return
     for index in range(1, len(words)):
         if index not in taken and _after_resident_cue(folded, index):
@@ -464,6 +477,16 @@ def _find_resident(
         span = _bare_name(words, cased)
         if span is not None:
             result.resident = _name_text(words[span[0] : span[1]])
+
+
+def _contradicted(mention: NameMention, words: list[Word], cased: bool) -> bool:
+    """'Camila Rezende' is not Camila Cardoso: the next name word said is none of the resident's."""
+    if not cased or mention.end >= len(words) or words[mention.end - 1].clause_end:
+        return False
+    following = words[mention.end]
+    if not following.capitalized or not _is_name_word(following, cased) or following.folded in PARTICLES:
+        return False
+    return not any(tokens_match(following.folded, known) for known in mention.resident.tokens)
 
 
 def _after_resident_cue(folded: list[str], index: int) -> bool:
