@@ -236,17 +236,23 @@ class Directory:
         else:
             return None
         exact = int(said == resident.tokens[offset])
-        matched, end = width, start + 1
-        for known in resident.tokens[offset + width :]:
+        matched, end, position = width, start + 1, offset + width
+        while position < len(resident.tokens):
             at = end + 1 if end + 1 < len(words) and words[end] in PARTICLES else end
             if at >= len(words):
                 break
             said = words[at]
-            if not (said == known or (allow[at] and tokens_match(said, known))):
+            # the next name word said may skip one of the resident's ('João Almeida' for João Pedro Almeida)
+            hit = next(
+                (p for p in (position, position + 1)
+                 if p < len(resident.tokens) and (said == resident.tokens[p] or (allow[at] and tokens_match(said, resident.tokens[p])))),
+                None,
+            )  # fmt: skip
+            if hit is None:
                 break
             matched += 1
-            exact += int(said == known)
-            end = at + 1
+            exact += int(said == resident.tokens[hit])
+            end, position = at + 1, hit + 1
         return NameMention(resident, start, end, matched, exact, offset == 0)
 
     def _best(self, mentions: list[NameMention], apartment: str | None) -> list[Resident]:

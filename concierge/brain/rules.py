@@ -73,8 +73,10 @@ class RulesBrain:
         dados = conversation.dados
         if CONFIRM in conversation.asked:
             self._take_answer(conversation, heard)
-        if heard.intent is not None:
-            dados.intent_type = heard.intent
+        if heard.intent is not None and heard.intent_strength >= conversation.intent_strength:
+            dados.intent_type, conversation.intent_strength = heard.intent, heard.intent_strength
+        if heard.visitor_name and self._is_resident_echo(conversation, heard):
+            heard.visitor_name = None  # the resident's own name, said again, is not the visitor's
         if heard.visitor_name and (dados.visitor_name is None or heard.visitor_explicit):
             dados.visitor_name = title_name(heard.visitor_name)
         changed = self._update_claims(conversation, heard, others or [])
@@ -133,13 +135,24 @@ class RulesBrain:
             changed.add(RESIDENT)
         return frozenset(changed)
 
+    @staticmethod
+    def _is_resident_echo(conversation: Conversation, heard: Understanding) -> bool:
+        """A bare name given when the visitor's was asked that is the resident's ('Gabriela Lopes')."""
+        resident = fold(conversation.dados.resident_name or conversation.resident_claim or "")
+        said = fold(heard.visitor_name or "")
+        return not heard.visitor_explicit and bool(resident) and bool(said) and resident.startswith(said)
+
     def _keeps_resident(self, conversation: Conversation, heard: Understanding) -> bool:
         """A resident the directory knows is not replaced by a name it does not know ('neto da dona
         Rosa' after 'pra Iracema'), unless the visitor corrects themselves or was asked for it."""
         current = conversation.resident_claim
         if current is None or heard.correction or "resident_name" in conversation.asked:
             return False
-        return bool(self.directory.find(current)) and not heard.resident_mentions and not self.directory.find(heard.resident or "")
+        if not self.directory.find(current):
+            return False
+        if heard.resident_of_relation:  # 'sou mãe do Bernardo, coleguinha dele': whose relative, not whom to visit
+            return True
+        return not heard.resident_mentions and not self.directory.find(heard.resident or "")
 
     @staticmethod
     def _replaces(conversation: Conversation, choice: ApartmentChoice, heard: Understanding) -> bool:

@@ -25,7 +25,7 @@ DIGIT_WORDS = {
     "cinco": "5", "seis": "6", "meia": "6", "sete": "7", "oito": "8", "nove": "9",
 }  # fmt: skip
 
-CAME_TO_DO = re.compile(r"\b(vim|venho|estou aqui|to aqui|tou aqui|vou) (pra |para |a |aqui pra )?(?!ver\b)\w+(ar|er|ir)\b")
+CAME_TO_DO = re.compile(r"\b(vim|venho|estou aqui|to aqui|tou aqui) (pra |para |a |aqui pra )?(?!ver\b)\w+(ar|er|ir)\b")
 NEGATED_INTENT = re.compile(r"\bnao (e|eh|era|sou) (uma |de |pra |para )?(entrega|visita)\b")
 INJECTION = re.compile(
     r"\b(ignor\w* (as |todas as |suas )?(instruc\w*|regras|ordens)|esquec\w* (as |suas )?(instruc\w*|regras)|"
@@ -34,14 +34,16 @@ INJECTION = re.compile(
     r"modo (admin\w*|desenvolvedor|debug)|voce agora e|system prompt|prompt|valid for action|json|"
     r"sou o sindico|sou a sindica)\b"
 )
+ARRIVED = frozenset({"chegou", "ta", "esta", "veio", "esta", "chegando", "aqui"})
 SAINTS = frozenset({"sao", "santa", "santo", "nossa"})
 CORRECTION = re.compile(r"\b(nao|digo|quer dizer|ou melhor|na verdade|desculp\w*|perdao|errei|corrigindo|me enganei)\b")
 YES = re.compile(
-    r"^(sim|isso|isso mesmo|isso ai|exato|exatamente|correto|certo|certinho|positivo|confirmo|confirmado|e sim|"
-    r"e isso|e esse|e essa|e ele|e ela|pode ser|aham|uhum|perfeito|isso isso|sim senhor|sim senhora|com certeza)\b"
+    r"^(sim|isso|isso mesmo|isso ai|exato|exatamente|correto|certo|certinho|ta certo|esta certo|ta|positivo|confirmo|"
+    r"confirmado|e sim|e isso|e esse|e essa|e ele|e ela|pode ser|pode|aham|uhum|perfeito|isso isso|sim senhor|"
+    r"sim senhora|com certeza|ok|okay|beleza|certeza|tudo certo|e|eh)\b"
 )
 NO = re.compile(r"^(nao|negativo|errado|esta errado|ta errado|nada disso|nao e|nao nao)\b")
-THE_RESIDENT = re.compile(r"\b(o morador|a moradora|os moradores|o dono|a dona) d[oa] (apartamento |ap |apto )?\d")
+THE_RESIDENT = re.compile(r"\b(morador|moradora|moradores|dono|dona|pessoa) d[oa] (apartamento |ap |apto |casa )?\d")
 GREETING = re.compile(r"\b(bom dia|boa tarde|boa noite)\b")
 FAREWELL = re.compile(r"\b(volto (mais tarde|depois|outra hora|amanha)|deixa pra la|desisto|tchau|ate logo)\b")
 DONT_KNOW = re.compile(r"\b(nao sei|nao lembro|nao tenho certeza|esqueci)\b")
@@ -50,6 +52,7 @@ DONT_KNOW = re.compile(r"\b(nao sei|nao lembro|nao tenho certeza|esqueci)\b")
 NOT_NAMES = (
     lexicon.words("not_names") | lexicon.words("interjections") | lexicon.words("roles") | lexicon.words("relations")
     | lexicon.words("delivery") | lexicon.words("visit") | lexicon.words("visit_explicit") | lexicon.words("brands")
+    | lexicon.words("goods") | lexicon.words("services")
     | frozenset(numbers.NUMBER_WORDS)
 )  # fmt: skip
 NUMBER_STOP_AFTER = frozenset(
@@ -101,6 +104,7 @@ class Understanding:
     """What one utterance says. `None` means it said nothing about that slot."""
 
     intent: Intent | None = None
+    intent_strength: int = 0
     visitor_name: str | None = None
     visitor_explicit: bool = False
     apartment: str | None = None
@@ -112,6 +116,7 @@ class Understanding:
     about_the_resident: bool = False  # 'o morador do 501': whoever lives there
     resident: str | None = None
     resident_mentions: list[NameMention] = field(default_factory=list)
+    resident_of_relation: bool = False  # the resident was named as the visitor's relative's ('mãe do Bernardo')
     injection: bool = False
     greeting: str | None = None
     farewell: bool = False
@@ -133,6 +138,7 @@ def understand(text: str, directory: Directory, asked: list[str] | tuple[str, ..
         farewell=bool(FAREWELL.search(folded)),
         dont_know=bool(DONT_KNOW.search(folded)),
     )
+    result.intent_strength = intent_strength(folded, result.intent)
     greeting = GREETING.search(folded)
     result.greeting = greeting.group(1).capitalize() if greeting else None
     cased = _is_cased(words)
@@ -206,9 +212,26 @@ def detect_intent(folded: str) -> Intent | None:
         return Intent.VISITA
     if lexicon.pattern("delivery").search(folded) or _brand_heard(folded):
         return Intent.ENTREGA
+    if lexicon.pattern("services").search(folded):  # the 'montador de móveis' comes to work, not to deliver
+        return Intent.VISITA
+    if lexicon.pattern("goods").search(folded):
+        return Intent.ENTREGA
     if lexicon.pattern("visit").search(folded) or CAME_TO_DO.search(folded) or _relation_pattern().search(folded):
         return Intent.VISITA
     return None
+
+
+def intent_strength(folded: str, intent: Intent | None) -> int:
+    """How firmly the words say the intent: 3 a correction ('não é entrega'), 2 a word of the
+    intent itself ('visita', a delivery word, a service), 1 a hint ('vim estudar', 'filha da')."""
+    if intent is None:
+        return 0
+    if NEGATED_INTENT.search(folded):
+        return 3
+    strong = ("visit_explicit", "services") if intent == Intent.VISITA else ("delivery", "goods")
+    if any(lexicon.pattern(kind).search(folded) for kind in strong) or (intent == Intent.ENTREGA and _brand_heard(folded)):
+        return 2
+    return 1
 
 
 def _brand_heard(folded: str) -> bool:
@@ -249,7 +272,7 @@ APARTMENT_LEAD_INS = frozenset({"o", "do", "no", "pro", "pra", "para", "ao"})
 
 def yes_or_no(folded: str) -> bool | None:
     """A yes or a no at the start of an answer ('Sim, isso mesmo', 'Não, é o 302'), or None."""
-    folded = re.sub(r"^(e |ah |ai |olha |entao |oi )+", "", folded)
+    folded = re.sub(r"^(ah |ai |olha |entao |oi |opa |hum |uai |bah |oxe |sim sim )+", "", folded)
     if NO.match(folded):
         return False
     if YES.match(folded):
@@ -263,7 +286,7 @@ def apartment_readings(text: str) -> list[ApartmentHeard]:
     Quantities ('3 caixas'), block labels and a bare 'um' are skipped; a cue ('apartamento',
     'para o') and a later position (a self-correction) make a reading more likely."""
     words = numbers.tokens(text)
-    said_blocks = numbers.blocks(words)
+    said_blocks = numbers.blocks(words) + _letter_blocks(text, words)
     heard: list[ApartmentHeard] = []
     previous_end = None
     for reading in numbers.readings(words):
@@ -288,6 +311,19 @@ def apartment_readings(text: str) -> list[ApartmentHeard]:
     return sorted(heard, key=lambda h: (not h.negated, h.prior, h.position), reverse=True)
 
 
+_LETTER_BESIDE_NUMBER = re.compile(r"\b([A-H])\s?-?\s?(\d{2,4})\b|\b(\d{2,4})\s?-?\s?([A-H])\b")
+
+
+def _letter_blocks(text: str, words: list[str]) -> list[tuple[str, int]]:
+    """A capital letter right beside a number is its block ('A 504', '302-B'), with the number's token index."""
+    found = []
+    for match in _LETTER_BESIDE_NUMBER.finditer(text):
+        letter, number = (match.group(1), match.group(2)) if match.group(1) else (match.group(4), match.group(3))
+        if number in words:
+            found.append((letter, words.index(number)))
+    return found
+
+
 def find_apartment(words: list[Word]) -> str | None:
     """The apartment number said, preferring one named as such and the last (a correction)."""
     candidates: list[tuple[bool, bool, str]] = []
@@ -310,8 +346,9 @@ def find_apartment(words: list[Word]) -> str | None:
 
 
 def _is_cased(words: list[Word]) -> bool:
-    """Whether the text capitalises names (speech recognition does; some typists don't)."""
-    return any(word.capitalized for word in words)
+    """Whether the text capitalises names (speech recognition does; some typists don't): a capital
+    mid-sentence, or a capital at the start."""
+    return any(word.capitalized for word in words) or bool(words and words[0].text[:1].isupper())
 
 
 def _is_name_word(word: Word, cased: bool) -> bool:
@@ -356,6 +393,11 @@ def _visitor_span(
             span = _name_span(words, end, cased) or _name_after_who(words, end, cased)
             if span is not None:
                 return span, True
+    for index in range(len(words) - 3):  # 'avisa a Juliana que a Paula chegou'
+        if folded[index] == "que" and folded[index + 1] in {"o", "a"}:
+            span = _name_span(words, index + 2, cased)
+            if span is not None and span[1] < len(words) and folded[span[1]] in ARRIVED:
+                return span, True
     opening = _introduction(words, cased, directory)
     if opening is not None:
         return opening, True
@@ -399,7 +441,7 @@ def _introduction(words: list[Word], cased: bool, directory: Directory) -> tuple
         return None
     span = _name_span(words, start + 2, cased)
     if span is None:
-        return None
+        return _name_after_who(words, start + 2, cased)  # 'É a filha da dona Rute, a Lívia'
     after = words[span[1]].folded if span[1] < len(words) else ""
     who_follows = words[span[1] - 1].clause_end and after in lexicon.words("relations") | lexicon.words("roles") | {"do", "da"}
     named_resident = bool(directory.find(" ".join(w.text for w in words[span[0] : span[1]])))
@@ -439,6 +481,7 @@ def _find_resident(
     """Fill `resident` with the name words said for the resident, and the directory places they match."""
     taken = set(range(*visitor_span)) if visitor_span else set()
     folded = [w.folded for w in words]
+    taken |= _phrase_words(folded, lexicon.pattern("delivery"))  # 'Zé Delivery' is a shop, not a Zé
     cue_before = [i > 0 and folded[i - 1] in RESIDENT_CUES for i in range(len(words))]
     fuzzy = [(w.capitalized or cue_before[i]) and i not in taken for i, w in enumerate(words)]
     mentions = [
@@ -466,6 +509,7 @@ def _find_resident(
                 chosen = [m for m in chosen if support[m.resident] == most]
         result.resident = " ".join(w.text for w in words[first.start : first.end])
         result.resident_mentions = chosen
+        result.resident_of_relation = _owned_by_relation(folded, first.start)
         return
     for index in range(1, len(words)):
         if index not in taken and _after_resident_cue(folded, index):
@@ -477,6 +521,28 @@ def _find_resident(
         span = _bare_name(words, cased)
         if span is not None:
             result.resident = _name_text(words[span[0] : span[1]])
+
+
+def _phrase_words(folded: list[str], pattern: re.Pattern[str]) -> set[int]:
+    """Indexes of the words inside multi-word matches of `pattern` in the folded words."""
+    text, starts, position = "", [], 0
+    for word in folded:
+        starts.append(position)
+        text += word + " "
+        position += len(word) + 1
+    covered: set[int] = set()
+    for match in pattern.finditer(text):
+        if " " in match.group(0):
+            covered |= {i for i, at in enumerate(starts) if match.start() <= at < match.end()}
+    return covered
+
+
+def _owned_by_relation(folded: list[str], start: int) -> bool:
+    """Whether the name at `start` follows 'mãe do', 'amiga da dona': a relation's owner."""
+    index = start - 1
+    while index >= 0 and folded[index] in SURNAME_CUES:
+        index -= 1
+    return index >= 1 and folded[index] in {"do", "da", "de"} and folded[index - 1] in lexicon.words("relations")
 
 
 def _contradicted(mention: NameMention, words: list[Word], cased: bool) -> bool:
