@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,6 +98,7 @@ _SPELLING_VARIANTS = (
 )
 
 
+@lru_cache(maxsize=65536)
 def sound(word: str) -> str:
     """A folded name word spelled as it sounds, so spelling variants compare equal."""
     for pattern, replacement in _SPELLING_VARIANTS:
@@ -126,11 +128,19 @@ def _nickname_width(said: str, tokens: tuple[str, ...], offset: int) -> int:
     'cadu' -> Carlos Eduardo: 2), or 0."""
     from concierge.brain.lexicon import nicknames
 
-    for full in nicknames().get(said, ()):
+    for full in nicknames().get(said, ()) or _nicknames_by_sound().get(sound(said), ()):
         parts = tuple(full.split())
         if tokens[offset : offset + len(parts)] == parts:
             return len(parts)
     return 0
+
+
+@lru_cache(maxsize=1)
+def _nicknames_by_sound() -> dict[str, tuple[str, ...]]:
+    """Nicknames as a recogniser may spell them ('Sida' for Cida)."""
+    from concierge.brain.lexicon import nicknames
+
+    return {sound(nick): names for nick, names in nicknames().items() if len(nick) >= 3}
 
 
 class Directory:

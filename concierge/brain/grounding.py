@@ -1,53 +1,41 @@
 """Hold what a language model proposes to what the visitor really said and to the directory.
 
 A model may only point at things the visitor said: a visitor name made of words the visitor
-spoke, an apartment number the visitor spoke, a resident the visitor named — taken in the
-visitor's own words, so an ambiguous "Maria" stays ambiguous however sure the model is. What
-it cannot point at is dropped. Also here: the reply schema the model must follow, the directory
-facts a turn's prompt carries, and the checks that decide whether the model's sentence may be
-spoken. Pure functions; no model, no CrewAI.
+spoke, an apartment number the visitor spoke (as any reading of their words gives it), a
+resident the visitor named — taken in the visitor's own words, so an ambiguous "Maria" stays
+ambiguous however sure the model is. What it cannot point at is dropped. Also here: the slots
+schema the model must follow, and the directory facts a turn's prompt carries. Pure functions;
+no model, no CrewAI. Whether a grounded slot is then used at all is the CrewAI brain's rule
+(`concierge.brain.crew`): it may fill a gap or break a tie, never overturn the rules reading.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
+from concierge.brain import numbers
 from concierge.brain.directory import PARTICLES, Directory, Resident, tokens_match
 from concierge.brain.reply import Dados, Intent
 from concierge.brain.text import fold, title_name
-from concierge.brain.understand import NOT_NAMES, Word, digits_from_words, find_apartment, split_words, understand
+from concierge.brain.understand import (
+    NOT_NAMES, ApartmentHeard, Understanding, Word, apartment_readings, digits_from_words, split_words, understand,
+)  # fmt: skip
 
 # Words a model writes when it fills a slot from a prompt's example instead of from the visitor.
 PLACEHOLDERS = frozenset(
     "fulano fulana cicrano cicrana ciclano ciclana sicrano sicrana beltrano beltrana doe exemplo example "
     "placeholder xxx null none nulo nula undefined desconhecido desconhecida".split()
 )
-ASKS = {
-    "intent_type": re.compile(r"entrega ou (uma )?visita|visita ou (uma )?entrega"),
-    "apartment_number": re.compile(
-        r"qual (e )?o (numero do )?apartamento|(para |em )?qual apartamento|que apartamento|numero do apartamento|"
-        r"confirmar o apartamento"
-    ),
-    "resident_name": re.compile(
-        r"para quem|quem (voce )?(veio|vem|quer|gostaria de) (visitar|ver|falar)|nome d[oa] morador|"
-        r"qual (e )?(o |a )?(morador|moradora)|nome completo|com quem (voce )?(quer|deseja|gostaria)"
-    ),
-    "visitor_name": re.compile(r"seu nome|como (voce )?se chama|quem (e|fala) (voce|ai)|com quem eu falo"),
-}
-GATE_OPENED = re.compile(
-    r"portao (esta |ja esta |foi )?(aberto|liberado)|pode (entrar|subir|passar|seguir)|"
-    r"(entrada|acesso) (esta |foi )?(liberad[oa]|autorizad[oa])|liberei|abri o portao|"
-    r"vou (abrir|liberar)|estou (abrindo|liberando)|esta autorizad[oa]"
-)
-MAX_SENTENCE = 300
 
 
-class ModelDados(BaseModel):
-    """The slots as a model proposes them: checked by the functions below, never trusted."""
+class ModelSlots(BaseModel):
+    """The four slots as a model proposes them: checked by the functions below, never trusted.
+    A reply in the seed's shape (`{"mensagem": …, "dados": {…}}`) is read for its `dados`; any
+    other key (a sentence, `valid_for_action`, …) is ignored."""
 
     intent_type: Literal["visita", "entrega", "desconhecido"] = Field(
         "desconhecido", description="entrega: brings something; visita: comes to see someone"
@@ -56,12 +44,12 @@ class ModelDados(BaseModel):
     apartment_number: str | int | None = Field(None, description="the apartment number the visitor said")
     resident_name: str | None = Field(None, description="the resident's name, as in the directory")
 
-
-class ModelReply(BaseModel):
-    """What the model must answer. Anything else it adds (valid_for_action, …) is ignored."""
-
-    mensagem: str = Field(min_length=1, max_length=1000, description="what to say to the visitor, in pt-BR")
-    dados: ModelDados
+    @model_validator(mode="before")
+    @classmethod
+    def _unwrap_dados(cls, value: Any) -> Any:
+        if isinstance(value, dict) and isinstance(value.get("dados"), dict):
+            return value["dados"]
+        return value
 
 
 @dataclass(frozen=True)
@@ -87,23 +75,45 @@ class Said:
         return self.lines[-1]
 
     def numbers(self, lines: tuple[SaidLine, ...] | None = None) -> set[str]:
-        """Numbers spoken ('cento e quatro' -> '104'), as apartment numbers are written."""
-        return {
-            (word.folded.lstrip("0") or "0").upper() if word.folded.isdigit() else word.folded.upper()
-            for line in (self.lines if lines is None else lines)
-            for word in line.words
-            if any(ch.isdigit() for ch in word.folded)
-        }
+        """Numbers spoken, as apartment numbers are written: every reading the number reader
+        gives ('300 de 16' -> 316, 300, 16) and the words made digits ('cento e quatro' -> 104)."""
+        found = set()
+        for line in self.lines if lines is None else lines:
+            found |= {reading.number.upper() for reading in apartment_readings(line.text)}
+            found |= {
+                (word.folded.lstrip("0") or "0").upper() if word.folded.isdigit() else word.folded.upper()
+                for word in line.words
+                if any(ch.isdigit() for ch in word.folded)
+            }
+        return found
+
+    def blocks(self, lines: tuple[SaidLine, ...] | None = None) -> set[str]:
+        """Block or tower labels spoken ('bloco B' -> 'B')."""
+        scope = self.lines if lines is None else lines
+        return {label for line in scope for label, _ in numbers.blocks(numbers.tokens(line.text))}
 
 
 @dataclass(frozen=True)
 class Proposal:
-    """The slot changes a model proposed that survive grounding; `None` = nothing new for that slot."""
+    """The slot values a model proposed that survive grounding; `None` = nothing usable for that slot.
+    `resident` is in the visitor's own words; `apartment` is a reading of a number they said."""
 
     intent: Intent | None = None
     visitor_name: str | None = None
-    apartment: str | None = None
+    apartment: ApartmentHeard | None = None
     resident: str | None = None
+
+    def as_reading(self, directory: Directory) -> Understanding:
+        """The proposal's apartment and resident as one more reading of the turn, the shape the
+        rules brain takes the recogniser's other readings in (they count only where the directory
+        backs them, lose to the turn's own reading, and are read back to the visitor)."""
+        reading = Understanding(apartments=[self.apartment] if self.apartment else [])
+        if self.resident:
+            words = fold(self.resident).split()
+            mentions = [m for m in directory.scan(words, fuzzy=True) if m.start == 0 and m.end == len(words)]
+            if mentions:
+                reading.resident, reading.resident_mentions = self.resident, mentions
+        return reading
 
 
 def hear(texts: list[str]) -> Said:
@@ -111,14 +121,14 @@ def hear(texts: list[str]) -> Said:
 
 
 def ground(
-    proposed: ModelDados,
+    proposed: ModelSlots,
     said: Said,
     known: Dados,
     claims: tuple[str | None, str | None],
     directory: Directory,
     asked: list[str] | tuple[str, ...] = (),
 ) -> Proposal:
-    """Keep only the proposed changes the visitor's words support. `claims` is the apartment and
+    """Keep only the proposed slots the visitor's words support. `claims` is the apartment and
     resident the visitor named before; a change to something known must be said in the current line."""
     apartment_claim, resident_claim = claims
     apartment = ground_apartment(proposed.apartment_number, said, (known.apartment_number, apartment_claim))
@@ -128,7 +138,7 @@ def ground(
         apartment=apartment,
         resident=ground_resident(
             proposed.resident_name, said, known.resident_name, resident_claim, directory,
-            apartment or known.apartment_number or apartment_claim, asked,
+            (apartment.number if apartment else None) or known.apartment_number or apartment_claim, asked,
         ),
     )  # fmt: skip
 
@@ -159,13 +169,20 @@ def ground_visitor(
     return title_name(name)
 
 
-def ground_apartment(value: str | int | None, said: Said, known: tuple[str | None, str | None]) -> str | None:
-    """An apartment number the visitor spoke (a new claim must be in the current line)."""
-    number = apartment_of(value)
-    if number is None or number in known:
+def ground_apartment(value: str | int | None, said: Said, known: tuple[str | None, str | None]) -> ApartmentHeard | None:
+    """A reading of an apartment number the visitor spoke (a new claim must be in the current
+    line), weighed as the visitor's own words were; its block counts only if the visitor said it."""
+    proposed = model_apartment(value)
+    if proposed is None:
         return None
-    claimed = any(k is not None for k in known)
-    return number if number in said.numbers((said.now,) if claimed else None) else None
+    scope = (said.now,) if any(k is not None for k in known) else said.lines
+    if proposed.number not in said.numbers(scope):
+        return None
+    block = proposed.block if proposed.block in said.blocks() else None
+    if any(k is not None and _number_part(k) == proposed.number and (block is None or k.upper().startswith(block)) for k in known):
+        return None
+    priors = [h.prior for line in scope for h in apartment_readings(line.text) if h.number.upper() == proposed.number]
+    return ApartmentHeard(proposed.number, block, max(priors, default=0.5), True, False, 0)
 
 
 def ground_resident(
@@ -178,8 +195,9 @@ def ground_resident(
     asked: list[str] | tuple[str, ...],
 ) -> str | None:
     """The visitor's own words that name the resident the model means ('Joana' for 'Joana Prado'),
-    so the directory, not the model, decides who that is. A name not in the directory counts
-    only if the visitor said it (so the concierge can say it was not found)."""
+    so the directory, not the model, decides who that is; where the visitor named them more than
+    one way, the words that name them alone ('Farias' after 'Luciana…'). A name not in the
+    directory counts only if the visitor said it (so the concierge can say it was not found)."""
     name = tidy_name(proposed)
     if name is None or _is_placeholder(name) or (known is not None and fold(name) == fold(known)):
         return None
@@ -187,27 +205,37 @@ def ground_resident(
     if known is not None and meant == {r for r in directory.residents if r.name == known}:
         return None
     scope = said.lines if claim is None else (said.now,)
-    for line in reversed(scope):
-        words = _resident_words(line, meant, directory, asked if line is said.now else ())
-        if words is not None:
-            return words
+    found = [
+        words
+        for line in reversed(scope)
+        for words in _resident_words(line, meant, directory, asked if line is said.now else ())
+    ]
+    if found:
+        return min(found, key=lambda words: len(directory.find(words, apartment) or directory.find(words)) or 99)
     return name if not meant and spoken(name, scope) and fold(name) != fold(claim or "") else None
 
 
-def apartment_of(value: str | int | None) -> str | None:
-    """'104', 104, 'apto 104', 'cento e quatro' -> '104'."""
+def model_apartment(value: str | int | None) -> ApartmentHeard | None:
+    """The apartment a model wrote: '104', 104, 'apto 104', 'cento e quatro', 'B-1204'."""
     if value is None or isinstance(value, bool):
         return None
     text = str(value).strip()
-    found = find_apartment(split_words(digits_from_words(text)))
-    if found is not None:
-        return found.upper()
-    compact = text.upper()
-    if compact.isdigit():
-        return compact.lstrip("0") or "0"
-    if 0 < len(compact) <= 16 and compact.replace("-", "").isalnum() and any(ch.isdigit() for ch in compact):
-        return compact
-    return None
+    if not text or len(text) > 40:
+        return None
+    keyed = re.fullmatch(r"([A-Za-z0-9]{1,3})-(\d{1,5})", text)
+    if keyed:
+        return ApartmentHeard(keyed.group(2).lstrip("0") or "0", keyed.group(1).upper(), 1.0, True, False, 0)
+    readings = apartment_readings(text)
+    if not readings:
+        return None
+    best = readings[0]
+    said_blocks = numbers.blocks(numbers.tokens(text))
+    block = best.block or (said_blocks[0][0] if said_blocks else None)
+    return ApartmentHeard(best.number.upper(), block.upper() if block else None, best.prior, True, False, 0)
+
+
+def _number_part(key: str) -> str:
+    return key.upper().rsplit("-", 1)[-1].lstrip("0") or "0"
 
 
 def tidy_name(value: str | None) -> str | None:
@@ -242,72 +270,24 @@ def _introduced_as_visitor(name: str, said: Said, directory: Directory, asked: l
 
 def _resident_words(
     line: SaidLine, meant: set[Resident], directory: Directory, asked: list[str] | tuple[str, ...]
-) -> str | None:
+) -> list[str]:
     """Where the visitor named one of `meant` in `line` (not as their own name), in their words."""
     folded = line.folded
     mentions = [
         m for m in directory.scan(folded, fuzzy=True) if m.resident in meant and folded[m.start] not in NOT_NAMES
     ]
     if not mentions:
-        return None
+        return []
     own_name = understand(line.text, directory, asked).visitor_name
     own = set(fold(own_name).split()) if own_name else set()
-    for mention in sorted(mentions, key=lambda m: m.rank, reverse=True):
-        if not set(folded[mention.start : mention.end]) <= own:
-            return " ".join(word.text for word in line.words[mention.start : mention.end])
-    return None
+    return [
+        " ".join(word.text for word in line.words[mention.start : mention.end])
+        for mention in sorted(mentions, key=lambda m: m.rank, reverse=True)
+        if not set(folded[mention.start : mention.end]) <= own
+    ]
 
 
-# -- the model's sentence -------------------------------------------------------------------
-
-
-def asked_slots(message: str) -> list[str]:
-    """The slots a sentence asks for."""
-    folded = fold(message)
-    return [slot for slot, pattern in ASKS.items() if pattern.search(folded)]
-
-
-def why_not_spoken(
-    message: str, proposed: ModelDados, dados: Dados, complete: bool, said: Said, directory: Directory
-) -> str | None:
-    """Why the model's sentence must not be said to the visitor, or None when it may."""
-    folded = fold(message)
-    if len(message) > MAX_SENTENCE or not re.search(r"[a-z]{2}", folded) or re.search(r"[<>{}\[\]]", message):
-        return "not a short plain sentence"
-    if any(word in PLACEHOLDERS for word in folded.split()):
-        return "a placeholder name"
-    if GATE_OPENED.search(folded):
-        return "it says the way is open"
-    filled = {slot for slot, value in dados.model_dump().items() if value not in (None, Intent.DESCONHECIDO)}
-    reasked = filled.intersection(asked_slots(message))
-    if reasked:
-        return f"it asks again for {', '.join(sorted(reasked))}"
-    if not complete and "?" not in message:
-        return "it asks nothing though slots are missing"
-    allowed = said.numbers() | {dados.apartment_number or ""}
-    stray = {number.lstrip("0") or "0" for number in re.findall(r"\d+", message)} - allowed
-    if stray:
-        return f"it mentions {', '.join(sorted(stray))}, which the visitor did not say"
-    return _disagreement(proposed, dados, directory)
-
-
-def _disagreement(proposed: ModelDados, dados: Dados, directory: Directory) -> str | None:
-    """Which slot the model asserted differently from what code kept (its sentence may say it)."""
-    if proposed.intent_type != Intent.DESCONHECIDO and proposed.intent_type != dados.intent_type:
-        return "intent_type"
-    if proposed.visitor_name and fold(proposed.visitor_name) != fold(dados.visitor_name or ""):
-        return "visitor_name"
-    apartment = apartment_of(proposed.apartment_number)
-    if proposed.apartment_number is not None and apartment != dados.apartment_number:
-        return "apartment_number"
-    if proposed.resident_name and fold(proposed.resident_name) != fold(dados.resident_name or ""):
-        meant = directory.find(proposed.resident_name, dados.apartment_number)
-        if [r.name for r in meant] != [dados.resident_name]:
-            return "resident_name"
-    return None
-
-
-# -- directory facts for the prompt and the look-up tool -----------------------------------------
+# -- directory facts for the prompt -----------------------------------------
 
 
 def facts(said: Said, dados: Dados, directory: Directory, limit: int = 8) -> list[str]:
@@ -315,8 +295,9 @@ def facts(said: Said, dados: Dados, directory: Directory, limit: int = 8) -> lis
     apartments: list[str] = []
     missing: list[str] = []
     for number in sorted(said.numbers()):
-        if directory.has_apartment(number):
-            apartments.append(number)
+        keys = directory.apartments_numbered(number)
+        if keys:
+            apartments += keys
         elif 2 <= len(number) <= 5:
             missing.append(f"Não existe apartamento {number} no condomínio.")
     for line in said.lines:
@@ -336,14 +317,3 @@ def describe_apartment(number: str, directory: Directory) -> str:
     if not residents:
         return f"Não existe apartamento {number} no condomínio."
     return f"Apartamento {number.upper()}: {', '.join(r.name for r in residents)}."
-
-
-def lookup(query: str, directory: Directory, limit: int = 8) -> str:
-    """The look-up tool's answer: an apartment's residents, or where residents with a name live."""
-    number = apartment_of(query) if any(ch.isdigit() for ch in query) else None
-    if number is not None:
-        return describe_apartment(number, directory)
-    found = directory.find(query)[:limit]
-    if not found:
-        return f"Nenhum morador chamado {query.strip()!r} no cadastro."
-    return " ".join(f"{r.name} mora no apartamento {r.apartment}." for r in found)

@@ -48,6 +48,7 @@ class RulesBrain:
         "Pode confirmar o apartamento e o nome do morador?", "Desculpe, não entendi.", "Desculpe, não ouvi.",
         "Preciso dessa informação para avisar o morador.", "Vou avisar a moradora.", "Vou avisar o morador.",
         "Aguarde um momento, por favor.", "Tudo bem.", "Até logo!", REFUSE_GATE, CONFIRMATION_OPENER,
+        "De qual bloco?", "Qual é o nome do morador?", KEYPAD_PROMPT,
     )  # fmt: skip
 
     def __init__(self, directory: Directory) -> None:
@@ -274,8 +275,10 @@ class RulesBrain:
             question, asked = problem.question, problem.asks
         else:
             question, asked = self._question(dados)
-            if asked == ("apartment_number",) and conversation.apartment_asks >= 2:
-                question = KEYPAD_PROMPT
+            if "apartment_number" in asked and heard.dont_know and "resident_name" in asked:
+                question, asked = "Qual é o nome do morador?", ("resident_name",)  # no number known: a name will do
+            elif "apartment_number" in asked and conversation.apartment_asks >= 2:
+                question, asked = KEYPAD_PROMPT, ("apartment_number",)
         parts.append(question)
         return " ".join(parts), asked
 

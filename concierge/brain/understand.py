@@ -25,7 +25,7 @@ DIGIT_WORDS = {
     "cinco": "5", "seis": "6", "meia": "6", "sete": "7", "oito": "8", "nove": "9",
 }  # fmt: skip
 
-CAME_TO_DO = re.compile(r"\b(vim|venho|estou aqui|to aqui|tou aqui) (pra |para |a |aqui pra )?(?!ver\b)\w+(ar|er|ir)\b")
+CAME_TO_DO = re.compile(r"\b(vim|venho|estou aqui pra|to aqui pra|tou aqui pra)\b")  # in person, with nothing to deliver
 NEGATED_INTENT = re.compile(r"\bnao (e|eh|era|sou) (uma |de |pra |para )?(entrega|visita)\b")
 INJECTION = re.compile(
     r"\b(ignor\w* (as |todas as |suas )?(instruc\w*|regras|ordens)|esquec\w* (as |suas )?(instruc\w*|regras)|"
@@ -35,6 +35,7 @@ INJECTION = re.compile(
     r"sou o sindico|sou a sindica)\b"
 )
 ARRIVED = frozenset({"chegou", "ta", "esta", "veio", "esta", "chegando", "aqui"})
+HONORIFICS = frozenset({"seu", "dona", "senhor", "senhora", "sr", "sra", "doutor", "doutora", "dr", "dra"})
 SAINTS = frozenset({"sao", "santa", "santo", "nossa"})
 CORRECTION = re.compile(r"\b(nao|digo|quer dizer|ou melhor|na verdade|desculp\w*|perdao|errei|corrigindo|me enganei)\b")
 YES = re.compile(
@@ -208,6 +209,9 @@ def detect_intent(folded: str) -> Intent | None:
     negated = NEGATED_INTENT.search(folded)
     if negated:
         return Intent.VISITA if negated.group(3) == "entrega" else Intent.ENTREGA
+    corrected = _corrected_intent(folded)
+    if corrected is not None:
+        return corrected
     if lexicon.pattern("visit_explicit").search(folded):
         return Intent.VISITA
     if lexicon.pattern("delivery").search(folded) or _brand_heard(folded):
@@ -221,12 +225,24 @@ def detect_intent(folded: str) -> Intent | None:
     return None
 
 
+def _corrected_intent(folded: str) -> Intent | None:
+    """'É visita… quer dizer, entrega': both said, a correction between them: the later one."""
+    said = sorted(
+        [(m.start(), Intent.VISITA) for m in lexicon.pattern("visit_explicit").finditer(folded)]
+        + [(m.start(), Intent.ENTREGA) for m in lexicon.pattern("delivery").finditer(folded)]
+    )
+    for (before_at, before), (after_at, after) in zip(said, said[1:]):
+        if before != after and CORRECTION.search(folded[before_at:after_at]):
+            return after
+    return None
+
+
 def intent_strength(folded: str, intent: Intent | None) -> int:
     """How firmly the words say the intent: 3 a correction ('não é entrega'), 2 a word of the
     intent itself ('visita', a delivery word, a service), 1 a hint ('vim estudar', 'filha da')."""
     if intent is None:
         return 0
-    if NEGATED_INTENT.search(folded):
+    if NEGATED_INTENT.search(folded) or _corrected_intent(folded) is not None:
         return 3
     strong = ("visit_explicit", "services") if intent == Intent.VISITA else ("delivery", "goods")
     if any(lexicon.pattern(kind).search(folded) for kind in strong) or (intent == Intent.ENTREGA and _brand_heard(folded)):
@@ -235,17 +251,20 @@ def intent_strength(folded: str, intent: Intent | None) -> int:
 
 
 def _brand_heard(folded: str) -> bool:
-    """A delivery brand as a recogniser may spell it ('e-fold', 'Ifoote' for iFood): one slip
-    allowed in a sound-alike key of a word, or of a short word joined to the next."""
+    """A delivery brand as a recogniser may spell it ('e-fold', 'Ifoote' for iFood), where a
+    brand stands: after 'do'/'da' ('sou do …', 'pedido da …'); never a bare word, which is as
+    likely a person's name ('Sheila' is one slip from 'Shein').
+    One slip is allowed in a sound-alike key of a word, or of a short word joined to the next."""
     tokens = folded.split()
-    spans = tokens + [a + b for a, b in zip(tokens, tokens[1:]) if len(a) <= 2]
     keys = _brand_keys()
-    return any(
-        len(key) >= 4 and Levenshtein.distance(_sound_key(span), key, score_cutoff=1) <= 1
-        for span in spans
-        if len(span) >= 4
-        for key in keys
-    )
+    for index, token in enumerate(tokens):
+        if index == 0 or tokens[index - 1] not in {"do", "da"}:
+            continue
+        spans = [token] + ([token + tokens[index + 1]] if len(token) <= 2 and index + 1 < len(tokens) else [])
+        for span in spans:
+            if len(span) >= 4 and any(Levenshtein.distance(_sound_key(span), key, score_cutoff=1) <= 1 for key in keys if len(key) >= 4):
+                return True
+    return False
 
 
 @cache
@@ -392,13 +411,13 @@ def _visitor_span(
                 continue
             span = _name_span(words, end, cased) or _name_after_who(words, end, cased)
             if span is not None:
-                return span, True
+                return _restated(words, span, cased), True
     for index in range(len(words) - 3):  # 'avisa a Juliana que a Paula chegou'
         if folded[index] == "que" and folded[index + 1] in {"o", "a"}:
             span = _name_span(words, index + 2, cased)
             if span is not None and span[1] < len(words) and folded[span[1]] in ARRIVED:
                 return span, True
-    opening = _introduction(words, cased, directory)
+    opening = None if "resident_name" in asked else _introduction(words, cased, directory)
     if opening is not None:
         return opening, True
     if "visitor_name" in asked:
@@ -406,18 +425,26 @@ def _visitor_span(
     return None, False
 
 
+def _restated(words: list[Word], span: tuple[int, int], cased: bool) -> tuple[int, int]:
+    """'Priscila, Priscila Duarte': a name said again at once, in full, is the name."""
+    again = _name_span(words, span[1], cased) if words[span[1] - 1].clause_end else None
+    if again is not None and again[1] - again[0] > span[1] - span[0] and words[again[0]].folded == words[span[0]].folded:
+        return again
+    return span
+
+
 def _name_after_who(words: list[Word], start: int, cased: bool) -> tuple[int, int] | None:
     """After 'sou o': a relation or role, its owner, then the name: 'sobrinha dela, Marina',
     'genro do seu Carlos, o Fábio', 'carteiro Luís'."""
-    who = lexicon.words("relations") | lexicon.words("roles")
+    who = (lexicon.words("relations") | lexicon.words("roles")) - HONORIFICS
     index = start + 1 if start < len(words) and words[start].folded in {"o", "a", "um", "uma"} else start
     if index >= len(words) or words[index].folded not in who:
         return None
     while index + 1 < len(words) and not words[index].clause_end and words[index + 1].folded in who:
         index += 1
-    if not words[index].clause_end and words[index].folded in lexicon.words("roles"):
-        span = _name_span(words, index + 1, cased)  # 'o carteiro Luís'
-        if span is not None:
+    if not words[index].clause_end:
+        span = _name_span(words, index + 1, cased)  # 'o carteiro Luís', 'a irmã Lurdes'
+        if span is not None and (cased or words[index].folded in lexicon.words("roles")):
             return span
     limit = index + 7
     while index < len(words) and index < limit and not words[index].clause_end:
@@ -439,13 +466,17 @@ def _introduction(words: list[Word], cased: bool, directory: Directory) -> tuple
         start += 1
     if start + 1 >= len(words) or (words[start].folded, words[start + 1].folded) not in {("e", "o"), ("e", "a"), ("eh", "o"), ("eh", "a")}:
         return None
-    span = _name_span(words, start + 2, cased)
+    span = _name_span(words, start + 2, cased) or _name_after_who(words, start + 2, cased)
     if span is None:
-        return _name_after_who(words, start + 2, cased)  # 'É a filha da dona Rute, a Lívia'
+        return None
     after = words[span[1]].folded if span[1] < len(words) else ""
     who_follows = words[span[1] - 1].clause_end and after in lexicon.words("relations") | lexicon.words("roles") | {"do", "da"}
+    if who_follows:
+        return span
+    asking = any(w.text == "?" for w in words) or words[-1].folded.endswith("?")
+    names_a_place = after in {"do", "da", "no", "na"} or (after.isdigit())
     named_resident = bool(directory.find(" ".join(w.text for w in words[span[0] : span[1]])))
-    return span if who_follows or not named_resident else None
+    return None if named_resident and (asking or names_a_place or span[1] < len(words) - 1) else span
 
 
 def _bare_name(words: list[Word], cased: bool) -> tuple[int, int] | None:

@@ -47,11 +47,35 @@ def test_visitor_name_is_not_taken_as_resident(directory):
     assert [m.resident.name for m in heard.resident_mentions] == ["Luísa Barbosa"]
 
 
-def test_bare_name_is_the_visitor_unless_a_resident_was_asked_for(directory):
+def test_bare_name_is_the_visitor_only_when_asked_for(directory):
     assert understand("Carlos Pereira.", directory, ["visitor_name"]).visitor_name == "Carlos Pereira"
-    assert understand("Carlos Pereira.", directory).visitor_name == "Carlos Pereira"
     assert understand("Carlos Pereira.", directory, ["resident_name"]).visitor_name is None
+    # unasked, a lone word is as likely a misheard brand ('Lógica!' for Loggi) as a name
+    assert understand("Lógica! Entrega para o 302.", directory).visitor_name is None
     assert understand("Gabriel.", directory).visitor_name is None, "a resident's name is not taken as the visitor's"
+
+
+@pytest.mark.parametrize(
+    "text, name",
+    [
+        ("Sou a sobrinha dela, Marina Souza.", "Marina Souza"),
+        ("Pode falar que é o compadre dele, Nestor.", "Nestor"),
+        ("Sou a filha dela, Rute.", "Rute"),
+        ("Boa tarde, é a filha da dona Francisca, a Lívia.", "Lívia"),
+        ("Oi, é a Carla, amiga da Camila.", "Carla"),
+        ("Sou o carteiro, Luís.", "Luís"),
+        ("É o Valdeci, do depósito.", "Valdeci"),
+        ("Meu nome é Priscila, Priscila Duarte.", "Priscila Duarte"),
+        ("Avisa a Camila que a Paula chegou.", "Paula"),
+    ],
+)
+def test_visitor_names_after_who_they_are(directory, text, name):
+    assert understand(text, directory).visitor_name == name
+
+
+def test_who_someone_is_without_a_name_is_no_name(directory):
+    assert understand("Sou o genro dela.", directory).visitor_name is None
+    assert understand("Sou amigo da Camila, vim visitar.", directory).visitor_name is None
 
 
 def test_roles_are_not_names(directory):

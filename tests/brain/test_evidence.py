@@ -1,0 +1,106 @@
+"""Hearing with the directory: which apartment a turn names, the read-back when unsure, the keypad."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from concierge.brain.directory import Directory
+from concierge.brain.evidence import Support, choose_apartment
+from concierge.brain.memory import Conversation
+from concierge.brain.rules import KEYPAD_PROMPT, RulesBrain
+from concierge.brain.understand import apartment_readings
+from concierge.config import CallState
+
+
+@pytest.fixture
+def towers(tmp_path):
+    entries = [
+        {"apartment_number": "1-1204", "residents": ["Otávio Reis"]},
+        {"apartment_number": "2-1204", "residents": ["Lúcia Campos"]},
+        {"apartment_number": "1-604", "residents": ["Rute Amaral"]},
+    ]
+    path = tmp_path / "towers.json"
+    path.write_text(json.dumps(entries), encoding="utf-8")
+    return Directory.load(path)
+
+
+def talk(brain: RulesBrain, *turns: str, alternatives: dict[int, tuple[str, ...]] | None = None):
+    conversation = Conversation(id="t")
+    replies = [brain.respond(conversation, turn, (alternatives or {}).get(i, ())) for i, turn in enumerate(turns)]
+    return conversation, replies
+
+
+def test_a_directory_apartment_beats_an_unknown_reading(directory):
+    choice = choose_apartment(apartment_readings("é o 300 de 16, não, 104"), directory, set())
+    assert (choice.value, choice.support) == ("104", Support.DIRECTORY)
+
+
+def test_a_near_miss_is_rescued_by_the_resident_and_read_back(directory):
+    conversation, replies = talk(RulesBrain(directory), "Entrega para a Joana Prado, apartamento 114.", "Meu nome é Caio.")
+    last = replies[-1]
+    assert last.dados.apartment_number == "104" and not last.valid_for_action
+    assert last.mensagem.endswith("certo?") and last.set_call_status == CallState.USER_TURN
+    _, confirmed = talk(RulesBrain(directory), "Entrega para a Joana Prado, apartamento 114.", "Meu nome é Caio.", "Isso mesmo.")
+    assert confirmed[-1].valid_for_action and confirmed[-1].dados.apartment_number == "104"
+
+
+def test_a_no_to_the_read_back_drops_what_was_read(directory):
+    conversation, replies = talk(RulesBrain(directory), "Entrega para a Joana Prado, apartamento 114.", "Meu nome é Caio.", "Não.")
+    assert not replies[-1].valid_for_action
+    assert conversation.dados.apartment_number is None and conversation.dados.resident_name is None
+
+
+def test_a_later_misheard_number_does_not_wipe_an_established_apartment(directory):
+    _, replies = talk(RulesBrain(directory), "Visita para a Beatriz Andrade, no 302.", "É o 9 9 9 7.", "Sou o Rui.")
+    assert replies[-1].dados.apartment_number == "302" and replies[-1].valid_for_action
+
+
+def test_a_correction_does_replace_it(directory):
+    _, replies = talk(RulesBrain(directory), "Entrega para o 301.", "Não, é o 302.", "Meu nome é Alan.")
+    assert replies[-1].dados.apartment_number == "302"
+
+
+def test_a_unique_resident_fills_the_apartment_after_an_unknown_one(directory):
+    _, replies = talk(RulesBrain(directory), "Entrega para o apartamento 990.", "É para o Gabriel Moreira.", "Sou a Marta.")
+    assert replies[-1].dados.apartment_number == "1203"
+    assert replies[-1].mensagem.endswith("certo?"), "an apartment that contradicts what was said is read back"
+
+
+def test_another_reading_of_the_audio_is_used_when_the_directory_backs_it(directory):
+    brain = RulesBrain(directory)
+    _, replies = talk(brain, "Entrega para a Joana, apartamento cento e quarenta.", alternatives={0: ("Entrega para a Joana, apartamento cento e quatro.",)})
+    assert replies[0].dados.apartment_number == "104"
+    _, unheard = talk(brain, "Entrega, apartamento 990.", alternatives={0: ("Entrega, apartamento 991.",)})
+    assert unheard[0].dados.apartment_number is None, "a reading the directory does not know is not taken from the N-best"
+
+
+def test_two_failed_tries_at_the_apartment_ask_for_the_keypad(directory):
+    garbled = ("Entrega do Mercado Livre.", "Ééé, ôô.", "Hã, pera aí.")
+    _, replies = talk(RulesBrain(directory), *garbled)
+    assert replies[-1].mensagem.endswith(KEYPAD_PROMPT)
+    _, keyed = talk(RulesBrain(directory), *garbled, "104", "Joana.", "Sou o Caio.")
+    assert keyed[-1].valid_for_action and keyed[-1].dados.apartment_number == "104"
+
+
+def test_the_block_is_asked_when_the_number_exists_in_several(towers):
+    _, replies = talk(RulesBrain(towers), "Entrega para o 1204.")
+    assert "De qual bloco?" in replies[0].mensagem and replies[0].dados.apartment_number is None
+    _, settled = talk(RulesBrain(towers), "Entrega para a Lúcia, torre dois, 1204.", "Sou o Davi.")
+    assert settled[-1].valid_for_action and settled[-1].dados.apartment_number == "2-1204"
+
+
+def test_a_block_inferred_from_the_resident_is_read_back(towers):
+    _, replies = talk(RulesBrain(towers), "Visita para o Otávio, apartamento 1204.", "Sou o Davi.")
+    assert replies[-1].dados.apartment_number == "1-1204" and replies[-1].mensagem.endswith("certo?")
+
+
+def test_nicknames_reach_the_resident(directory):
+    _, replies = talk(RulesBrain(directory), "Entrega pro seu Zé do 202.")
+    assert replies[0].dados.resident_name == "José Silva"
+
+
+def test_a_visitor_who_does_not_know_the_number_is_asked_for_the_name_instead(directory):
+    _, replies = talk(RulesBrain(directory), "Entrega do Mercado Livre.", "Não sei o número.")
+    assert replies[-1].mensagem.endswith("Qual é o nome do morador?")
