@@ -1,12 +1,24 @@
-"""`apoena simulate` as a user runs it: bad input is refused fast; recorded calls run end to end."""
+"""`apoena simulate` as a user runs it: bad input is refused fast; recorded calls run end to end;
+the reactive caller speaks turn by turn and answers read-backs and keypad requests."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import wave
 
 import pytest
+
+from concierge.apps.simulate import Simulator, _Keys, _Speech, group_by_directory, load_recording, script_of
+from concierge.audio.pcm import read_audio_file
+from concierge.brain.reply import Reply
+from concierge.call.services import CallServices, waiting_tone
+from concierge.config import Config
+from concierge.errors import UserError
+from concierge.speech.base import Transcript
+from concierge.speech.cache import CachedSynthesizer
+from concierge.speech.espeak import EspeakSynthesizer
 
 from .test_cli import ROOT, run
 
@@ -81,3 +93,158 @@ def test_unmet_expectations_exit_1(tmp_path, config):
     assert result.returncode == 1
     call = json.loads(result.stdout)["calls"][0]
     assert call["passed"] is False and any("apartment_number" in m for m in call["mismatches"])
+
+
+# -- the reactive caller ------------------------------------------------------------------------
+#
+# A recording with timed turns and "yes"/"no" answer segments, played against a scripted
+# concierge (what it hears is told by which recorded segment the utterance holds), so the
+# caller's behaviour is tested without a speech model: real server, session, endpointer,
+# AudioSocket and espeak-ng voice.
+
+RATE = 8000
+
+
+def seconds(pcm: bytes) -> float:
+    return len(pcm) / (2 * RATE)
+
+
+def quiet(duration: float) -> bytes:
+    return bytes(int(duration * RATE) * 2)
+
+
+class SegmentTranscriber:
+    """Hears the text of each recorded segment whose audio the utterance holds (in order)."""
+
+    def __init__(self, segments: dict[str, bytes]) -> None:
+        self.marks = {text: pcm[len(pcm) // 4 * 2 :][:240] for text, pcm in segments.items()}  # 15 ms from the middle
+
+    def transcribe(self, pcm8k: bytes, prompt: str | None = None) -> Transcript:
+        found = sorted((pcm8k.find(mark), text) for text, mark in self.marks.items() if pcm8k.find(mark) >= 0)
+        return Transcript(text=" ".join(text for _, text in found), duration_s=seconds(pcm8k), elapsed_ms=0.0)
+
+
+class ScriptedConcierge:
+    """Answers each text it hears with a scripted reply; anything else gets a re-ask."""
+
+    def __init__(self, replies: dict[str, tuple[str, dict, bool]]) -> None:
+        self.replies = replies
+        self.heard: list[str] = []
+
+    def respond(self, conversation_id: str, text: str, alternatives: tuple[str, ...] = ()) -> Reply:
+        self.heard.append(text)
+        message, dados, valid = self.replies.get(text, ("Pode repetir, por favor?", {}, False))
+        return Reply.model_validate({"mensagem": message, "dados": dados, "valid_for_action": valid, "set_call_status": "USER_TURN"})
+
+    def note(self, conversation_id: str, text: str, role: str = "system") -> None:
+        pass
+
+
+def reactive_call(tmp_path, answers: bool = True, dtmf: list | None = None):
+    """turn A, turn B, then the answers "Sim" and "NAO", each 0.4 s apart: played as one stream,
+    A and B would be one utterance (the end-of-turn silence is 0.5 s)."""
+    entrega = read_audio_file(FIXTURES / "entrega.slin")
+    segments = {
+        "A": entrega[int(0.6 * RATE) * 2 : int(4.4 * RATE) * 2],
+        "B": entrega[int(6.5 * RATE) * 2 : int(8.21 * RATE) * 2],
+        "Sim": read_audio_file(ROOT / "tests" / "audio" / "data" / "bom_dia.slin"),
+        "NAO": read_audio_file(ROOT / "tests" / "audio" / "data" / "entrega.slin"),
+    }
+    pcm, spans = quiet(0.5), {}
+    for text, audio in segments.items():
+        spans[text] = {"start_seconds": round(seconds(pcm), 3), "end_seconds": round(seconds(pcm) + seconds(audio), 3)}
+        pcm += audio + quiet(0.4)
+    sidecar = {
+        "turns": [{"text": text, **spans[text]} for text in ("A", "B")],
+        "expected": {"intent_type": "entrega", "visitor_name": "Carlos Pereira", "apartment_number": "104",
+                     "resident_name": "Joana Prado", "valid_for_action": True},
+    }  # fmt: skip
+    if answers:
+        sidecar["answers"] = {"yes": spans["Sim"], "no": spans["NAO"]}
+    if dtmf:
+        sidecar["dtmf"] = dtmf
+    (tmp_path / "call.slin").write_bytes(pcm)
+    (tmp_path / "call.json").write_text(json.dumps(sidecar))
+    return load_recording(tmp_path / "call.slin"), SegmentTranscriber(segments)
+
+
+def play(tmp_path, recording, transcriber, replies):
+    concierge = ScriptedConcierge(replies)
+    config = Config.model_validate({"greeting": {"message": "Pois não?"}, "system": {"silence_threshold_seconds": 0.5}})
+    synthesizer = CachedSynthesizer(EspeakSynthesizer(), tmp_path / "tts")
+    services = CallServices(config, concierge, transcriber, synthesizer, "", synthesizer.synthesize("Pois não?"), waiting_tone())  # type: ignore[arg-type]
+
+    async def scenario():
+        async with Simulator(services, speed=2.0) as simulator:  # the caller's side at twice real time
+            return await asyncio.wait_for(simulator.call(recording), 90)
+
+    try:
+        return asyncio.run(scenario()), concierge.heard
+    finally:
+        services.close()
+
+
+ASKED = {"intent_type": "entrega", "apartment_number": "104", "resident_name": "Joana Prado"}
+DONE = ("Certo. Vou avisar a moradora.", {**ASKED, "visitor_name": "Carlos Pereira"}, True)
+
+
+@pytest.mark.parametrize("read_back, answered, said", [("104", "yes", "Sim"), ("105", "no", "NAO")])
+def test_the_caller_speaks_turn_by_turn_and_answers_a_read_back(tmp_path, read_back, answered, said):
+    recording, transcriber = reactive_call(tmp_path)
+    replies = {
+        "A": (f"Apartamento {read_back}, da Joana Prado, certo?", {**ASKED, "apartment_number": read_back}, False),
+        said: ("Qual é o seu nome?", ASKED, False),
+        "B": DONE,
+    }
+    report, heard = play(tmp_path, recording, transcriber, replies)
+    assert heard == ["A", said, "B"]  # one turn at a time, the answer between them
+    assert report.mode == "turns" and report.script_played == 2
+    assert [(a["kind"], a["after_turn"], a["reply_index"], a["sent"]) for a in report.answers] == [(answered, 1, 1, True)]
+    assert report.outcome == "completed" and report.passed, report.mismatches
+    assert report.as_json()["answers"][0]["reply"].endswith("certo?")
+
+
+def test_a_keypad_request_is_answered_with_dtmf(tmp_path):
+    recording, transcriber = reactive_call(tmp_path)
+    replies = {
+        "A": ("Não entendi o apartamento. Por favor, digite o número do apartamento.", {"intent_type": "entrega"}, False),
+        "104": ("Qual é o seu nome?", ASKED, False),
+        "B": DONE,
+    }
+    report, heard = play(tmp_path, recording, transcriber, replies)
+    assert heard == ["A", "104", "B"]
+    assert [t.source for t in report.turns] == ["speech", "dtmf", "speech"]
+    assert [(a["kind"], a["digits"], a["after_turn"]) for a in report.answers] == [("keypad", "104#", 1)]
+    assert report.passed, report.mismatches
+
+
+def test_without_recorded_answers_the_caller_goes_on_with_the_script(tmp_path):
+    recording, transcriber = reactive_call(tmp_path, answers=False)
+    replies = {"A": ("Apartamento 104, da Joana Prado, certo?", ASKED, False), "B": DONE}
+    report, heard = play(tmp_path, recording, transcriber, replies)
+    assert heard == ["A", "B"]
+    assert [(a["kind"], a["sent"]) for a in report.answers] == [("yes", False)]
+    assert report.outcome == "completed"
+
+
+def test_script_steps_keys_between_turns_and_inside_them(tmp_path):
+    recording, _ = reactive_call(tmp_path, dtmf=[{"at_seconds": 4.5, "digits": "1001"}, {"at_seconds": 1.0, "digits": "9"}])
+    steps = script_of(recording)
+    assert [type(s) for s in steps] == [_Speech, _Keys, _Speech]
+    assert steps[0].dtmf == ((1.0, "9"),) and steps[1] == _Keys("1001")
+
+
+def test_sidecar_directory_and_answers_are_read(tmp_path):
+    recording, _ = reactive_call(tmp_path)
+    assert recording.reactive and set(recording.answers) == {"yes", "no"} and recording.directory is None
+    sidecar = json.loads((tmp_path / "call.json").read_text())
+    (tmp_path / "dirs").mkdir()
+    shutil.copy(ROOT / "data" / "apartamentos.json", tmp_path / "dirs" / "small.json")
+    (tmp_path / "call.json").write_text(json.dumps({**sidecar, "directory": "dirs/small.json"}))
+    other = load_recording(tmp_path / "call.slin")
+    assert other.directory == (tmp_path / "dirs" / "small.json").resolve()
+    assert group_by_directory([recording, other, recording]) == {None: [0, 2], other.directory: [1]}
+    for bad in ({"directory": "dirs/missing.json"}, {"answers": {"maybe": sidecar["turns"][0]}}):
+        (tmp_path / "call.json").write_text(json.dumps({**sidecar, **bad}))
+        with pytest.raises(UserError):
+            load_recording(tmp_path / "call.slin")

@@ -1,9 +1,15 @@
 """`apoena simulate`: play recorded calls through the real server code over a loopback AudioSocket.
 
-The simulated caller is a real AudioSocket client. By default it waits its turn like a person:
-it stays silent during the greeting and while the concierge thinks and speaks, then goes on
-with the recording. `--no-wait` streams the recording blindly in real time instead. Its calls
-are recorded like served ones, in a temporary database unless `--record PATH` names one.
+The simulated caller is a real AudioSocket client. When the recording's sidecar lists its
+`turns` with times, the caller is reactive: it says one turn (with a little silence after),
+waits until the concierge has answered and it is the caller's turn again, then says the next.
+A read-back ("…, certo?") or a keypad request ("digite …") is answered as a truthful visitor
+would (`concierge.apps.visitor.answer`): keypad digits as AudioSocket DTMF, "yes"/"no" from
+audio segments the sidecar names (`answers`). Without turn times it plays the recording as
+one stream, keeping quiet while the concierge thinks and speaks. `--no-wait` streams the
+recording blindly in real time instead. A sidecar `directory` runs that call against its own
+resident directory. Its calls are recorded like served ones, in a temporary database unless
+`--record PATH` names one.
 """
 
 from __future__ import annotations
@@ -18,9 +24,11 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from rapidfuzz import fuzz
 
 from concierge.apps.common import configure_logging, load_setup, tune_for_real_time
+from concierge.apps.visitor import Answer, answer
 from concierge.audio.pcm import FRAME_BYTES, FRAME_SECONDS, AudioFileError, read_audio_file, write_wav
 from concierge.audiosocket.client import AudioSocketClient
 from concierge.audiosocket.protocol import Audio, Hangup
@@ -35,7 +43,18 @@ from concierge.errors import UserError
 
 AUDIO_SUFFIXES = (".slin", ".wav")
 TAIL_SECONDS = 4.0  # after the recording ends, the caller listens this long before hanging up
+PRE_ROLL_SECONDS = 0.5  # a turn is played from a little before its first word …
+POST_ROLL_SECONDS = 0.1  # … to a little after its last
+AFTER_TURN_SECONDS = 0.5  # quiet after a turn beyond the concierge's end-of-turn silence
+REACTION_SECONDS = 0.4  # the concierge has been quiet and listening this long: the caller speaks
+UNHEARD_SECONDS = 6.0  # still listening and nothing answered this long after a turn: go on
+ANSWER_WAIT_SECONDS = 45.0  # never wait longer than this (audio time) for one answer
+MAX_ANSWERS_IN_A_ROW = 3  # read-backs answered before the caller goes on with the script anyway
+KEY_SECONDS = 0.16  # between keypad digits
 SLOTS = ("intent_type", "visitor_name", "apartment_number", "resident_name")
+
+
+Span = tuple[float, float]  # (start, end) seconds into the recording
 
 
 @dataclass
@@ -44,6 +63,32 @@ class Recording:
     pcm: bytes
     dtmf: list[tuple[float, str]]
     expected: dict | None
+    turns: list[Span] = field(default_factory=list)  # caller turns with times: the caller is reactive
+    answers: dict[str, Span] = field(default_factory=dict)  # "yes" / "no": what the caller says to a read-back
+    if_asked: dict | None = None  # the visitor's own wording of answers (see concierge.apps.visitor)
+    directory: Path | None = None  # the resident directory this call was made for
+    idle: Span | None = None  # line noise the caller sends while it listens (default: digital silence)
+    info: dict = field(default_factory=dict)  # sidecar keys reported as they are (split, source)
+
+    @property
+    def reactive(self) -> bool:
+        return bool(self.turns)
+
+    def segment(self, start: float, end: float) -> bytes:
+        a, b = (max(0, min(len(self.pcm), round(t * 8000) * 2)) for t in (start, end))
+        return self.pcm[a:b]
+
+
+@dataclass(frozen=True)
+class _Speech:
+    start: float
+    end: float
+    dtmf: tuple[tuple[float, str], ...] = ()  # keys typed while speaking (seconds into the recording)
+
+
+@dataclass(frozen=True)
+class _Keys:
+    digits: str
 
 
 @dataclass
@@ -68,6 +113,12 @@ class CallReport:
         return (last - first - expected) / expected
     state: CallState = CallState.STANDBY
     ended: asyncio.Event = field(default_factory=asyncio.Event)  # the server side reported the end
+    mode: str = ""  # "turns" (reactive caller), "stream" (waits its turn) or "no-wait"
+    listening: int = 0  # how many times the concierge has gone back to listening (USER_TURN)
+    script_played: int = 0  # scripted steps (turns, keypad entries) the caller got through
+    answers: list[dict] = field(default_factory=list)  # read-backs and keypad requests answered
+    unheard: list[int] = field(default_factory=list)  # scripted steps after which nothing was answered
+    considered: int = 0  # the last concierge turn the caller decided whether to answer
 
     @property
     def final(self) -> dict | None:
@@ -109,6 +160,12 @@ class CallReport:
                 for t in self.turns
             ],
             "final": self.final,
+            "mode": self.mode,
+            "script_played": self.script_played,
+            "answers": self.answers,
+            "unheard_after": self.unheard,
+            **({"directory": str(self.recording.directory)} if self.recording.directory else {}),
+            **self.recording.info,
             "expected": self.recording.expected,
             "passed": self.passed,
             "mismatches": self.mismatches,
@@ -151,9 +208,114 @@ def load_recording(path: Path) -> Recording:
         expected = data.get("expected")
         if expected is not None and not isinstance(expected, dict):
             raise ValueError("'expected' must be an object")
+        turns = data.get("turns") or []
+        timed = all(isinstance(t, dict) and "start_seconds" in t and "end_seconds" in t for t in turns)
+        spans = sorted(_span(t, "turn") for t in turns) if timed else []
+        answers = {str(kind): _span(span, f"answers.{kind}") for kind, span in (data.get("answers") or {}).items()}
+        unknown = set(answers) - {"yes", "no"}
+        if unknown:
+            raise ValueError(f"'answers' has {', '.join(sorted(unknown))}; only 'yes' and 'no' are said")
+        if_asked = data.get("if_asked")
+        if if_asked is not None and not isinstance(if_asked, dict):
+            raise ValueError("'if_asked' must be an object")
+        idle = _span(data["idle"], "idle") if data.get("idle") else None
+        directory = None
+        if data.get("directory"):
+            directory = (sidecar.parent / str(data["directory"])).resolve()
+            if not directory.is_file():
+                raise ValueError(f"directory {directory} not found")
+        info = {key: data[key] for key in ("split", "source", "name") if key in data}
     except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise UserError(f"{sidecar}: unreadable expectations ({error}) — see fixtures/calls/README.md", exit_code=2) from None
-    return Recording(path, pcm, dtmf, expected)
+    return Recording(path, pcm, dtmf, expected, spans, answers, if_asked, directory, idle, info)
+
+
+def _span(item: dict, what: str) -> Span:
+    start, end = float(item["start_seconds"]), float(item["end_seconds"])
+    if not 0 <= start < end:
+        raise ValueError(f"{what}: start_seconds {start} must be >= 0 and before end_seconds {end}")
+    return start, end
+
+
+def script_of(recording: Recording) -> list[_Speech | _Keys]:
+    """The caller's steps in order: each timed turn (with any keys typed inside it), and keys typed
+    between turns as steps of their own."""
+    steps: list[tuple[float, _Speech | _Keys]] = []
+    loose = list(recording.dtmf)
+    for start, end in recording.turns:
+        inside = tuple(d for d in loose if start <= d[0] <= end)
+        loose = [d for d in loose if d not in inside]
+        steps.append((start, _Speech(start, end, inside)))
+    steps += [(at, _Keys(digits)) for at, digits in loose]
+    return [step for _, step in sorted(steps, key=lambda item: item[0])]
+
+
+def group_by_directory(recordings: list[Recording]) -> dict[Path | None, list[int]]:
+    """Which calls need which directory (None: the one from --directory or the configuration)."""
+    groups: dict[Path | None, list[int]] = {}
+    for index, recording in enumerate(recordings):
+        groups.setdefault(recording.directory, []).append(index)
+    return groups
+
+
+@contextlib.contextmanager
+def simulation_services(config_path: Path | None, directory_path: Path | None):
+    """The same setup and engines `apoena serve` builds, for one directory; closed on exit."""
+    setup = load_setup(config_path, directory_path, None)
+    try:
+        services = build_services(setup.config, setup.directory, setup.concierge)
+        try:
+            yield setup, services
+        finally:
+            services.close()
+    finally:
+        setup.concierge.store.close()
+
+
+class _Line:
+    """The caller's end of the line: one 20 ms frame per tick, speech or quiet, paced like a phone."""
+
+    def __init__(self, client: AudioSocketClient, speed: float, idle: bytes = b"") -> None:
+        self.client = client
+        self.interval = FRAME_SECONDS / speed
+        self.loop = asyncio.get_running_loop()
+        self.start = self.loop.time()
+        self.tick = 0
+        self.idle = _frames(idle) or [bytes(FRAME_BYTES)]
+        self.idle_at = 0
+
+    async def send(self, frame: bytes) -> None:
+        await self.client.send_audio(frame)
+        self.tick += 1
+        delay = self.start + self.tick * self.interval - self.loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    async def quiet(self) -> None:
+        frame = self.idle[self.idle_at % len(self.idle)]
+        self.idle_at += 1
+        await self.send(frame)
+
+
+def _line_after_last_turn(recording: Recording) -> bytes:
+    """What the line carries when the caller is quiet: the recording after its last speech (its
+    hiss or noise, or digital silence), when there is enough of it."""
+    ends = [end for _, end in (*recording.turns, *recording.answers.values())] + [at for at, _ in recording.dtmf]
+    tail = recording.segment(max(ends) + 0.3, len(recording.pcm) / 16000) if ends else b""
+    if len(tail) < 0.5 * 16000:
+        return b""
+    speech = b"".join(recording.segment(*span) for span in recording.turns)
+    return tail if _rms(tail) < 0.3 * _rms(speech) else b""  # 10 dB under the turns: noise, not more speech
+
+
+def _rms(pcm: bytes) -> float:
+    samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2").astype(np.float64)
+    return float(np.sqrt(np.mean(samples**2))) if len(samples) else 0.0
+
+
+def _frames(pcm: bytes) -> list[bytes]:
+    frames = [pcm[i : i + FRAME_BYTES] for i in range(0, len(pcm), FRAME_BYTES)]
+    return [f + bytes(FRAME_BYTES - len(f)) if len(f) < FRAME_BYTES else f for f in frames]
 
 
 class Simulator:
@@ -190,6 +352,8 @@ class Simulator:
             return
         if isinstance(event, StateChanged):
             report.state = event.state
+            if event.state == CallState.USER_TURN:
+                report.listening += 1
         elif isinstance(event, Turn):
             report.turns.append(event)
         elif isinstance(event, CallEnded):
@@ -231,9 +395,125 @@ class Simulator:
                 return
 
     async def _play(self, client: AudioSocketClient, report: CallReport, listener: asyncio.Task) -> None:
+        if self.wait and report.recording.reactive:
+            report.mode = "turns"
+            await self._play_turns(client, report, listener)
+        else:
+            report.mode = "stream" if self.wait else "no-wait"
+            await self._stream(client, report, listener)
+
+    # -- the reactive caller: one turn at a time ----------------------------------------------
+
+    async def _play_turns(self, client: AudioSocketClient, report: CallReport, listener: asyncio.Task) -> None:
         recording = report.recording
-        frames = [recording.pcm[i : i + FRAME_BYTES] for i in range(0, len(recording.pcm), FRAME_BYTES)]
-        frames = [f + bytes(FRAME_BYTES - len(f)) if len(f) < FRAME_BYTES else f for f in frames]
+        idle = recording.segment(*recording.idle) if recording.idle else _line_after_last_turn(recording)
+        line = _Line(client, self.speed, idle)
+        steps = script_of(recording)
+        heard_from = 0  # the concierge's listening count when the caller last finished speaking
+        for played in range(len(steps) + 1):
+            answered = 0
+            while True:
+                if not await self._wait_for_turn(line, report, listener, heard_from, played):
+                    return  # the concierge hung up
+                reaction = self._reaction(report)
+                if reaction is None or answered >= MAX_ANSWERS_IN_A_ROW:
+                    break
+                spoke_at = await self._give_answer(line, report, reaction, played)
+                if spoke_at is None:
+                    break  # nothing recorded to say: go on with the script
+                heard_from, answered = spoke_at, answered + 1
+            if played == len(steps):
+                break
+            step = steps[played]
+            if isinstance(step, _Speech):
+                heard_from = await self._say(line, report, step.start, step.end, step.dtmf)
+            else:
+                heard_from = await self._type(line, report, step.digits)
+            report.script_played = played + 1
+        tail = 0.0
+        while not listener.done() and tail < TAIL_SECONDS:
+            await line.quiet()
+            if report.state == CallState.USER_TURN:
+                tail += FRAME_SECONDS
+
+    async def _wait_for_turn(
+        self, line: _Line, report: CallReport, listener: asyncio.Task, heard_from: int, step: int
+    ) -> bool:
+        """Keep quiet until the concierge has answered and listens again; False if the call ended.
+        If it still listens long after the caller spoke, without answering, the caller goes on."""
+        steady = unheard = waited = 0.0
+        while not listener.done():
+            listening = report.state == CallState.USER_TURN
+            steady = steady + FRAME_SECONDS if listening and report.listening > heard_from else 0.0
+            unheard = unheard + FRAME_SECONDS if listening and report.listening == heard_from else 0.0
+            if steady >= REACTION_SECONDS:
+                return True
+            if unheard >= UNHEARD_SECONDS or waited >= ANSWER_WAIT_SECONDS:
+                report.unheard.append(step)
+                return True
+            await line.quiet()
+            waited += FRAME_SECONDS
+        return False
+
+    def _reaction(self, report: CallReport) -> Answer | None:
+        """A truthful visitor's answer to the concierge's latest reply, if it asks for one."""
+        if report.recording.expected is None or not report.turns or report.turns[-1].index <= report.considered:
+            return None
+        latest = report.turns[-1]
+        report.considered = latest.index
+        return answer(latest.reply.mensagem, latest.reply.dados, report.recording.expected, report.recording.if_asked)
+
+    async def _give_answer(self, line: _Line, report: CallReport, reaction: Answer, step: int) -> int | None:
+        """Say or key the answer; the concierge's listening count when done, None if nothing was sent."""
+        recording = report.recording
+        entry = {"kind": reaction.kind, "after_turn": step, "reply_index": report.considered}
+        entry["reply"] = report.turns[-1].reply.mensagem
+        if reaction.kind == "keypad":
+            entry.update(digits=reaction.digits, sent=True)
+            report.answers.append(entry)
+            return await self._type(line, report, reaction.digits)
+        entry["text"] = reaction.text
+        span = recording.answers.get(reaction.kind)
+        entry["sent"] = span is not None
+        report.answers.append(entry)
+        if span is None:
+            return None
+        return await self._say(line, report, *span)
+
+    async def _say(self, line: _Line, report: CallReport, start: float, end: float, dtmf: tuple = ()) -> int:
+        """Play one stretch of speech from the recording, then the quiet that ends a turn."""
+        recording = report.recording
+        spans = [*recording.turns, *recording.answers.values()]
+        before = max((e for _, e in spans if e <= start), default=0.0)  # never a piece of other speech
+        begin = max(before, start - PRE_ROLL_SECONDS)
+        keys = sorted(dtmf)
+        for index, frame in enumerate(_frames(recording.segment(begin, end + POST_ROLL_SECONDS))):
+            await line.send(frame)
+            while keys and keys[0][0] <= begin + (index + 1) * FRAME_SECONDS:
+                for digit in keys.pop(0)[1]:
+                    await line.client.send_dtmf(digit)
+        for _, digits in keys:
+            for digit in digits:
+                await line.client.send_dtmf(digit)
+        heard_from = report.listening
+        silence = self.services.config.system.silence_threshold_seconds + AFTER_TURN_SECONDS
+        for _ in range(round(silence / FRAME_SECONDS)):
+            await line.quiet()
+        return heard_from
+
+    async def _type(self, line: _Line, report: CallReport, digits: str) -> int:
+        """Key digits on the keypad, a little apart, as AudioSocket DTMF."""
+        for digit in digits:
+            await line.client.send_dtmf(digit)
+            for _ in range(round(KEY_SECONDS / FRAME_SECONDS)):
+                await line.quiet()
+        return report.listening
+
+    # -- the recording as one stream ----------------------------------------------------------
+
+    async def _stream(self, client: AudioSocketClient, report: CallReport, listener: asyncio.Task) -> None:
+        recording = report.recording
+        frames = _frames(recording.pcm)
         dtmf = list(recording.dtmf)
         silence = bytes(FRAME_BYTES)
         loop = asyncio.get_running_loop()
@@ -277,31 +557,39 @@ def run_simulate(
         raise UserError("--speed must be between 0 and 100 (1 = real time)", exit_code=2)
     recordings = [load_recording(path) for path in find_recordings(paths)]
     console = Console(stderr=as_json)
-    setup = load_setup(config_path, directory_path, None)
+    reports: list[CallReport | None] = [None] * len(recordings)
+    groups = group_by_directory(recordings)  # one set of services per directory, in the order met
     with tempfile.TemporaryDirectory(prefix="apoena-simulate-") as scratch:
-        records = CallRecords(record or Path(scratch) / "calls.db", setup.concierge.brain.name)
+        records: CallRecords | None = None
         try:
-            with console.status("loading speech engines…"):
-                services = build_services(setup.config, setup.directory, setup.concierge)
-            try:
-                reports = asyncio.run(_simulate(services, recordings, speed, not no_wait, console, records.observer))
-            finally:
-                services.close()
+            for directory, indices in groups.items():
+                with contextlib.ExitStack() as stack:
+                    with console.status("loading speech engines…"):
+                        setup, services = stack.enter_context(simulation_services(config_path, directory or directory_path))
+                    if records is None:
+                        records = CallRecords(record or Path(scratch) / "calls.db", setup.concierge.brain.name)
+                    if len(groups) > 1:
+                        console.print(f"[dim]directory {setup.config.directory.path if directory is None else directory}[/]", highlight=False)
+                    chosen = [recordings[i] for i in indices]
+                    done = asyncio.run(_simulate(services, chosen, speed, not no_wait, console, records.observer))
+                    for index, report in zip(indices, done):
+                        reports[index] = report
         finally:
-            records.close()
-            setup.concierge.store.close()
+            if records is not None:
+                records.close()
+    finished = [report for report in reports if report is not None]
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
-        for report in reports:
+        for report in finished:
             if report.received:
                 write_wav(out_dir / f"{report.recording.path.stem}.concierge.wav", bytes(report.received))
     if as_json:
-        print(json.dumps(_summary(reports), ensure_ascii=False, indent=2))
+        print(json.dumps(_summary(finished), ensure_ascii=False, indent=2))
     else:
-        console.print(_table(reports))
+        console.print(_table(finished))
     if record is not None:
         console.print(f"[dim]calls recorded in {record} — see them with `apoena calls --db {record}`[/]", highlight=False)
-    return 0 if all(r.passed is not False and r.outcome != "error" for r in reports) else 1
+    return 0 if all(r.passed is not False and r.outcome != "error" for r in finished) else 1
 
 
 async def _simulate(
@@ -357,8 +645,9 @@ def _table(reports: list[CallReport]) -> object:
         result = {None: "[dim]no expectations[/]", True: "[green]pass[/]", False: "[red]fail[/]"}[report.passed]
         if report.passed is False:
             result += "\n[red]" + "\n".join(report.mismatches) + "[/]"
+        answered = f" ({len(report.answers)} ans.)" if report.answers else ""
         table.add_row(
-            report.recording.path.name, str(len(report.turns)), report.outcome, slots,
+            report.recording.path.name, f"{len(report.turns)}{answered}", report.outcome, slots,
             "yes" if final and final["valid_for_action"] else "no",
             f"{statistics.median(latencies):.0f} ms" if latencies else "—", result,
         )  # fmt: skip
