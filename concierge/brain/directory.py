@@ -246,6 +246,7 @@ class Directory:
         else:
             return None
         exact = int(said == resident.tokens[offset])
+        nicknamed = said != resident.tokens[offset] and not tokens_match(said, resident.tokens[offset])
         matched, end, position = width, start + 1, offset + width
         while position < len(resident.tokens):
             at = end + 1 if end + 1 < len(words) and words[end] in PARTICLES else end
@@ -263,7 +264,7 @@ class Directory:
             matched += 1
             exact += int(said == resident.tokens[hit])
             end, position = at + 1, hit + 1
-        return NameMention(resident, start, end, matched, exact, offset == 0)
+        return NameMention(resident, start, end, matched, exact, offset == 0 or (nicknamed and offset == 1))
 
     def _best(self, mentions: list[NameMention], apartment: str | None) -> list[Resident]:
         if apartment is not None:

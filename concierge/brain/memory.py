@@ -37,6 +37,7 @@ class Conversation(BaseModel):
     apartment_claim: str | None = Field(None, description="the apartment the visitor last named")
     resident_claim: str | None = Field(None, description="the resident name the visitor last said")
     apartment_support: str | None = Field(None, description="how the apartment claim is backed (evidence.Support, or confirmed/keypad)")
+    block_claim: str | None = Field(None, description="a block or tower said on its own ('bloco D'), for the number")
     intent_strength: int = Field(0, description="how firmly the intent was said (understand.intent_strength)")
     unsure: list[str] = Field(default_factory=list, description="slots to read back before the visit is complete")
     apartment_asks: int = Field(0, description="times the apartment was asked for and still not known")

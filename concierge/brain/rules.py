@@ -3,7 +3,7 @@ answers as a good doorman would — short, polite pt-BR, asking only for what is
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from concierge.brain.base import decide, is_complete
 from concierge.brain.directory import Directory
@@ -120,6 +120,11 @@ class RulesBrain:
             if fold(heard.resident) != fold(conversation.resident_claim or ""):
                 changed.add(RESIDENT)
             conversation.resident_claim = heard.resident
+        if heard.block is not None and not heard.apartments:
+            self._take_block(conversation, heard.block)
+        if conversation.block_claim and not any(h.block for h in heard.apartments):
+            block = conversation.block_claim
+            heard.apartments = [replace(h, block=block) if self._in_block(h.number, block) else h for h in heard.apartments]
         homes = {m.resident.apartment for m in heard.resident_mentions}
         if not homes and conversation.resident_claim:
             homes = {r.apartment for r in self.directory.find(conversation.resident_claim)}
@@ -138,10 +143,11 @@ class RulesBrain:
 
     @staticmethod
     def _is_resident_echo(conversation: Conversation, heard: Understanding) -> bool:
-        """A bare name given when the visitor's was asked that is the resident's ('Gabriela Lopes')."""
+        """A name given as the visitor's that is the resident's own ('Gabriela Lopes', 'É a Letícia
+        Tanaka'): the resident said again. Only 'meu nome é …' makes it the visitor's too."""
         resident = fold(conversation.dados.resident_name or conversation.resident_claim or "")
         said = fold(heard.visitor_name or "")
-        return not heard.visitor_explicit and bool(resident) and bool(said) and resident.startswith(said)
+        return not heard.visitor_named_self and bool(resident) and bool(said) and resident.startswith(said)
 
     def _keeps_resident(self, conversation: Conversation, heard: Understanding) -> bool:
         """A resident the directory knows is not replaced by a name it does not know ('neto da dona
@@ -167,13 +173,23 @@ class RulesBrain:
         backed = current in (Support.DIRECTORY, Support.NEAR, Support.RESIDENT)
         return not (backed and not choice.found)
 
+    def _take_block(self, conversation: Conversation, block: str) -> None:
+        """'É no bloco D': completes a number heard without its block, or waits for the number."""
+        number = conversation.apartment_claim
+        if number is not None and not self.directory.has_apartment(number) and self._in_block(number, block):
+            conversation.apartment_claim = f"{block}-{number}"
+            conversation.apartment_support = Support.DIRECTORY.value
+        conversation.block_claim = block
+
+    def _in_block(self, number: str, block: str) -> bool:
+        return self.directory.has_apartment(f"{block}-{number}")
+
     def _single_resident_meant(self, conversation: Conversation, heard: Understanding) -> bool:
         """'o morador do 501', or 'não sei o nome' when asked: the apartment's only resident is meant."""
         apartment = conversation.apartment_claim
         if not self.directory.has_apartment(apartment) or len(self.directory.residents_of(apartment or "")) != 1:
             return False
-        asked = "resident_name" in conversation.asked
-        return heard.about_the_resident or (asked and heard.dont_know)
+        return heard.about_the_resident or heard.dont_know
 
     def _resolve(self, conversation: Conversation) -> list[Problem]:
         """Set apartment and resident slots from what was claimed, checked against the directory.

@@ -47,7 +47,11 @@ NO = re.compile(r"^(nao|negativo|errado|esta errado|ta errado|nada disso|nao e|n
 THE_RESIDENT = re.compile(r"\b(morador|moradora|moradores|dono|dona|pessoa) d[oa] (apartamento |ap |apto |casa )?\d")
 GREETING = re.compile(r"\b(bom dia|boa tarde|boa noite)\b")
 FAREWELL = re.compile(r"\b(volto (mais tarde|depois|outra hora|amanha)|deixa pra la|desisto|tchau|ate logo)\b")
-DONT_KNOW = re.compile(r"\b(nao sei|nao lembro|nao tenho certeza|esqueci)\b")
+DONT_KNOW = re.compile(
+    r"\b(nao (sei|lembro|tenho certeza|tenho o nome|tem o nome|tem nome|consigo ler|da pra ler|da para ler|sei o nome)|"
+    r"esqueci|apagad[oa]|ilegivel|sem nome|molhou|rasgou)\b"
+)
+SOMEONE_HOME = re.compile(r"\b(t[áa]|est[áa]|estão|se encontra)( a[íi]| em casa)?\s*\?", re.IGNORECASE)  # 'A Ketlyn tá?' 
 
 # Words that follow "sou o/a", "para a" … but are not people's names.
 NOT_NAMES = (
@@ -108,6 +112,7 @@ class Understanding:
     intent_strength: int = 0
     visitor_name: str | None = None
     visitor_explicit: bool = False
+    visitor_named_self: bool = False  # said with "meu nome é" or "me chamo"
     apartment: str | None = None
     apartments: list[ApartmentHeard] = field(default_factory=list)
     block: str | None = None
@@ -139,6 +144,8 @@ def understand(text: str, directory: Directory, asked: list[str] | tuple[str, ..
         farewell=bool(FAREWELL.search(folded)),
         dont_know=bool(DONT_KNOW.search(folded)),
     )
+    if result.intent is None and SOMEONE_HOME.search(text):
+        result.intent = Intent.VISITA  # asking whether someone is home: a visit (a hint only)
     result.intent_strength = intent_strength(folded, result.intent)
     greeting = GREETING.search(folded)
     result.greeting = greeting.group(1).capitalize() if greeting else None
@@ -146,6 +153,8 @@ def understand(text: str, directory: Directory, asked: list[str] | tuple[str, ..
     visitor_span, result.visitor_explicit = _visitor_span(words, cased, asked, directory)
     if visitor_span is not None:
         result.visitor_name = _name_text(words[visitor_span[0] : visitor_span[1]])
+        lead = " ".join(w.folded for w in words[max(0, visitor_span[0] - 3) : visitor_span[0]])
+        result.visitor_named_self = bool(re.search(r"(nome e|nome|chamo)$", lead))
     result.apartments = apartment_readings(text)
     result.apartment = result.apartments[0].number if result.apartments else None
     said_blocks = numbers.blocks(numbers.tokens(text))
@@ -428,8 +437,13 @@ def _visitor_span(
 def _restated(words: list[Word], span: tuple[int, int], cased: bool) -> tuple[int, int]:
     """'Priscila, Priscila Duarte': a name said again at once, in full, is the name."""
     again = _name_span(words, span[1], cased) if words[span[1] - 1].clause_end else None
-    if again is not None and again[1] - again[0] > span[1] - span[0] and words[again[0]].folded == words[span[0]].folded:
+    if again is None:
+        return span
+    first, repeated = words[span[0]].folded, words[again[0]].folded
+    if again[1] - again[0] > span[1] - span[0] and repeated == first:
         return again
+    if span[1] - span[0] == 1 and len(repeated) > len(first) and repeated.startswith(first):
+        return again  # 'sou o Ro… Robério': a false start
     return span
 
 
@@ -438,6 +452,8 @@ def _name_after_who(words: list[Word], start: int, cased: bool) -> tuple[int, in
     'genro do seu Carlos, o Fábio', 'carteiro Luís'."""
     who = (lexicon.words("relations") | lexicon.words("roles")) - HONORIFICS
     index = start + 1 if start < len(words) and words[start].folded in {"o", "a", "um", "uma"} else start
+    if index < len(words) and words[index].folded in HONORIFICS and not words[index].clause_end:
+        return _name_span(words, index + 1, cased)  # 'sou o senhor Armando Peixoto', 'sou a dona Iracema'
     if index >= len(words) or words[index].folded not in who:
         return None
     while index + 1 < len(words) and not words[index].clause_end and words[index + 1].folded in who:
@@ -512,6 +528,10 @@ def _find_resident(
     """Fill `resident` with the name words said for the resident, and the directory places they match."""
     taken = set(range(*visitor_span)) if visitor_span else set()
     folded = [w.folded for w in words]
+    if visitor_span and words[visitor_span[1] - 1].clause_end:  # 'o Tonhão. Antônio, no caso': the same person
+        again = _name_span(words, visitor_span[1], cased)
+        if again is not None and again[1] - again[0] == 1 and (again[1] >= len(words) or words[again[0]].clause_end):
+            taken |= set(range(*again))
     taken |= _phrase_words(folded, lexicon.pattern("delivery"))  # 'Zé Delivery' is a shop, not a Zé
     cue_before = [i > 0 and folded[i - 1] in RESIDENT_CUES for i in range(len(words))]
     fuzzy = [(w.capitalized or cue_before[i]) and i not in taken for i, w in enumerate(words)]
@@ -577,13 +597,20 @@ def _owned_by_relation(folded: list[str], start: int) -> bool:
 
 
 def _contradicted(mention: NameMention, words: list[Word], cased: bool) -> bool:
-    """'Camila Rezende' is not Camila Cardoso: the next name word said is none of the resident's."""
-    if not cased or mention.end >= len(words) or words[mention.end - 1].clause_end:
+    """'Camila Rezende' is not Camila Cardoso, nor 'Rosilene Farias' Luciana Faria: a name word said
+    right after the match (or, for a surname alone, right before it) is none of the resident's."""
+    if not cased:
         return False
-    following = words[mention.end]
-    if not following.capitalized or not _is_name_word(following, cased) or following.folded in PARTICLES:
-        return False
-    return not any(tokens_match(following.folded, known) for known in mention.resident.tokens)
+    beside = []
+    if mention.end < len(words) and not words[mention.end - 1].clause_end:
+        beside.append(words[mention.end])
+    if not mention.first_name and mention.start > 0 and not words[mention.start - 1].clause_end:
+        beside.append(words[mention.start - 1])  # a surname alone: whose first name came before it?
+    return any(
+        word.text[:1].isupper() and _is_name_word(word, cased) and word.folded not in PARTICLES
+        and not any(tokens_match(word.folded, known) for known in mention.resident.tokens)
+        for word in beside
+    )
 
 
 def _after_resident_cue(folded: list[str], index: int) -> bool:
