@@ -153,6 +153,11 @@ class Directory:
             for apartment in apartments
             for name in apartment.residents
         ]
+        self._by_token: dict[str, set[int]] = {}
+        for index, resident in enumerate(self.residents):
+            for token in resident.tokens:
+                self._by_token.setdefault(token, set()).add(index)
+        self._matching: dict[tuple[str, bool], list[Resident]] = {}
 
     @classmethod
     def load(cls, path: Path) -> Directory:
@@ -226,11 +231,30 @@ class Directory:
         allow = fuzzy if isinstance(fuzzy, list) else [fuzzy] * len(words)
         mentions = []
         for start in range(len(words)):
-            for resident in self.residents:
+            for resident in self._residents_matching(words[start], allow[start]):
                 mention = self._match_at(resident, words, allow, start)
                 if mention is not None:
                     mentions.append(mention)
         return mentions
+
+    def _residents_matching(self, said: str, fuzzy: bool) -> list[Resident]:
+        """Residents with a name word `said` can be (exactly, by a slip if `fuzzy`, or as a nickname),
+        in directory order: an index, so a 700-name directory costs what a small one does."""
+        key = (said, fuzzy)
+        if key not in self._matching:
+            if len(self._matching) > 50_000:  # bounded: a long-running server hears endless new words
+                self._matching.clear()
+            from concierge.brain.lexicon import nicknames
+
+            tokens = {said} if said in self._by_token else set()
+            if fuzzy:
+                tokens |= {known for known in self._by_token if tokens_match(said, known)}
+            for full in nicknames().get(said, ()) or _nicknames_by_sound().get(sound(said), ()):
+                tokens.add(full.split()[0])
+                tokens |= set(full.split())
+            ids = sorted({index for token in tokens for index in self._by_token.get(token, ())})
+            self._matching[key] = [self.residents[index] for index in ids]
+        return self._matching[key]
 
     def prompt_terms(self) -> tuple[list[str], list[str]]:
         """Names and apartment numbers, for a speech recogniser's prompt."""
