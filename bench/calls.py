@@ -261,6 +261,7 @@ def main() -> int:
                     "splits": args.split,
                     "limit": args.limit,
                     "load_average_at_start": [round(x, 2) for x in load_before],
+                    "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
                 },
                 "splits": figures,
                 "alarms": [{"call": str(r.recording.path), "why": danger(r)} for r in alarms],

@@ -98,7 +98,7 @@ def time_assembly() -> None:
 def run_settings(clips: list[tuple[bytes, list[str]]], repeat: int, prompt: str) -> None:
     """Time every setting on every clip, interleaved so a change in machine load hits all alike."""
     transcribers = {
-        setting: WhisperTranscriber(WhisperOptions(beam_size=setting.beam, cpu_threads=setting.threads))
+        setting: WhisperTranscriber(WhisperOptions(beam_size=setting.beam, alternatives=0, cpu_threads=setting.threads))
         for setting in SETTINGS
     }
     for setting, transcriber in transcribers.items():
@@ -214,6 +214,32 @@ class Score:
         )
 
 
+def faster_whisper_decoding(options: WhisperOptions, prompt: str | None) -> dict[str, Any]:
+    """faster-whisper `transcribe()` arguments for the telephony settings, greedy (what
+    WhisperTranscriber used before it decoded through CTranslate2 itself): --chunk and
+    --concurrency time faster-whisper's own path with them."""
+    return {
+        "language": options.language,
+        "beam_size": options.beam_size,
+        "temperature": 0.0,
+        "condition_on_previous_text": False,
+        "without_timestamps": True,
+        "max_new_tokens": options.max_new_tokens,
+        "vad_filter": False,
+        "initial_prompt": prompt or None,
+    }
+
+
+def apartment_keys(turn: Turn) -> list[str]:
+    """The turn's key items that are apartment numbers (digits)."""
+    return [key for key in turn.keys if key.isdigit()]
+
+
+def digits_in(text: str, number: str) -> bool:
+    """Whether `number` appears in the digits-only text (the matrix's substring check)."""
+    return number in "".join(ch for ch in text if ch.isdigit())
+
+
 def percentile(values: list[float], fraction: float) -> float:
     """Return the `fraction` quantile (inclusive method), or the only value."""
     if len(values) < 2:
@@ -252,7 +278,7 @@ def run_chunks(windows: list[int], repeat: int, threads: int) -> None:
     decoders: dict[ChunkSetting, tuple[Any, dict[str, Any]]] = {}
     for setting in settings:
         chunk = None if setting.seconds == 30 else setting.seconds
-        decoding = {**base._decoding(prompt), "chunk_length": chunk}
+        decoding = {**faster_whisper_decoding(base.options, prompt), "chunk_length": chunk}
         decoders[setting] = (model if setting.how == "arg" else windowed(model, setting.seconds), decoding)
     times: dict[ChunkSetting, list[float]] = {setting: [] for setting in settings}
     texts: dict[ChunkSetting, list[str]] = {setting: [] for setting in settings}
@@ -326,7 +352,7 @@ def run_concurrency(levels: list[int], workers: list[int], threads: list[int], r
             WhisperOptions(cpu_threads=setting.threads, num_workers=setting.workers, window_seconds=setting.window)
         )
         decoder = transcriber._model()
-        decoding = transcriber._decoding(prompt)
+        decoding = faster_whisper_decoding(transcriber.options, prompt)
         decoders[setting] = (decoder, decoding)
         for samples in audio[:2]:  # warm-up
             list(decoder.transcribe(samples, **decoding)[0])
@@ -377,6 +403,174 @@ def run_concurrency(levels: list[int], workers: list[int], threads: list[int], r
             )
 
 
+# --------------------------------------------------------------------------------------------
+# --nbest: N-best readings, their cost and what they add
+# --------------------------------------------------------------------------------------------
+
+NBEST_SETTINGS: dict[str, WhisperOptions] = {
+    "greedy": WhisperOptions(alternatives=0),
+    "beam 3, 3 readings": WhisperOptions(alternatives=3),
+    "beam 5, 3 readings": WhisperOptions(alternatives=3, beam_size=5),
+    "beam 5, 5 readings": WhisperOptions(alternatives=5),
+}
+
+
+def run_nbest(repeat: int, names: list[str] | None) -> None:
+    """Time every N-best setting of WhisperTranscriber (the production path) on every fixture
+    turn, interleaved; report wall and CPU time per turn, key items in the best reading, and
+    apartment numbers found in the best reading vs in any reading."""
+    tools = fixture_tools()
+    turns = fixture_turns(tools)
+    prompt = full_directory_prompt()
+    settings = {label: options for label, options in NBEST_SETTINGS.items() if not names or label in names}
+    transcribers = {label: WhisperTranscriber(options) for label, options in settings.items()}
+    for transcriber in transcribers.values():  # load + warm-up
+        transcriber.transcribe(turns[0].pcm, prompt)
+    wall: dict[str, list[float]] = {label: [] for label in settings}
+    cpu: dict[str, list[float]] = {label: [] for label in settings}
+    heard: dict[str, list[Any]] = {label: [] for label in settings}
+    loads = []
+    for round_number in range(repeat):
+        loads.append(os.getloadavg()[0])
+        for turn in turns:
+            for label, transcriber in transcribers.items():
+                cpu_before = time.process_time()
+                transcript = transcriber.transcribe(turn.pcm, prompt)
+                cpu[label].append((time.process_time() - cpu_before) * 1000.0)
+                wall[label].append(transcript.elapsed_ms)
+                if round_number == 0:
+                    heard[label].append(transcript)
+    apartments = [(index, key) for index, turn in enumerate(turns) for key in apartment_keys(turn)]
+    print(
+        f"{len(turns)} fixture turns ({len(apartments)} say an apartment number), {repeat} rounds, "
+        f"{os.cpu_count()} CPUs, load average {min(loads):.2f}-{max(loads):.2f}, directory prompt {len(prompt)} chars"
+    )
+    print("| setting | wall p50 ms | wall p95 ms | CPU p50 ms | key items in best (ok/near/lost) | "
+          "apartment in best | apartment in any reading | readings per turn |")
+    print("|---|---|---|---|---|---|---|---|")
+    for label in settings:
+        score = Score()
+        for turn, transcript in zip(turns, heard[label], strict=True):
+            score.add(tools, turn, transcript.text)
+        best = sum(digits_in(heard[label][i].text, key) for i, key in apartments)
+        anywhere = sum(
+            any(digits_in(text, key) for text in (heard[label][i].text, *heard[label][i].alternatives))
+            for i, key in apartments
+        )
+        readings = statistics.mean(1 + len(t.alternatives) for t in heard[label])
+        total = score.keys_ok + score.keys_near + score.keys_lost
+        print(
+            f"| {label} | {statistics.median(wall[label]):.0f} | {percentile(wall[label], 0.95):.0f} | "
+            f"{statistics.median(cpu[label]):.0f} | {score.keys_ok}/{total} / {score.keys_near} / {score.keys_lost} | "
+            f"{best}/{len(apartments)} | {anywhere}/{len(apartments)} | {readings:.1f} |"
+        )
+    for index, key in apartments:
+        print(f"  {turns[index].name} ({key}):")
+        for label in settings:
+            transcript = heard[label][index]
+            print(f"    {label:20} {transcript.text!r}  alternatives {list(transcript.alternatives)}")
+
+
+# --------------------------------------------------------------------------------------------
+# --no-speech: Whisper's no-speech probability on noise alone and on speech
+# --------------------------------------------------------------------------------------------
+
+
+def noise_clips() -> list[tuple[str, bytes]]:
+    """Noise-only 8 kHz slin clips, 1-4 s: white, pink and brown noise band-limited to
+    300-3400 Hz (numpy, seeded) at several levels, sox's own pink/white/brown noise through the
+    same band, the 425 Hz Brazilian dial tone, digital silence; and every quiet gap of at least
+    1 s between the turns of the recorded calls (hiss, pink noise, zeros)."""
+    import subprocess
+
+    import numpy as np
+
+    rng = np.random.default_rng(2024)
+    clips: list[tuple[str, bytes]] = []
+
+    def s16(x: Any) -> bytes:
+        return np.clip(np.round(x * 32767), -32768, 32767).astype("<i2").tobytes()
+
+    def band(n: int, exponent: float) -> Any:
+        spectrum = np.fft.rfft(rng.standard_normal(n))
+        freqs = np.fft.rfftfreq(n, 1.0 / SAMPLE_RATE)
+        inside = (freqs >= 300) & (freqs <= 3400)
+        y = np.fft.irfft(spectrum * np.where(inside, np.maximum(freqs, 1.0) ** -exponent, 0.0), n)
+        return y / np.sqrt(np.mean(y**2))
+
+    for colour, exponent in (("white", 0.0), ("pink", 0.5), ("brown", 1.0)):
+        for level in (-60, -45, -35, -25):
+            for seconds in (1.0, 2.5, 4.0):
+                clips.append((f"{colour} {level} dBFS {seconds:.1f} s", s16(band(int(seconds * SAMPLE_RATE), exponent) * 10 ** (level / 20))))
+    for colour in ("whitenoise", "pinknoise", "brownnoise"):
+        for level, seconds in ((-40, 1.5), (-28, 3.0)):
+            raw = subprocess.run(
+                ["sox", "-R", "-V1", "-n", "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16", "-e", "signed", "-t", "raw", "-",
+                 "synth", str(seconds), colour, "sinc", "300-3400", "gain", "-n", str(level)],
+                check=True, stdout=subprocess.PIPE,
+            ).stdout
+            clips.append((f"sox {colour} peak {level} dBFS {seconds:.1f} s", raw))
+    tone = np.sin(2 * np.pi * 425 * np.arange(2 * SAMPLE_RATE) / SAMPLE_RATE) * 10 ** (-20 / 20)
+    clips.append(("dial tone 425 Hz -20 dBFS 2.0 s", s16(tone)))
+    clips.append(("digital silence 2.0 s", bytes(4 * SAMPLE_RATE)))
+    for path in sorted(CALLS_DIR.glob("*.json")):
+        audio_file = next((p for p in (path.with_suffix(".slin"), path.with_suffix(".wav")) if p.exists()), None)
+        if audio_file is None:
+            continue
+        pcm = read_audio_file(audio_file)
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        edges = [0.0] + [t for turn in meta["turns"] for t in (turn["start_seconds"], turn["end_seconds"])]
+        edges.append(len(pcm) / 2 / SAMPLE_RATE)
+        for start, end in zip(edges[::2], edges[1::2], strict=True):
+            start, end = start + TURN_MARGIN_SECONDS, end - TURN_MARGIN_SECONDS
+            dtmf = [d["at_seconds"] for d in meta.get("dtmf", [])]
+            if end - start >= 1.0 and not any(start - 1 <= at <= end for at in dtmf):
+                end = min(end, start + 4.0)
+                clips.append((f"gap {path.stem} {start:.1f}-{end:.1f} s", pcm[int(start * SAMPLE_RATE) * 2 : int(end * SAMPLE_RATE) * 2]))
+    return clips
+
+
+def run_no_speech(with_prompt: bool) -> None:
+    """Decode noise-only clips and the fixture turns with the no-speech rule off; print each
+    clip's no_speech_prob, best average log-prob and text, the distributions, and what the rule
+    (no_speech_prob > T and avg log-prob < -1) would silence for several T."""
+    tools = fixture_tools()
+    prompt = full_directory_prompt() if with_prompt else None
+    transcriber = WhisperTranscriber(WhisperOptions(no_speech_threshold=1.0))
+    groups = {"noise": noise_clips(), "speech": [(turn.name, turn.pcm) for turn in fixture_turns(tools)]}
+    results: dict[str, list[tuple[str, float, float, str]]] = {}
+    for group, clips in groups.items():
+        results[group] = []
+        for name, pcm in clips:
+            window = transcriber._windows(pcm_to_float32(pcm, SAMPLE_RATE, WHISPER_RATE), prompt)[0]
+            text = window.readings[0] if window.readings else ""
+            results[group].append((name, window.no_speech_prob, window.avg_logprob, text))
+            print(f"{group:6} {name:42} no_speech {window.no_speech_prob:.3f}  avg_logprob {window.avg_logprob:6.2f}  {text!r}")
+    print(f"\nprompt: {'directory' if with_prompt else 'none'}")
+    print("| clips | n | no_speech_prob min / p10 / p50 / p90 / max | avg_logprob min / p50 / max | non-empty text |")
+    print("|---|---|---|---|---|")
+    for group, rows in results.items():
+        probs = sorted(r[1] for r in rows)
+        logps = sorted(r[2] for r in rows)
+        q = [percentile(probs, f) for f in (0.10, 0.50, 0.90)]
+        print(
+            f"| {group} | {len(rows)} | {probs[0]:.3f} / {q[0]:.3f} / {q[1]:.3f} / {q[2]:.3f} / {probs[-1]:.3f} | "
+            f"{logps[0]:.2f} / {statistics.median(logps):.2f} / {logps[-1]:.2f} | {sum(bool(r[3]) for r in rows)} |"
+        )
+    print("| threshold T | noise clips silenced (rule) | noise clips with text left | speech turns silenced (rule) |")
+    print("|---|---|---|---|")
+    for threshold in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
+        def silenced(row: tuple[str, float, float, str], t: float = threshold) -> bool:
+            return row[1] > t and row[2] < LOG_PROB_RULE
+        noise_silenced = sum(silenced(r) for r in results["noise"])
+        left = sum(bool(r[3]) and not silenced(r) for r in results["noise"])
+        speech_silenced = [r[0] for r in results["speech"] if silenced(r)]
+        print(f"| {threshold:.1f} | {noise_silenced}/{len(results['noise'])} | {left} | {len(speech_silenced)} {speech_silenced or ''} |")
+
+
+LOG_PROB_RULE = -1.0
+
+
 def main() -> None:
     """Parse options, then run the phrase benchmark, the window comparison or the concurrency one."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -387,8 +581,17 @@ def main() -> None:
     parser.add_argument("--threads", type=int, nargs="+", help="cpu_threads values (--concurrency: 1 2; --chunk: 2)")
     parser.add_argument("--rounds", type=int, default=8, help="batches of K per setting (--concurrency)")
     parser.add_argument("--window", type=int, nargs="+", default=[30], help="encoder windows in seconds (--concurrency)")
+    parser.add_argument("--nbest", nargs="*", metavar="SETTING", help=f"N-best settings on the recorded calls (all, or some of: {', '.join(NBEST_SETTINGS)})")
+    parser.add_argument("--no-speech", action="store_true", help="no-speech probability on noise-only clips and on speech turns")
+    parser.add_argument("--no-prompt", action="store_true", help="--no-speech without the directory prompt")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.nbest is not None:
+        run_nbest(args.repeat, args.nbest)
+        return
+    if args.no_speech:
+        run_no_speech(not args.no_prompt)
+        return
     if args.chunk:
         run_chunks(args.chunk, args.repeat, (args.threads or [2])[0])
         return

@@ -53,6 +53,12 @@ class SystemConfig(Strict):
     max_transaction_time_seconds: float = Field(180, gt=0)
     waiting_delay_seconds: float = Field(3.0, ge=0)
     barge_in: bool = True
+    no_input_prompt_seconds: float = Field(
+        5.0,
+        ge=1,
+        le=60,
+        description="silence in the visitor's turn before 'Alô? Pode falar…'; two unanswered prompts end the call",
+    )
 
 
 class AudioConfig(Strict):
@@ -100,8 +106,14 @@ class LLMConfig(Strict):
     model: str | None = Field(None, description='e.g. "gpt-4o-mini", "ollama/llama3.1", "openai/qwen2.5"')
     api_key: str | None = Field(None, repr=False)
     base_url: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1")
-    timeout_seconds: float = Field(20, gt=0, description="one model call")
-    turn_deadline_seconds: float = Field(30, gt=0, description="a whole turn, retries included")
+    timeout_seconds: float | None = Field(None, gt=0, description="one model call; null = fitted to the model at start")
+    turn_deadline_seconds: float | None = Field(
+        None, gt=0, description="a whole turn, the retry included; null = fitted to the model at start"
+    )
+    startup_timeout_seconds: float = Field(180, gt=0, description="the test turn timed at start (a model may load first)")
+    slow_turn_seconds: float = Field(
+        5, gt=0, description="a test turn slower than this is reported at start as too slow for phone calls"
+    )
 
 
 class BrainConfig(Strict):

@@ -79,3 +79,12 @@ def test_malformed_file_is_one_clear_line(tmp_path, content, expected):
 def test_missing_file_says_how_to_fix(tmp_path):
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "nope.json", environ={})
+
+
+def test_no_input_prompt_seconds_defaults_to_five_and_is_bounded(tmp_path):
+    assert load_config(write(tmp_path, {}), environ={}).system.no_input_prompt_seconds == 5.0
+    slower = load_config(write(tmp_path, {"system": {"no_input_prompt_seconds": 8}}), environ={})
+    assert slower.system.no_input_prompt_seconds == 8
+    for bad in (0.5, 120, "soon"):
+        with pytest.raises(ConfigError, match="system.no_input_prompt_seconds"):
+            load_config(write(tmp_path, {"system": {"no_input_prompt_seconds": bad}}), environ={})

@@ -14,7 +14,8 @@ from concierge.errors import UserError
 NOTHING_YET = "no calls recorded yet"
 SLOTS = ("intent_type", "visitor_name", "apartment_number", "resident_name")
 OUTCOME_STYLE = {
-    "completed": "green", "caller_hung_up": "yellow", "timed_out": "yellow", "error": "red", "live": "cyan", "interrupted": "red",
+    "completed": "green", "caller_hung_up": "yellow", "timed_out": "yellow", "no_input": "yellow", "error": "red", "live": "cyan",
+    "interrupted": "red",
 }  # fmt: skip
 _AGE = re.compile(r"^(\d+(?:\.\d+)?)\s*([mhdw])$")
 _AGE_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -163,6 +164,10 @@ def _call_header(call: CallRecord) -> str:
     ]
     if call.dtmf:
         lines.append(f"[bold]keys pressed[/] {_text(call.dtmf)}")
+    if call.name_audio:
+        turn, seconds = call.name_audio
+        where = f"GET /api/calls/{_text(call.call_id)}/name.wav"
+        lines.append(f"[bold]visitor's name, in their voice[/] {seconds:.1f} s, turn {turn} ({where})")
     if call.failed_turns:
         lines.append(f"[red]{call.failed_turns} turn(s) failed[/]: the concierge apologised and asked again (see the server log)")
     if not call.turns:

@@ -43,8 +43,8 @@ from concierge.errors import UserError
 
 AUDIO_SUFFIXES = (".slin", ".wav")
 TAIL_SECONDS = 4.0  # after the recording ends, the caller listens this long before hanging up
-PRE_ROLL_SECONDS = 0.5  # a turn is played from a little before its first word …
-POST_ROLL_SECONDS = 0.1  # … to a little after its last
+PRE_ROLL_SECONDS = 0.5  # a turn is played from a little before its first word to a little after its
+POST_ROLL_SECONDS = 0.5  # last, so the endpointer's cut holds only the recording: the same bytes every run
 AFTER_TURN_SECONDS = 0.5  # quiet after a turn beyond the concierge's end-of-turn silence
 REACTION_SECONDS = 0.4  # the concierge has been quiet and listening this long: the caller speaks
 UNHEARD_SECONDS = 6.0  # still listening and nothing answered this long after a turn: go on
@@ -486,18 +486,24 @@ class Simulator:
         spans = [*recording.turns, *recording.answers.values()]
         before = max((e for _, e in spans if e <= start), default=0.0)  # never a piece of other speech
         begin = max(before, start - PRE_ROLL_SECONDS)
+        after = min((s for s, _ in spans if s >= end), default=len(recording.pcm) / 16000)
+        finish = min(after, end + POST_ROLL_SECONDS)
         keys = sorted(dtmf)
-        for index, frame in enumerate(_frames(recording.segment(begin, end + POST_ROLL_SECONDS))):
+        heard_from = None  # the concierge's listening count when the last word was said
+        for index, frame in enumerate(_frames(recording.segment(begin, finish))):
             await line.send(frame)
+            if heard_from is None and begin + (index + 1) * FRAME_SECONDS >= end:
+                heard_from = report.listening
             while keys and keys[0][0] <= begin + (index + 1) * FRAME_SECONDS:
                 for digit in keys.pop(0)[1]:
                     await line.client.send_dtmf(digit)
         for _, digits in keys:
             for digit in digits:
                 await line.client.send_dtmf(digit)
-        heard_from = report.listening
-        silence = self.services.config.system.silence_threshold_seconds + AFTER_TURN_SECONDS
-        for _ in range(round(silence / FRAME_SECONDS)):
+        heard_from = report.listening if heard_from is None else heard_from
+        line.idle_at = 0  # the line noise after each turn starts alike
+        silence = self.services.config.system.silence_threshold_seconds + AFTER_TURN_SECONDS - (finish - end)
+        for _ in range(max(0, round(silence / FRAME_SECONDS))):
             await line.quiet()
         return heard_from
 

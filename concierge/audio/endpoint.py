@@ -5,6 +5,9 @@ decisions on 20 ms frames at 8 kHz. Time is counted in audio (bytes fed), never 
 time, so replaying a call at any speed and in any chunking gives the same events. It does no
 I/O: detecting that a phone stopped sending (DTX) is the caller's job; it reports that with
 `feed_gap`, which counts as silence.
+
+A call's first turn, when it is short (a bare "Boa noite"), waits a longer silence before it
+ends, so the sentence that usually follows the greeting joins it in one turn.
 """
 
 import enum
@@ -51,6 +54,18 @@ class EndpointParams(BaseModel):
     )
     max_utterance_seconds: float = Field(
         15.0, gt=0, description="An utterance this long (pre-roll included) is ended by force."
+    )
+    opening_max_speech_seconds: float = Field(
+        1.2,
+        ge=0,
+        description="A call's first turn with this much speech or less (first to last voiced frame) is"
+        " taken for a bare greeting ('Boa noite') and waits `opening_end_silence_seconds` for more.",
+    )
+    opening_end_silence_seconds: float = Field(
+        1.8,
+        gt=0,
+        description="Silence that ends such a short first turn: people pause about a second after a"
+        " greeting before saying why they rang. Never shorter than `end_silence_seconds`.",
     )
 
     @model_validator(mode="after")
@@ -102,13 +117,15 @@ class UtteranceEnded:
 
     `pcm` runs from the pre-roll to `first_pause_seconds` after the last voiced frame (or to
     the cut, when `forced` by `max_utterance_seconds`). `silence_seconds`: how much silence
-    had been heard after the last voiced frame when the end was detected.
+    had been heard after the last voiced frame when the end was detected. `speech_seconds`:
+    from the first to the last voiced frame.
     """
 
     at: float
     pcm: bytes
     silence_seconds: float
     forced: bool = False
+    speech_seconds: float = 0.0
 
     @property
     def duration(self) -> float:
@@ -153,6 +170,9 @@ class Endpointer:
         self._end_frames = _frame_count(self.params.end_silence_seconds)
         self._min_frames = _frames_in(self.params.min_utterance_seconds)
         self._max_frames = _frame_count(self.params.max_utterance_seconds)
+        self._opening_speech_frames = _frames_in(self.params.opening_max_speech_seconds)
+        self._opening_end_frames = max(self._end_frames, _frame_count(self.params.opening_end_silence_seconds))
+        self._opening = True
         self._frames_done = 0
         self.reset()
 
@@ -165,6 +185,15 @@ class Endpointer:
     def audio_seconds(self) -> float:
         """Audio time: whole frames fed (gaps included) since creation; `reset` keeps it."""
         return _seconds(self._frames_done)
+
+    @property
+    def in_opening(self) -> bool:
+        """Whether the call's first turn is still to come (a short one then waits longer)."""
+        return self._opening
+
+    def end_opening(self) -> None:
+        """The caller's first turn was taken: from now on every turn ends at `end_silence_seconds`."""
+        self._opening = False
 
     def reset(self) -> None:
         """Forget any speech in progress and buffered bytes; go back to quiet."""
@@ -237,31 +266,43 @@ class Endpointer:
             if silent_frames == self._pause_frames and self._long_enough():
                 self._paused = True
                 events.append(Paused(self.audio_seconds, b"".join(self._utterance)))
-            if silent_frames >= self._end_frames:
+            if silent_frames >= self._silence_to_end():
                 return events + [self._end_of_turn()]
         if len(self._utterance) >= self._max_frames:
             events.append(self._forced_end())
         return events
 
+    def _silence_to_end(self) -> int:
+        """Frames of silence that end the turn in progress: more after a short opening turn."""
+        if self._opening and self._speech_frames() <= self._opening_speech_frames:
+            return self._opening_end_frames
+        return self._end_frames
+
+    def _speech_frames(self) -> int:
+        """Frames from the first to the last voiced frame of the turn in progress."""
+        return self._last_voiced - self._speech_start
+
     def _long_enough(self) -> bool:
         """Whether the speech so far (first to last voiced frame) is worth transcribing."""
-        return self._last_voiced - self._speech_start >= self._min_frames
+        return self._speech_frames() >= self._min_frames
 
     def _end_of_turn(self) -> UtteranceEnded | SpeechDiscarded:
         """Close the turn after enough silence; keep its silent tail as the next pre-roll."""
         long_enough = self._long_enough()
         silence = _seconds(len(self._utterance) - self._last_voiced)
+        speech = _seconds(self._speech_frames())
         pcm = b"".join(self._utterance[: self._last_voiced + self._pause_frames])
         tail = self._utterance[self._last_voiced :]
         self._to_quiet()
         self._history.extend(tail)
         if not long_enough:
             return SpeechDiscarded(self.audio_seconds)
-        return UtteranceEnded(self.audio_seconds, pcm, silence)
+        return UtteranceEnded(self.audio_seconds, pcm, silence, speech_seconds=speech)
 
     def _forced_end(self) -> UtteranceEnded:
         """Cut an utterance that reached `max_utterance_seconds`."""
         silence = _seconds(len(self._utterance) - self._last_voiced)
+        speech = _seconds(self._speech_frames())
         pcm = b"".join(self._utterance)
         self._to_quiet()
-        return UtteranceEnded(self.audio_seconds, pcm, silence, forced=True)
+        return UtteranceEnded(self.audio_seconds, pcm, silence, forced=True, speech_seconds=speech)

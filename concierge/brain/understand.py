@@ -72,7 +72,7 @@ RESIDENT_CUES = frozenset(
 SURNAME_CUES = frozenset({"senhor", "senhora", "sr", "sra", "seu", "dona", "familia", "doutor", "doutora", "dr", "dra"})
 VISITOR_CUES: tuple[tuple[str, ...], ...] = (
     ("meu", "nome", "completo", "e"), ("meu", "nome", "e"), ("o", "meu", "nome", "e"), ("meu", "nome"),
-    ("me", "chamo"), ("aqui", "quem", "fala", "e"), ("sou", "la"), ("eu", "sou", "la"),
+    ("me", "chamo"), ("aqui", "quem", "fala", "e"),
     ("quem", "fala", "e"), ("aqui", "e", "o"), ("aqui", "e", "a"), ("eu", "sou", "o"), ("eu", "sou", "a"),
     ("sou", "o"), ("sou", "a"), ("eu", "sou"), ("sou",), ("fala", "o"), ("fala", "a"),
     ("que", "e", "o"), ("que", "e", "a"), ("que", "eh", "o"), ("que", "eh", "a"),

@@ -15,6 +15,7 @@ class Outcome(StrEnum):
     COMPLETED = "completed"
     CALLER_HUNG_UP = "caller_hung_up"
     TIMED_OUT = "timed_out"
+    NO_INPUT = "no_input"  # the caller said nothing through the prompts; we said goodbye and hung up
     ERROR = "error"
 
 
@@ -62,6 +63,25 @@ class TurnFailed:
 
 
 @dataclass(frozen=True)
+class VisitorNameHeard:
+    """The visitor's own voice in the turn where their name was first given or changed.
+
+    A name speech recognition cannot spell can still be played to the resident. `pcm` is that
+    whole turn's audio (s16le mono at `sample_rate`); `turn` is the `Turn.index` it belongs to.
+    """
+
+    call_id: str
+    turn: int
+    visitor_name: str
+    pcm: bytes = field(repr=False)
+    sample_rate: int = 8000
+
+    @property
+    def seconds(self) -> float:
+        return len(self.pcm) / (2 * self.sample_rate)
+
+
+@dataclass(frozen=True)
 class CallEnded:
     call_id: str
     outcome: Outcome
@@ -69,5 +89,5 @@ class CallEnded:
     at: float = field(default_factory=time.time)
 
 
-CallEvent = CallStarted | StateChanged | DtmfReceived | Turn | TurnFailed | CallEnded
+CallEvent = CallStarted | StateChanged | DtmfReceived | Turn | TurnFailed | VisitorNameHeard | CallEnded
 Observer = Callable[[CallEvent], None]

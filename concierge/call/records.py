@@ -11,9 +11,13 @@ call is "live", afterwards it is "interrupted", and `close_interrupted()` (run b
 at start-up) marks it for good as an error, "server stopped mid-call" — as `close()` does for
 the calls still open in its own process.
 
-Transcripts are personal data (LGPD): the file is created owner-only (0600), and `purge()`
-deletes calls past the retention period with `secure_delete` on and the WAL truncated after, so
-the text is overwritten, not just unlinked.
+Each call may also keep the visitor's own voice saying their name (`name_audio`: the audio of
+the turn in which the name was first given or last changed, 8 kHz slin), so a name speech
+recognition cannot spell can still be played to the resident.
+
+Transcripts and voices are personal data (LGPD): the file is created owner-only (0600), and
+`purge()` deletes calls past the retention period, their turns and name audio with them, with
+`secure_delete` on and the WAL truncated after, so they are overwritten, not just unlinked.
 """
 
 from __future__ import annotations
@@ -31,12 +35,22 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import closing, contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from concierge.call.events import CallEnded, CallEvent, CallStarted, DtmfReceived, Outcome, StateChanged, Turn, TurnFailed
+from concierge.call.events import (
+    CallEnded,
+    CallEvent,
+    CallStarted,
+    DtmfReceived,
+    Outcome,
+    StateChanged,
+    Turn,
+    TurnFailed,
+    VisitorNameHeard,
+)
 from concierge.errors import UserError
 
 log = logging.getLogger("apoena.records")
@@ -85,12 +99,46 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (call_id, idx)
         )""",
     ),
+    (
+        # 'no_input' joins the outcomes. SQLite cannot alter a CHECK: the calls table is rebuilt
+        # (foreign keys are off while migrating, so the turns stay as they are).
+        """CREATE TABLE calls_v2 (
+            call_id         TEXT PRIMARY KEY,
+            conversation_id TEXT NOT NULL,
+            started_at      REAL NOT NULL,
+            ended_at        REAL,
+            owner           TEXT NOT NULL,
+            brain           TEXT NOT NULL DEFAULT '',
+            state           TEXT NOT NULL DEFAULT 'STANDBY',
+            dtmf            TEXT NOT NULL DEFAULT '',
+            outcome         TEXT CHECK (outcome IN ('completed', 'caller_hung_up', 'timed_out', 'no_input', 'error')),
+            reason          TEXT NOT NULL DEFAULT '',
+            failed_turns    INTEGER NOT NULL DEFAULT 0,
+            last_error      TEXT NOT NULL DEFAULT '',
+            final_reply     TEXT
+        )""",
+        "INSERT INTO calls_v2 SELECT call_id, conversation_id, started_at, ended_at, owner, brain, state, dtmf, outcome,"
+        " reason, failed_turns, last_error, final_reply FROM calls",
+        "DROP TABLE calls",
+        "ALTER TABLE calls_v2 RENAME TO calls",
+        "CREATE INDEX calls_by_start ON calls (started_at)",
+        "CREATE INDEX calls_open ON calls (started_at) WHERE ended_at IS NULL",
+        """CREATE TABLE name_audio (
+            call_id      TEXT PRIMARY KEY REFERENCES calls (call_id) ON DELETE CASCADE,
+            turn         INTEGER NOT NULL,          -- the turn whose audio this is (turns.idx)
+            visitor_name TEXT NOT NULL,             -- the name the brain took from it
+            sample_rate  INTEGER NOT NULL,
+            seconds      REAL NOT NULL,
+            pcm          BLOB NOT NULL              -- s16le mono
+        )""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
+_NAME_AUDIO = "(SELECT json_array(turn, seconds) FROM name_audio WHERE name_audio.call_id = calls.call_id)"
 _CALL_COLUMNS = (
     "call_id, conversation_id, started_at, ended_at, owner, brain, state, dtmf, outcome, reason, failed_turns, last_error,"
-    " final_reply"
+    f" final_reply, {_NAME_AUDIO}"
 )
 _TURN_COLUMNS = "idx, at, source, transcript, reply, slots, valid_for_action, stt_ms, brain_ms, tts_ms, response_ms, speculative"
 _HOST = socket.gethostname()
@@ -150,6 +198,7 @@ class CallRecord:
     turn_count: int
     response_ms_p50: float | None
     turns: tuple[TurnRecord, ...] = ()
+    name_audio: tuple[int, float] | None = None  # (turn, seconds) of the visitor's voice saying their name
 
     @property
     def slots(self) -> dict[str, Any]:
@@ -176,10 +225,32 @@ class CallRecord:
             "turn_count": self.turn_count,
             "response_ms_p50": None if self.response_ms_p50 is None else round(self.response_ms_p50, 1),
             "final": self.final_reply,
+            "visitor_name_audio": self._name_audio_json(),
         }
         if with_turns:
             data["turns"] = [turn.as_json() for turn in self.turns]
         return data
+
+    def _name_audio_json(self) -> dict[str, Any] | None:
+        """Whether the visitor's voice saying their name is kept: its turn and length, or None."""
+        if self.name_audio is None:
+            return None
+        turn, seconds = self.name_audio
+        return {"turn": turn, "seconds": round(seconds, 2)}
+
+
+@dataclass(frozen=True)
+class NameAudio:
+    """The visitor's voice saying their name: the whole audio of turn `turn`, s16le mono."""
+
+    turn: int
+    visitor_name: str
+    sample_rate: int
+    pcm: bytes = field(repr=False)
+
+    @property
+    def seconds(self) -> float:
+        return len(self.pcm) / (2 * self.sample_rate)
 
 
 @dataclass
@@ -316,6 +387,14 @@ class CallRecords:
                 c.execute("UPDATE calls SET final_reply = ? WHERE call_id = ?", final)
 
             return insert_turn
+        if isinstance(event, VisitorNameHeard):
+            audio = (event.call_id, event.turn, event.visitor_name, event.sample_rate, event.seconds, event.pcm)
+            return lambda c: c.execute(
+                "INSERT INTO name_audio (call_id, turn, visitor_name, sample_rate, seconds, pcm) VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (call_id) DO UPDATE SET turn = excluded.turn, visitor_name = excluded.visitor_name,"
+                " sample_rate = excluded.sample_rate, seconds = excluded.seconds, pcm = excluded.pcm",
+                audio,
+            )
         if isinstance(event, CallEnded):
             end = (event.at, event.outcome.value, event.reason, event.call_id)
             return lambda c: c.execute("UPDATE calls SET ended_at = ?, outcome = ?, reason = ? WHERE call_id = ?", end)
@@ -397,6 +476,14 @@ class CallRecords:
         latencies = [turn.response_ms for turn in turns if turn.response_ms is not None]
         return CallRecord(**values, outcome=status, turn_count=len(turns), response_ms_p50=_median(latencies), turns=turns)
 
+    def name_audio(self, call_id: str) -> NameAudio | None:
+        """The visitor's voice saying their name in call `call_id`, or None."""
+        with self._reading() as connection:
+            row = connection.execute(
+                "SELECT turn, visitor_name, sample_rate, pcm FROM name_audio WHERE call_id = ?", (call_id,)
+            ).fetchone()
+        return None if row is None else NameAudio(row[0], row[1], row[2], bytes(row[3]))
+
     def ids_starting_with(self, prefix: str, limit: int = 2) -> list[str]:
         """Call ids that begin with `prefix` (at most `limit` of them), to accept a short id."""
         pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -436,13 +523,13 @@ class CallRecords:
     @staticmethod
     def _summary(row: tuple) -> tuple[str, dict[str, Any]]:
         """(status, the CallRecord fields a calls row holds)."""
-        call_id, conversation_id, started, ended, owner, brain, state, dtmf, outcome, reason, failed, error, final = row
+        call_id, conversation_id, started, ended, owner, brain, state, dtmf, outcome, reason, failed, error, final, audio = row
         if outcome is None:
             outcome = LIVE if _is_running(owner) else INTERRUPTED
         values = dict(
             call_id=call_id, conversation_id=conversation_id, started_at=started, ended_at=ended, brain=brain,
             state=state, dtmf=dtmf, reason=reason, failed_turns=failed, last_error=error,
-            final_reply=json.loads(final) if final else None,
+            final_reply=json.loads(final) if final else None, name_audio=tuple(json.loads(audio)) if audio else None,
         )  # fmt: skip
         return outcome, values
 
@@ -472,6 +559,7 @@ class CallRecords:
 def migrate(connection: sqlite3.Connection) -> int:
     """Bring the schema up to SCHEMA_VERSION, one step per transaction; return the version found."""
     found = connection.execute("PRAGMA user_version").fetchone()[0]
+    connection.execute("PRAGMA foreign_keys = OFF")  # rebuilding a table must not cascade into its children
     if found > SCHEMA_VERSION:
         raise RecordsError(f"call records schema {found} is newer than this apoena knows ({SCHEMA_VERSION}) — upgrade apoena")
     for target in range(found + 1, SCHEMA_VERSION + 1):

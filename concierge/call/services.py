@@ -19,6 +19,13 @@ log = logging.getLogger("apoena.call")
 SAMPLE_RATE = 8000
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
+# What the call itself says (the brain says the rest); rendered at start-up like the greeting.
+NO_INPUT_PROMPT = "Alô? Pode falar, estou ouvindo."
+NO_INPUT_GOODBYE = "Não consegui ouvir você. Por favor, chame novamente. Até logo!"
+TIMEOUT_MESSAGE = "Não consegui concluir o atendimento. Por favor, tente novamente. Até logo!"
+FAILURE_MESSAGE = "Desculpe, tive um problema aqui. Pode repetir, por favor?"
+CALL_PHRASES = (NO_INPUT_PROMPT, NO_INPUT_GOODBYE, TIMEOUT_MESSAGE, FAILURE_MESSAGE)
+
 
 def sentences(text: str) -> list[str]:
     """Split a reply where it can be spoken in pieces: each sentence is synthesized (and cached) alone."""
@@ -55,7 +62,7 @@ def build_services(config: Config, directory: Directory, concierge: Concierge) -
     names, apartments = directory.prompt_terms()
     prompt = directory_prompt(names, apartments)
     greeting = synthesizer.synthesize(config.greeting.message)
-    for phrase in getattr(concierge.brain, "phrases", ()):
+    for phrase in (*CALL_PHRASES, *getattr(concierge.brain, "phrases", ())):
         for sentence in sentences(phrase):
             synthesizer.synthesize(sentence)  # cached from now on (and on disk for the next start)
     transcriber.transcribe(greeting, prompt)  # loads the model and warms it up

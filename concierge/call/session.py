@@ -3,7 +3,8 @@
 The seed's states STANDBY → USER_TURN → WAITING → IA_TURN, driven by events, never polled:
 a reader task turns the connection into a queue of messages, the endpointer turns audio into
 turns (counted in audio time), and one turn at a time goes STT → brain → TTS off the event
-loop while the pacer keeps the line alive with 20 ms frames.
+loop while the pacer keeps the line alive with 20 ms frames. What recognition makes of line
+noise is no turn; a caller who stays silent is prompted twice, then released.
 """
 
 from __future__ import annotations
@@ -11,28 +12,47 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass
 
-from concierge.audio.endpoint import EndpointParams, Endpointer, Paused, Resumed, SpeechStarted, UtteranceEnded
+from concierge.audio.endpoint import EndpointParams, Endpointer, Paused, Resumed, SpeechStarted, State, UtteranceEnded
 from concierge.audio.pacer import Pacer, Playback
 from concierge.audio.pcm import FRAME_SECONDS, SAMPLE_RATE, duration_seconds, resample
 from concierge.audiosocket.protocol import Audio, Dtmf, Hangup
 from concierge.audiosocket.server import Connection
 from concierge.audiosocket.stream import ConnectionClosed
 from concierge.brain.reply import Reply
-from concierge.call.events import CallEnded, CallStarted, DtmfReceived, Observer, Outcome, StateChanged, Turn, TurnFailed
-from concierge.call.services import CallServices, sentences
+from concierge.call.events import (
+    CallEnded,
+    CallStarted,
+    DtmfReceived,
+    Observer,
+    Outcome,
+    StateChanged,
+    Turn,
+    TurnFailed,
+    VisitorNameHeard,
+)
+from concierge.call.noise import is_noise
+from concierge.call.services import (
+    FAILURE_MESSAGE,
+    NO_INPUT_GOODBYE,
+    NO_INPUT_PROMPT,
+    TIMEOUT_MESSAGE,
+    CallServices,
+    sentences,
+)
 from concierge.config import CallState
 
 log = logging.getLogger("apoena.call")
 
 GAP_SECONDS = 0.12  # no frame for this long counts as silence (phones with DTX stop sending)
 DTMF_SETTLE_SECONDS = 2.0  # keypad digits are a turn after this much audio time, or at '#'
-TIMEOUT_MESSAGE = "Não consegui concluir o atendimento. Por favor, tente novamente. Até logo!"
-FAILURE_MESSAGE = "Desculpe, tive um problema aqui. Pode repetir, por favor?"
+NO_INPUT_PROMPTS = 2  # unanswered "Alô? Pode falar…" prompts before goodbye
+SPEAKING = (State.SPEAKING, State.STOPPING)
 
 
 @dataclass
@@ -44,6 +64,11 @@ class _Utterance:
     text: str = ""
     speech_ended_at: float | None = None  # monotonic time the last voiced frame arrived
     transcript: Future | None = None  # started in the pause, if it covers exactly this audio
+    speech_seconds: float = 0.0  # first to last voiced frame
+
+
+class _NoInput:
+    """The visitor's turn went by in silence: prompt them, or, after enough prompts, say goodbye."""
 
 
 class CallSession:
@@ -59,7 +84,7 @@ class CallSession:
         self.state = self.config.system.default_state
         self.pacer = Pacer(connection.send_audio)
         self.endpointer = Endpointer(EndpointParams(end_silence_seconds=self.config.system.silence_threshold_seconds))
-        self.turns: asyncio.Queue[_Utterance] = asyncio.Queue()
+        self.turns: asyncio.Queue[_Utterance | _NoInput] = asyncio.Queue()
         self.turn_count = 0
         self.finished = asyncio.Event()
         self.outcome: tuple[Outcome, str] | None = None
@@ -70,6 +95,9 @@ class CallSession:
         self._interrupted = False
         self._waiting: Playback | None = None
         self._greeting_task: asyncio.Task | None = None
+        self._quiet_since = 0.0  # audio time from which the visitor's silence is counted
+        self._prompts = 0  # no-input prompts said since the visitor last said or typed something
+        self._visitor_name: str | None = None  # as of the last answered turn
 
     async def run(self) -> Outcome:
         self._emit(CallStarted(self.call_id, self.conversation_id))
@@ -127,6 +155,7 @@ class CallSession:
                     if not await self._frames_were_only_delayed(queue):
                         self._handle_events(self.endpointer.feed_gap(GAP_SECONDS))
                         self._settle_dtmf()
+                        self._prompt_if_silent()
                     continue
                 if isinstance(message, Hangup):
                     reason = self.connection.end_reason or "caller hung up"
@@ -158,6 +187,7 @@ class CallSession:
         self._frame_clock.append((self.endpointer.audio_seconds + duration_seconds(pcm), time.monotonic()))
         self._handle_events(self.endpointer.feed(pcm))
         self._settle_dtmf()
+        self._prompt_if_silent()
 
     def _handle_events(self, events: list) -> None:
         for event in events:
@@ -171,7 +201,8 @@ class CallSession:
                 spoken_until = event.at - event.silence_seconds
                 speculative = self._speculative[1] if self._speculative and self._speculative[0] == len(event.pcm) else None
                 self._speculative = None
-                self.turns.put_nowait(_Utterance("speech", event.pcm, "", self._wall_time(spoken_until), speculative))
+                ended_at = self._wall_time(spoken_until)
+                self.turns.put_nowait(_Utterance("speech", event.pcm, "", ended_at, speculative, event.speech_seconds))
 
     def _barge_in(self) -> None:
         if self.config.system.barge_in and self.state == CallState.IA_TURN and self.pacer.is_playing:
@@ -181,7 +212,8 @@ class CallSession:
 
     def _key(self, digit: str) -> None:
         self._emit(DtmfReceived(self.call_id, digit))
-        self._dtmf_last = self.endpointer.audio_seconds
+        self._dtmf_last = self._quiet_since = self.endpointer.audio_seconds
+        self._prompts = 0
         if digit == "#":
             self._submit_dtmf()
         else:
@@ -195,6 +227,18 @@ class CallSession:
         if self._dtmf:
             self.turns.put_nowait(_Utterance("dtmf", text="".join(self._dtmf), speech_ended_at=time.monotonic()))
             self._dtmf.clear()
+
+    def _prompt_if_silent(self, over_noise: bool = False) -> None:
+        """Queue a no-input prompt once the visitor's turn has been silent for long enough (audio
+        time). Speech in progress holds it back, unless it follows noise that was no turn
+        (`over_noise`): noise must not keep a line open."""
+        if self.state != CallState.USER_TURN or not self.turns.empty() or self._dtmf:
+            return
+        if self.endpointer.state in SPEAKING and not over_noise:
+            return
+        if self.endpointer.audio_seconds - self._quiet_since >= self.config.system.no_input_prompt_seconds:
+            self._quiet_since = math.inf  # counted again once the prompt has been said
+            self.turns.put_nowait(_NoInput())
 
     def _transcribe_soon(self, pcm: bytes) -> Future:
         return self.services.stt_pool.submit(self.services.transcriber.transcribe, pcm, self.services.stt_prompt)
@@ -212,7 +256,10 @@ class CallSession:
         while True:
             utterance = await self.turns.get()
             try:
-                await self._answer(utterance)
+                if isinstance(utterance, _NoInput):
+                    await self._prompt_silent_caller()
+                else:
+                    await self._answer(utterance)
             except ConnectionClosed:
                 self._finish(Outcome.CALLER_HUNG_UP, "caller went away during the reply")
                 return
@@ -222,7 +269,7 @@ class CallSession:
                 await self._note(f"erro: {type(error).__name__}: {error}")
                 with contextlib.suppress(ConnectionClosed):
                     await self._speak(FAILURE_MESSAGE)
-                self._set_state(CallState.USER_TURN)
+                self._listen_again()
 
     async def _answer(self, utterance: _Utterance) -> None:
         self._set_state(CallState.WAITING)
@@ -230,9 +277,12 @@ class CallSession:
         waiting = loop.call_later(self.config.system.waiting_delay_seconds, self._start_waiting_sound)
         try:
             text, alternatives, stt_ms = await self._transcript(utterance)
-            if not text.strip():
-                self._set_state(CallState.USER_TURN)
+            if not text:
+                self._stop_waiting_sound()
+                self._set_state(CallState.USER_TURN)  # nothing new for the caller; their silence still counts
+                self._prompt_if_silent(over_noise=True)
                 return
+            self._heard_the_visitor()
             started = time.perf_counter()
             reply: Reply = await loop.run_in_executor(
                 self.services.work_pool, self.services.concierge.respond, self.conversation_id, text, alternatives
@@ -248,20 +298,54 @@ class CallSession:
             (first_byte - ended) * 1000 if first_byte is not None and ended is not None else None,
             utterance.transcript is not None,
         ))  # fmt: skip
+        self._keep_name_audio(utterance, reply)
         finished = [await playback.wait() for playback in playbacks]
         if reply.valid_for_action and all(end.value == "completed" for end in finished):
             await self.connection.hangup()
             self._finish(Outcome.COMPLETED, "visit complete: resident to be notified")
             return
-        self._set_state(CallState.USER_TURN)
+        self._listen_again()
 
     async def _transcript(self, utterance: _Utterance) -> tuple[str, tuple[str, ...], float]:
-        """(text, other readings of the same audio, STT ms)."""
+        """(text, other readings of the same audio, STT ms). Text is "" when the audio held no
+        visitor's words, only what recognition makes of noise; such readings leave the alternatives too."""
         if utterance.source == "dtmf":
             return utterance.text, (), 0.0
         future = utterance.transcript or self._transcribe_soon(utterance.pcm)
         transcript = await asyncio.wrap_future(future)
-        return transcript.text, transcript.alternatives, transcript.elapsed_ms
+        if is_noise(transcript.text, utterance.speech_seconds):
+            log.info(
+                "call %s: not a visitor's turn: %r (%.2f s of speech, no_speech_prob %.2f)",
+                self.call_id, transcript.text, utterance.speech_seconds, transcript.no_speech_prob,
+            )  # fmt: skip
+            return "", (), transcript.elapsed_ms
+        alternatives = tuple(reading for reading in transcript.alternatives if not is_noise(reading, utterance.speech_seconds))
+        return transcript.text, alternatives, transcript.elapsed_ms
+
+    def _heard_the_visitor(self) -> None:
+        """The visitor said or typed a turn: the prompts start over, and their opening is over."""
+        self._prompts = 0
+        self.endpointer.end_opening()
+
+    def _keep_name_audio(self, utterance: _Utterance, reply: Reply) -> None:
+        """Report the turn's audio when it gave the visitor's name or changed it."""
+        name = reply.dados.visitor_name
+        if name and name != self._visitor_name and utterance.pcm:
+            self._emit(VisitorNameHeard(self.call_id, self.turn_count, name, utterance.pcm, SAMPLE_RATE))
+        self._visitor_name = name
+
+    async def _prompt_silent_caller(self) -> None:
+        """Ask a silent visitor to speak; after NO_INPUT_PROMPTS unanswered prompts, say goodbye and hang up."""
+        if self._prompts >= NO_INPUT_PROMPTS:
+            reason = f"no answer to {self._prompts} prompts"
+            await self._say_and_hang_up(NO_INPUT_GOODBYE, Outcome.NO_INPUT, reason)
+            return
+        self._prompts += 1
+        _, _, playbacks = await self._speak(NO_INPUT_PROMPT)
+        await self._note(NO_INPUT_PROMPT, role="concierge")
+        for playback in playbacks:
+            await playback.wait()
+        self._listen_again()
 
     async def _speak(self, message: str) -> tuple[float | None, float, list[Playback]]:
         """Synthesize sentence by sentence, queueing each as soon as it is ready, so the caller
@@ -297,7 +381,12 @@ class CallSession:
     async def _back_to_user_after(self, playback: Playback) -> None:
         await playback.wait()
         if self.state == CallState.IA_TURN:
-            self._set_state(CallState.USER_TURN)
+            self._listen_again()
+
+    def _listen_again(self) -> None:
+        """Hand the turn back to the visitor; their silence is counted from now (audio time)."""
+        self._quiet_since = self.endpointer.audio_seconds
+        self._set_state(CallState.USER_TURN)
 
     async def _say_and_hang_up(self, message: str, outcome: Outcome, reason: str) -> None:
         with contextlib.suppress(ConnectionClosed):

@@ -1,18 +1,28 @@
 """Local speech-to-text with faster-whisper, tuned for 8 kHz phone audio in pt-BR.
 
 The model is loaded once per process (lazily, on first use or `load()`), shared by every
-transcriber that asks for the same model, and decoded with settings that do not loop on
-bad audio: one temperature, no conditioning on earlier text, no timestamps, a token cap.
+transcriber that asks for the same model. faster-whisper loads the model and computes the
+features; decoding calls its CTranslate2 model directly (`generate`), because faster-whisper
+returns only the best hypothesis: a beam search returns the N best readings of the audio
+(`Transcript.alternatives`), and the no-speech probability (`Transcript.no_speech_prob`).
+The settings do not loop on bad audio: one temperature, no earlier text, no timestamps, a
+token cap that grows with the audio, no repeated 4-grams, and a gzip-ratio check.
 """
 
 from __future__ import annotations
 
 import copy
 import os
+import re
 import threading
 import time
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,12 +32,26 @@ from concierge.speech.whisper_model import ensure_base_model
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
+    from faster_whisper.tokenizer import Tokenizer
 
 WHISPER_RATE = 16000
 BUNDLED_MODEL = "base"
 PROMPT_MAX_CHARS = 400
 """Prompt budget: pt-BR names and apartment numbers take 2 to 2.8 characters a token, so 400
 stays under Whisper's 223-token prompt limit (beyond it faster-whisper drops the start)."""
+
+NO_SPEECH_THRESHOLD = 0.6
+"""Above this `no_speech_prob`, *and* with the best reading's average log-probability below
+`LOG_PROB_THRESHOLD`, a window is taken for silence and yields no text (Whisper's own rule).
+MEASURED_BELOW"""
+LOG_PROB_THRESHOLD = -1.0
+"""Average log-probability per token under which a reading is unsure (Whisper's default)."""
+COMPRESSION_RATIO_THRESHOLD = 2.4
+"""A reading whose text gzips better than this is repeating itself (Whisper's default)."""
+TOKENS_PER_SECOND = 8.0
+TOKENS_FLOOR = 10
+"""Token cap per window: TOKENS_FLOOR + TOKENS_PER_SECOND x its audio seconds (never above
+`max_new_tokens`). MEASURED_TOKENS"""
 
 _models: dict[tuple[str, str, int, int], WhisperModel] = {}
 _models_lock = threading.Lock()
@@ -46,8 +70,24 @@ class WhisperOptions(BaseModel):
     cache_dir: Path | None = Field(None, description="Where to assemble the bundled model.")
     compute_type: str = "int8"
     cpu_threads: int = Field(2, ge=1, description="CTranslate2 threads for one transcription.")
-    beam_size: int = Field(1, ge=1, description="1 is as accurate here as 5, and faster.")
-    max_new_tokens: int = Field(96, ge=8, le=200, description="Cap per utterance; stops loops.")
+    beam_size: int = Field(
+        1, ge=1, description="Beam width when `alternatives` is off; with alternatives the beam is "
+        "max(beam_size, alternatives)."
+    )
+    alternatives: int = Field(
+        5,
+        ge=0,
+        le=10,
+        description="Readings the beam search returns (`num_hypotheses`): the best is the text, "
+        "the others `Transcript.alternatives`. 0 or 1: one reading only (greedy with beam_size 1).",
+    )
+    max_new_tokens: int = Field(96, ge=8, le=200, description="Cap per window; stops loops.")
+    no_repeat_ngram_size: int = Field(
+        4, ge=0, description="No reading repeats a run of this many tokens (0: allowed); breaks "
+        '"17, 17, 17, …" loops. Counts generated tokens only, not the prompt.'
+    )
+    no_speech_threshold: float = Field(NO_SPEECH_THRESHOLD, ge=0.0, le=1.0)
+    log_prob_threshold: float = LOG_PROB_THRESHOLD
     language: str = "pt"
     window_seconds: int = Field(
         15,
@@ -74,36 +114,104 @@ class WhisperTranscriber:
     def __init__(self, options: WhisperOptions | None = None) -> None:
         self.options = options or WhisperOptions()
         self._loaded: WhisperModel | None = None
+        self._tokenizer: Tokenizer | None = None
+        self._suppress: tuple[int, ...] = ()
 
     def load(self) -> None:
         """Load (and if needed assemble) the model now, e.g. at start-up in a worker thread."""
         self._model()
 
     def transcribe(self, pcm8k: bytes, prompt: str | None = None) -> Transcript:
-        """Return what was said in `pcm8k`; `prompt` (see `directory_prompt`) primes names."""
+        """Return what was said in `pcm8k`; `prompt` (see `directory_prompt`) primes names.
+
+        `text` is the best reading, `alternatives` the other distinct readings, best first."""
         started = time.perf_counter()
         if not pcm8k:
             return Transcript(text="", duration_s=0.0, elapsed_ms=0.0)
         audio = pcm_to_float32(pcm8k, SAMPLE_RATE, WHISPER_RATE)
-        segments, _info = self._model().transcribe(audio, **self._decoding(prompt))
-        text = " ".join(segment.text.strip() for segment in segments).strip()
+        readings, no_speech_prob = self._decode(audio, prompt)
         return Transcript(
-            text=text,
+            text=readings[0] if readings else "",
             duration_s=duration_seconds(pcm8k),
             elapsed_ms=(time.perf_counter() - started) * 1000.0,
+            alternatives=tuple(readings[1:]),
+            no_speech_prob=no_speech_prob,
         )
 
-    def _decoding(self, prompt: str | None) -> dict[str, Any]:
-        return {
-            "language": self.options.language,
-            "beam_size": self.options.beam_size,
-            "temperature": 0.0,
-            "condition_on_previous_text": False,
-            "without_timestamps": True,
-            "max_new_tokens": self.options.max_new_tokens,
-            "vad_filter": False,
-            "initial_prompt": prompt or None,
-        }
+    def _decode(self, audio: np.ndarray, prompt: str | None) -> tuple[list[str], float]:
+        """Return the distinct readings of `audio` (best first) and its no-speech probability
+        (the lowest of its windows': the audio holds no speech only if none of them does).
+
+        A window the no-speech rule calls silent adds no text. With several windows, the
+        alternatives change one window's reading at a time."""
+        windows = self._windows(audio, prompt)
+        spoken = [window.readings for window in windows if window.readings and not window.silent]
+        no_speech = min((window.no_speech_prob for window in windows), default=0.0)
+        return _combine(spoken, max(1, self.options.alternatives)), no_speech
+
+    def _windows(self, audio: np.ndarray, prompt: str | None) -> list[_Window]:
+        """Decode `audio` window by window, cut as faster-whisper's `generate_segments` does:
+        consecutive encoder windows, no overlap, each padded with zero features."""
+        model = self._model()
+        tokenizer = self._prompt_tokenizer(model)
+        prompt_tokens = _prompt_tokens(tokenizer, prompt, model.max_length)
+        extractor = model.feature_extractor
+        features = extractor(audio)
+        frames = extractor.nb_max_frames
+        content = features.shape[-1] - 1
+        windows: list[_Window] = []
+        for seek in range(0, content, frames):
+            size = min(frames, content - seek)
+            segment = features[:, seek : seek + size]
+            if size < frames:
+                segment = np.pad(segment, [(0, 0), (0, frames - size)])
+            encoded = model.encode(segment)
+            windows.append(self._decode_window(model, tokenizer, encoded, prompt_tokens, size * extractor.time_per_frame))
+        return windows
+
+    def _decode_window(
+        self, model: WhisperModel, tokenizer: Tokenizer, encoded: Any, prompt: list[int], seconds: float
+    ) -> _Window:
+        """Beam-search one encoded window (`seconds` of audio) into its readings."""
+        options = self.options
+        hypotheses = max(1, options.alternatives)
+        beam = max(options.beam_size, hypotheses)
+        budget = min(options.max_new_tokens, TOKENS_FLOOR + int(TOKENS_PER_SECOND * seconds))
+        budget = max(1, min(budget, model.max_length - len(prompt)))
+        result = model.model.generate(
+            encoded,
+            [prompt],
+            beam_size=beam,
+            num_hypotheses=hypotheses,
+            length_penalty=1.0,
+            no_repeat_ngram_size=options.no_repeat_ngram_size,
+            max_length=len(prompt) + budget,
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=self._suppress,
+        )[0]
+        readings: list[Reading] = []
+        for tokens, score in zip(result.sequences_ids, result.scores, strict=True):
+            # CTranslate2's score is the sum of log-probs / length; Whisper averages over length + 1 (eot).
+            avg_logprob = score * len(tokens) / (len(tokens) + 1)
+            readings.append(_reading(tokenizer.decode(tokens).strip(), avg_logprob, len(tokens) >= budget))
+        ordered = [r for r in readings if not r.looped] + [r for r in readings if r.looped]
+        best_logprob = readings[0].avg_logprob if readings else float("-inf")
+        silent = not readings or (
+            result.no_speech_prob > options.no_speech_threshold and best_logprob < options.log_prob_threshold
+        )
+        return _Window(_distinct(r.text for r in ordered), result.no_speech_prob, best_logprob, silent)
+
+    def _prompt_tokenizer(self, model: WhisperModel) -> Tokenizer:
+        if self._tokenizer is None:
+            from faster_whisper.tokenizer import Tokenizer
+            from faster_whisper.transcribe import get_suppressed_tokens
+
+            tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=self.options.language)
+            self._suppress = tuple(get_suppressed_tokens(tokenizer, [-1]))
+            self._tokenizer = tokenizer
+        return self._tokenizer
 
     def _model(self) -> WhisperModel:
         if self._loaded is None:
@@ -111,6 +219,110 @@ class WhisperTranscriber:
             model = shared_model(_model_location(options), options.compute_type, options.cpu_threads, options.num_workers)
             self._loaded = windowed(model, options.window_seconds) if options.window_seconds < 30 else model
         return self._loaded
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One hypothesis of one window: its text, average log-probability per token, and whether
+    it ran into a loop (hit the token cap or gzips too well; the text is then the part before
+    the loop)."""
+
+    text: str
+    avg_logprob: float
+    looped: bool
+
+
+@dataclass(frozen=True)
+class _Window:
+    """What one encoder window decoded to: its distinct readings (best first), the no-speech
+    probability, the best hypothesis's average log-probability, and whether the no-speech rule
+    calls it silent (then it adds no text)."""
+
+    readings: list[str]
+    no_speech_prob: float
+    avg_logprob: float
+    silent: bool
+
+
+def _prompt_tokens(tokenizer: Tokenizer, prompt: str | None, max_length: int) -> list[int]:
+    """The decoder prompt faster-whisper 1.2.1 builds (`generate_segments` + `get_prompt`) for
+    language/task set, no timestamps, no earlier text and `initial_prompt=prompt`."""
+    tokens: list[int] = []
+    if prompt and prompt.strip():
+        tokens = [tokenizer.sot_prev, *tokenizer.encode(" " + prompt.strip())[-(max_length // 2 - 1) :]]
+    return [*tokens, *tokenizer.sot_sequence, tokenizer.no_timestamps]
+
+
+def compression_ratio(text: str) -> float:
+    """gzip (zlib) compression ratio of `text`, as Whisper computes it."""
+    data = text.encode("utf-8")
+    return len(data) / len(zlib.compress(data)) if data else 0.0
+
+
+_WORD = re.compile(r"\S+")
+
+
+def _key(word: str) -> str:
+    return re.sub(r"\W+", "", word.lower())
+
+
+def without_loops(text: str, min_repeats: int = 3, max_unit: int = 8) -> str:
+    """Return `text` with every run of a word sequence repeated `min_repeats` or more times in a
+    row cut to its first occurrence ("317, 17, 17, 17, 17" → "317, 17"). Punctuation and case
+    are ignored when comparing words."""
+    words = _WORD.findall(text)
+    keys = [_key(word) for word in words]
+    kept: list[str] = []
+    i = 0
+    while i < len(words):
+        for unit in range(1, min(max_unit, (len(words) - i) // min_repeats) + 1):
+            pattern = keys[i : i + unit]
+            repeats = 1
+            while keys[i + repeats * unit : i + (repeats + 1) * unit] == pattern:
+                repeats += 1
+            if repeats >= min_repeats and any(pattern):
+                kept.extend(words[i : i + unit])
+                i += repeats * unit
+                break
+        else:
+            kept.append(words[i])
+            i += 1
+    return " ".join(kept).rstrip(",;:")
+
+
+def _reading(text: str, avg_logprob: float, hit_cap: bool) -> Reading:
+    """A hypothesis that hit the token cap or gzips too well is cut before its loop."""
+    too_regular = compression_ratio(text) > COMPRESSION_RATIO_THRESHOLD
+    if hit_cap or too_regular:
+        repaired = without_loops(text)
+        if too_regular or repaired != text:
+            return Reading(repaired, avg_logprob, True)
+    return Reading(text, avg_logprob, False)
+
+
+def _distinct(texts: Iterable[str]) -> list[str]:
+    """The non-empty texts, each kept once: texts differing only in case or punctuation are
+    one reading (the first, best-scored spelling is kept)."""
+    kept: dict[str, str] = {}
+    for text in texts:
+        key = " ".join(filter(None, (_key(word) for word in _WORD.findall(text))))
+        if key and key not in kept:
+            kept[key] = text
+    return list(kept.values())
+
+
+def _combine(windows: list[list[str]], limit: int) -> list[str]:
+    """Join per-window readings: first every window's best, then one window's k-th reading
+    with the others' best (k = 1, 2, …, window by window), at most `limit` texts in all."""
+    if not windows:
+        return []
+    best = [readings[0] for readings in windows]
+    combined = [" ".join(best)]
+    for rank in range(1, max(len(readings) for readings in windows)):
+        for index, readings in enumerate(windows):
+            if rank < len(readings):
+                combined.append(" ".join([*best[:index], readings[rank], *best[index + 1 :]]))
+    return _distinct(combined)[:limit]
 
 
 def windowed(model: WhisperModel, seconds: int) -> WhisperModel:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import io
 import re
+import wave
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -33,7 +35,7 @@ CALL_ID = re.compile(r"^[0-9a-fA-F-]{1,64}$")
 PAGE_PATHS = re.compile(r"^/(calls/[^/]+)?$")
 SECURITY_HEADERS = {
     "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self';"
-    " img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    " img-src 'self' data:; media-src blob:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
     "x-content-type-options": "nosniff",
     "referrer-policy": "no-referrer",
     "cache-control": "no-store",
@@ -72,6 +74,15 @@ def create_app(records: CallRecords, live: LiveCalls, metrics: CallMetrics, toke
         data["live"] = live.get(call.call_id)
         return JSONResponse(data)
 
+    async def api_name_audio(request: Request) -> Response:
+        call_id = request.path_params["call_id"]
+        audio = await asyncio.to_thread(records.name_audio, call_id.lower()) if CALL_ID.match(call_id) else None
+        if audio is None:
+            return _error(404, f"no recording of the visitor's name in call {call_id}")
+        wav = await asyncio.to_thread(_wav, audio.pcm, audio.sample_rate)
+        disposition = f'inline; filename="{call_id.lower()}-name.wav"'
+        return Response(wav, media_type="audio/wav", headers={"content-disposition": disposition})
+
     async def api_stats(request: Request) -> Response:
         try:
             since = _since(request.query_params.get("since"))
@@ -91,6 +102,7 @@ def create_app(records: CallRecords, live: LiveCalls, metrics: CallMetrics, toke
             Route("/api/live", api_live),
             Route("/api/calls", api_calls),
             Route("/api/calls/{call_id}", api_call),
+            Route("/api/calls/{call_id}/name.wav", api_name_audio),
             Route("/api/stats", api_stats),
             Route("/metrics", prometheus),
         ],
@@ -171,6 +183,17 @@ async def _not_found(request: Request, error: Exception) -> Response:
 
 async def _not_allowed(request: Request, error: Exception) -> Response:
     return _error(405, "only GET is served here")
+
+
+def _wav(pcm: bytes, rate: int) -> bytes:
+    """16-bit mono WAV bytes of `pcm` (s16le at `rate` Hz)."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(pcm)
+    return out.getvalue()
 
 
 def _error(status: int, message: str) -> JSONResponse:

@@ -13,6 +13,7 @@ import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import numpy as np
 import redis
 
 from concierge.audiosocket.server import AudioSocketServer
@@ -28,6 +29,7 @@ from concierge.speech.espeak import EspeakSynthesizer
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 FIXTURES = ROOT / "fixtures" / "calls"
+CLIPS = ROOT / "tests" / "audio" / "data"
 
 
 class ScriptedTranscriber:
@@ -45,6 +47,40 @@ class ScriptedTranscriber:
             self.calls += 1
             text = self.texts.pop(0) if self.texts else ""
         return Transcript(text=text, duration_s=len(pcm8k) / 16000, elapsed_ms=self.delay * 1000)
+
+
+class LengthTranscriber:
+    """Hears `short` in audio shorter than `seconds` and `long` in longer audio: a turn's text
+    follows its audio, however many transcriptions start in its pauses."""
+
+    def __init__(self, short: str, long: str, seconds: float) -> None:
+        self.short, self.long, self.seconds = short, long, seconds
+        self.heard: list[float] = []  # seconds of audio of each transcription asked for
+        self._lock = threading.Lock()
+
+    def transcribe(self, pcm8k: bytes, prompt: str | None = None) -> Transcript:
+        duration = len(pcm8k) / 16000
+        with self._lock:
+            self.heard.append(duration)
+        return Transcript(text=self.short if duration < self.seconds else self.long, duration_s=duration, elapsed_ms=0.0)
+
+
+class NoiseTranscriber:
+    """What Whisper writes on line noise: a lone "Obrigado." on a blip, subtitle credits and
+    annotations on longer noise. Counts what it was given."""
+
+    INVENTED = ("Legendas pela comunidade Amara.org", "", "...", "[Música]", "Obrigado por assistir!")
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self._lock = threading.Lock()
+
+    def transcribe(self, pcm8k: bytes, prompt: str | None = None) -> Transcript:
+        duration = len(pcm8k) / 16000
+        with self._lock:
+            self.calls += 1
+            text = "Obrigado." if duration < 0.95 else self.INVENTED[self.calls % len(self.INVENTED)]
+        return Transcript(text=text, duration_s=duration, elapsed_ms=0.0, no_speech_prob=0.9)
 
 
 class FailingTranscriber:
@@ -82,11 +118,59 @@ async def running_server(services: CallServices, events: list | None = None, obs
         await server.close(2)
 
 
+def clip(name: str) -> bytes:
+    """A short speech clip of tests/audio/data ("bom_dia", "entrega"), 8 kHz slin."""
+    from concierge.audio.pcm import read_audio_file
+
+    return read_audio_file(CLIPS / f"{name}.slin")
+
+
+def pink_noise(seconds: float, level_dbfs: float, seed: int = 0) -> bytes:
+    """Pink noise in the phone band (300–3400 Hz) at `level_dbfs` RMS, 8 kHz slin."""
+    count = int(seconds * 8000)
+    spectrum = np.fft.rfft(np.random.default_rng(seed).normal(size=count))
+    frequencies = np.fft.rfftfreq(count, 1 / 8000)
+    spectrum /= np.sqrt(np.maximum(frequencies, 1.0))
+    spectrum[(frequencies < 300) | (frequencies > 3400)] = 0
+    samples = np.fft.irfft(spectrum, count)
+    samples *= 10 ** (level_dbfs / 20) / np.sqrt(np.mean(samples**2))
+    return (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
+
+
+def noise_bursts(seconds: float, level_dbfs: float = -25.0, seed: int = 0) -> bytes:
+    """Line noise that comes and goes (bumps, traffic, a hand on the handset): pink noise bursts
+    of 0.2–1.5 s between quiet stretches of 0.3–2 s, for `seconds`."""
+    rng = np.random.default_rng(seed)
+    pcm = b""
+    while len(pcm) < seconds * 16000:
+        pcm += pink_noise(rng.uniform(0.2, 1.5), level_dbfs, int(rng.integers(1 << 30)))
+        pcm += bytes(int(rng.uniform(0.3, 2.0) * 8000) * 2)
+    return pcm[: int(seconds * 8000) * 2]
+
+
 def fixture_turns(name: str) -> tuple[bytes, list[dict]]:
     from concierge.audio.pcm import read_audio_file
 
-    path = next(FIXTURES.glob(f"{name}.*[nv]"))
+    path = next(path for path in (FIXTURES / f"{name}.slin", FIXTURES / f"{name}.wav") if path.is_file())
     return read_audio_file(path), json.loads((FIXTURES / f"{name}.json").read_text())["turns"]
+
+
+async def collect(client, seconds: float) -> tuple[list[tuple[float, bytes]], bool]:
+    """Audio frames received (with arrival time) for `seconds`, and whether we were hung up on."""
+    from concierge.audiosocket.protocol import Audio, Hangup
+
+    frames: list[tuple[float, bytes]] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            message = await asyncio.wait_for(client.receive(), deadline - time.monotonic())
+        except TimeoutError:
+            break
+        if isinstance(message, Hangup):
+            return frames, True
+        if isinstance(message, Audio):
+            frames.append((time.monotonic(), message.pcm))
+    return frames, False
 
 
 async def pace(client, pcm: bytes, speed: float = 1.0) -> None:

@@ -11,16 +11,17 @@ import sys
 import textwrap
 import time
 import uuid
+from contextlib import closing
 
 import pytest
 
 from concierge.audiosocket.client import AudioSocketClient
 from concierge.brain.reply import Dados, Intent, Reply
-from concierge.call.events import CallEnded, CallStarted, DtmfReceived, Outcome, StateChanged, Turn
-from concierge.call.records import SCHEMA_VERSION, STOPPED_MID_CALL, CallRecords, RecordsError
+from concierge.call.events import CallEnded, CallStarted, DtmfReceived, Outcome, StateChanged, Turn, VisitorNameHeard
+from concierge.call.records import _TURN_COLUMNS, MIGRATIONS, SCHEMA_VERSION, STOPPED_MID_CALL, CallRecords, RecordsError
 from concierge.config import CallState
 
-from .helpers import ROOT, FailingTranscriber, ScriptedTranscriber, fixture_turns, make_services, pace, running_server
+from .helpers import ROOT, FailingTranscriber, LengthTranscriber, ScriptedTranscriber, fixture_turns, make_services, pace, running_server
 
 DAY = 86400.0
 
@@ -274,7 +275,9 @@ def test_recent_filters_by_time_and_outcome_newest_first(records):
     assert [call.call_id for call in records.recent(outcome="completed")] == [completed]
     latest = records.recent()[0]
     assert latest.turn_count == 3 and latest.response_ms_p50 == 402.0 and latest.slots["intent_type"] == "entrega"
-    assert records.stats() == {"completed": 1, "caller_hung_up": 1, "timed_out": 1, "error": 0, "live": 0, "interrupted": 0}
+    assert records.stats() == {
+        "completed": 1, "caller_hung_up": 1, "timed_out": 1, "no_input": 0, "error": 0, "live": 0, "interrupted": 0,
+    }  # fmt: skip
     assert records.ids_starting_with(completed[:8]) == [completed]
     with pytest.raises(ValueError):
         records.recent(outcome="exploded")
@@ -313,3 +316,120 @@ def test_an_unusable_path_is_one_clear_error(tmp_path):
     (tmp_path / "taken").write_text("a file where a folder should be")
     with pytest.raises(RecordsError, match="cannot open the call records"):
         CallRecords(tmp_path / "taken" / "calls.db")
+
+
+# -- the visitor's name, in their voice; schema 2 ------------------------------------------------
+
+
+def name_heard(call_id: str, turn: int, name: str, seconds: float = 1.5) -> VisitorNameHeard:
+    pcm = (bytes(range(256)) * (int(seconds * 16000) // 256 + 1))[: int(seconds * 16000)]
+    return VisitorNameHeard(call_id, turn, name, pcm)
+
+
+def test_the_visitors_name_audio_is_kept_with_the_call_and_replaced_when_the_name_changes(records):
+    call_id = play_call(records, time.time(), outcome=None, turns=2)
+    records.observer(name_heard(call_id, 1, "Patrícia", seconds=1.0))
+    records.observer(name_heard(call_id, 2, "Patrícia Lima", seconds=2.5))
+    records.observer(CallEnded(call_id, Outcome.NO_INPUT, "no answer to 2 prompts"))
+    records.flush()
+    audio = records.name_audio(call_id)
+    assert (audio.turn, audio.visitor_name, audio.sample_rate, audio.seconds) == (2, "Patrícia Lima", 8000, 2.5)
+    assert audio.pcm == name_heard(call_id, 2, "x", seconds=2.5).pcm
+    call = records.get(call_id)
+    assert call.outcome == "no_input" and call.as_json()["visitor_name_audio"] == {"turn": 2, "seconds": 2.5}
+    assert records.recent()[0].as_json(with_turns=False)["visitor_name_audio"] == {"turn": 2, "seconds": 2.5}
+    assert [c.call_id for c in records.recent(outcome="no_input")] == [call_id]
+    other = play_call(records, time.time())
+    records.flush()
+    assert records.name_audio(other) is None and records.get(other).as_json()["visitor_name_audio"] is None
+
+
+def test_purge_deletes_the_name_audio_with_its_call(records):
+    old = play_call(records, time.time() - 40 * DAY)
+    records.observer(name_heard(old, 1, "Carlos Pereira"))
+    records.flush()
+    assert records.purge(30) == 1
+    with sqlite3.connect(records.path) as db:
+        assert db.execute("SELECT COUNT(*) FROM name_audio").fetchone() == (0,)
+        assert db.execute("SELECT COUNT(*) FROM turns").fetchone() == (0,)
+
+
+def test_a_failed_name_audio_write_is_logged_and_the_call_is_still_recorded(records, caplog):
+    call_id = play_call(records, time.time(), outcome=None)
+    records.flush()
+    with sqlite3.connect(records.path) as db:
+        db.execute("CREATE TRIGGER refuse BEFORE INSERT ON name_audio BEGIN SELECT RAISE(ABORT, 'disk says no'); END")
+    records.observer(name_heard(call_id, 1, "Carlos Pereira"))
+    records.observer(Turn(call_id, 2, "speech", "fala 2", reply(intent_type=Intent.ENTREGA), 300, 1, 50, 400.0))
+    records.observer(CallEnded(call_id, Outcome.COMPLETED, "visit complete"))
+    records.flush()
+    call = records.get(call_id)
+    assert call.outcome == "completed" and call.turn_count == 2
+    assert "a write failed: disk says no" in caplog.text
+    assert records.name_audio(call_id) is None
+
+
+def test_a_served_call_keeps_the_audio_of_the_turn_that_gave_the_name(directory, redis_server, records, tmp_path):
+    pcm, spoken = fixture_turns("entrega")
+    texts = ["Boa tarde, tenho uma entrega dos Correios para a Joana Prado.", "Meu nome é Carlos Pereira."]
+    services = make_services(directory, redis_server.url, LengthTranscriber(texts[1], texts[0], seconds=3.3), tmp_path)
+    events: list = []
+    call_id = uuid.uuid4()
+
+    async def scenario() -> None:
+        async with recorded_server(services, records, events) as server:
+            client = await AudioSocketClient.connect("127.0.0.1", server.port, call_id)
+            for index, turn in enumerate(spoken):
+                await keep_line_alive(client, lambda: sum(isinstance(e, Turn) for e in events) == index and (
+                    [e.state for e in events if isinstance(e, StateChanged)][-1:] == [CallState.USER_TURN]))
+                start, end = int(turn["start_seconds"] * 16000) - 3200, int(turn["end_seconds"] * 16000)
+                await pace(client, pcm[start:end], speed=2.0)
+            await keep_line_alive(client, lambda: sum(isinstance(e, Turn) for e in events) == 2)
+            await client.close()
+            await until(lambda: any(isinstance(e, CallEnded) for e in events))
+
+    asyncio.run(scenario())
+    records.flush()
+    call = records.get(str(call_id))
+    assert [t.transcript for t in call.turns] == texts
+    assert call.final_reply["dados"]["visitor_name"] == "Carlos Pereira"
+    audio = records.name_audio(str(call_id))
+    assert audio.turn == 2 and audio.visitor_name == "Carlos Pereira"
+    assert abs(audio.seconds - (spoken[1]["end_seconds"] - spoken[1]["start_seconds"])) < 1.0
+    assert call.as_json()["visitor_name_audio"]["turn"] == 2
+
+
+def version_1_database(path) -> None:
+    """A call records file as the first release of apoena left it: one ended call with a turn, one open."""
+    with closing(sqlite3.connect(path, isolation_level=None)) as db:
+        for statement in MIGRATIONS[0]:
+            db.execute(statement)
+        db.execute("PRAGMA user_version = 1")
+        db.execute(
+            "INSERT INTO calls (call_id, conversation_id, started_at, ended_at, owner, outcome, reason, final_reply)"
+            " VALUES ('aaaa', 'aaaa', 100.0, 120.0, 'elsewhere:1:x', 'timed_out', 'too long', NULL)"
+        )
+        db.execute(
+            f"INSERT INTO turns (call_id, {_TURN_COLUMNS}) VALUES ('aaaa', 1, 110.0, 'speech', 'Entrega', 'Para quem?',"
+            " '{\"intent_type\": \"entrega\"}', 0, 300.0, 1.0, 40.0, 700.0, 1)"
+        )
+
+
+def test_a_version_1_database_is_migrated_keeping_every_call_and_turn(tmp_path):
+    path = tmp_path / "calls.db"
+    version_1_database(path)
+    with CallRecords(path) as migrated:
+        with sqlite3.connect(path) as db:
+            assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (2,)
+            assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+            assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        old = migrated.get("aaaa")
+        assert (old.outcome, old.reason, old.turn_count, old.turns[0].transcript) == ("timed_out", "too long", 1, "Entrega")
+        assert old.name_audio is None
+        new = play_call(migrated, time.time(), Outcome.NO_INPUT)
+        migrated.observer(name_heard(new, 1, "Carlos"))
+        migrated.flush()
+        assert migrated.get(new).outcome == "no_input" and migrated.name_audio(new).visitor_name == "Carlos"
+        assert migrated.purge(1) == 1, "the old call goes, its turns with it (foreign keys still hold)"
+        with sqlite3.connect(path) as db:
+            assert db.execute("SELECT call_id FROM turns GROUP BY call_id").fetchall() == [(new,)]

@@ -13,10 +13,27 @@ from tokenizers import Tokenizer
 
 from concierge.speech import whisper
 from concierge.speech.base import SpeechError, Transcriber
-from concierge.speech.whisper import WhisperOptions, WhisperTranscriber, directory_prompt, shared_model
+from concierge.speech.whisper import (
+    COMPRESSION_RATIO_THRESHOLD,
+    NO_SPEECH_THRESHOLD,
+    TOKENS_FLOOR,
+    TOKENS_PER_SECOND,
+    WhisperOptions,
+    WhisperTranscriber,
+    compression_ratio,
+    directory_prompt,
+    shared_model,
+    without_loops,
+)
 from concierge.speech.whisper_model import find_sources
 
 WHISPER_PROMPT_TOKENS = 223
+DIRECTORY_PROMPT = (  # directory_prompt() of data/apartamentos.json, frozen here
+    "Moradores: Ana Beatriz Souza, Marcos Souza, Roberto Almeida, Francisca Oliveira, Joana Prado, Raimundo "
+    "Nonato Ferreira, Maria Silva, José Silva, Fernanda Costa, Luciana Martins, Paulo Martins, Beatriz Andrade, "
+    "Júlia Mendes, Ricardo Mendes, Helena Vasconcelos, João Santos. Apartamentos: 101, 102, 103, 104, 201, 202, "
+    "203, 301, 302, 401, 415, 502, 601, 702, 801, 804, 902, 1001, 1104, 1203, 1204."
+)
 
 
 def test_directory_prompt_lists_each_resident_and_apartment_once() -> None:
@@ -94,15 +111,10 @@ def test_transcribers_share_one_model_and_can_run_from_two_threads(base_model_di
 
 
 class _RecordingModel:
-    """Stands in for a faster-whisper model: records how it was loaded and asked to decode."""
+    """Stands in for a faster-whisper model: records how it was loaded."""
 
     def __init__(self, *load_args: object) -> None:
         self.load_args = load_args
-        self.decoding: dict[str, object] = {}
-
-    def transcribe(self, audio: np.ndarray, **decoding: object) -> tuple[list[object], None]:
-        self.decoding = decoding
-        return [], None
 
 
 def test_num_workers_reach_faster_whisper_and_key_the_shared_model(
@@ -113,14 +125,84 @@ def test_num_workers_reach_faster_whisper_and_key_the_shared_model(
     default = WhisperTranscriber(WhisperOptions(model=str(tmp_path), window_seconds=30))
     tuned = WhisperTranscriber(WhisperOptions(model=str(tmp_path), window_seconds=30, num_workers=1))
 
-    default.transcribe(b"\0\0" * 800)
-    tuned.transcribe(b"\0\0" * 800)
+    default.load()
+    tuned.load()
 
     assert default._model() is not tuned._model()  # num_workers is part of the shared-model key
     assert default._model().load_args == (str(tmp_path), "int8", 2, 2)
     assert tuned._model().load_args == (str(tmp_path), "int8", 2, 1)
     with pytest.raises(ValueError):
         WhisperOptions(window_seconds=31)
+
+
+def test_a_reading_that_loops_keeps_what_came_before_the_loop() -> None:
+    looped = "317, " + "17, " * 30
+    assert compression_ratio(looped) > COMPRESSION_RATIO_THRESHOLD
+    assert without_loops(looped) == "317, 17"
+    assert without_loops("Apartamentos, 601, 601, 601, 601") == "Apartamentos, 601"
+    assert without_loops("Sou visita, vim ver a Joana, do 104, 104 mesmo.") == "Sou visita, vim ver a Joana, do 104, 104 mesmo."
+    assert whisper._reading(looped, -0.5, hit_cap=True) == whisper.Reading("317, 17", -0.5, looped=True)
+    assert not whisper._reading("Entrega no 1504.", -0.2, hit_cap=False).looped
+
+
+def test_readings_that_differ_only_in_case_or_punctuation_are_one() -> None:
+    readings = ["Entrega no 104.", "entrega no 104", "Entrega no 1004.", "", "Entrega, no 104!"]
+    assert whisper._distinct(readings) == ["Entrega no 104.", "Entrega no 1004."]
+
+
+def test_alternatives_of_a_long_recording_change_one_window_at_a_time() -> None:
+    combined = whisper._combine([["a1", "a2", "a3"], ["b1", "b2"]], limit=4)
+    assert combined == ["a1 b1", "a2 b1", "a1 b2", "a3 b1"]
+
+
+@pytest.mark.slow
+def test_alternatives_are_other_distinct_readings_of_the_same_audio(base_model_dir: Path, entrega_104: bytes) -> None:
+    transcriber = WhisperTranscriber(WhisperOptions(cache_dir=base_model_dir, alternatives=5))
+    transcript = transcriber.transcribe(entrega_104, prompt=directory_prompt(["Joana Prado"], ["104", "1004", "204"]))
+
+    readings = [transcript.text, *transcript.alternatives]
+    assert transcript.alternatives and len(readings) <= 5
+    assert len(whisper._distinct(readings)) == len(readings)  # distinct even ignoring case and punctuation
+    assert any("104" in reading for reading in readings)
+    assert transcript.no_speech_prob < NO_SPEECH_THRESHOLD
+
+    greedy = WhisperTranscriber(WhisperOptions(cache_dir=base_model_dir, alternatives=0)).transcribe(entrega_104)
+    assert greedy.alternatives == () and "104" in greedy.text
+
+
+@pytest.mark.slow
+def test_audio_that_makes_whisper_loop_gives_a_short_reading(base_model_dir: Path, entrega_104: bytes) -> None:
+    # Slices of "Entrega para o apartamento cento e quatro" played over and over: faster-whisper's own
+    # greedy decoding with this prompt loops to its 96-token cap ("Entregue para o arrastamento, 104,
+    # entregue para o arrastamento, 104, …", gzip ratio 7).
+    samples = np.frombuffer(entrega_104, dtype="<i2")
+    starts = [1600 * k % len(samples) for k in range(20)]
+    chopped = np.concatenate([samples[start : start + 2400] for start in starts]).tobytes()
+
+    transcriber = WhisperTranscriber(WhisperOptions(cache_dir=base_model_dir, no_speech_threshold=1.0))
+    transcript = transcriber.transcribe(chopped, DIRECTORY_PROMPT)
+
+    cap_words = TOKENS_FLOOR + TOKENS_PER_SECOND * transcript.duration_s
+    for reading in (transcript.text, *transcript.alternatives):
+        assert compression_ratio(reading) <= COMPRESSION_RATIO_THRESHOLD, reading
+        assert without_loops(reading) == reading.rstrip(",;:"), reading
+        assert len(reading.split()) <= cap_words, reading
+
+
+@pytest.mark.slow
+def test_loud_noise_alone_gives_no_words_even_with_a_directory_prompt(base_model_dir: Path) -> None:
+    # 3 s of phone-band pink noise at -25 dBFS (street noise as loud as a voice): faster-whisper's own
+    # decoding hears an apartment of the prompt in it ("Apenas de 302,"), and the prompt keeps the
+    # no-speech probability (~0.42) under Whisper's usual 0.6.
+    spectrum = np.fft.rfft(np.random.default_rng(11).standard_normal(24000))
+    freqs = np.fft.rfftfreq(24000, 1 / 8000)
+    pink = np.fft.irfft(spectrum * np.where((freqs >= 300) & (freqs <= 3400), 1 / np.sqrt(np.maximum(freqs, 1)), 0))
+    pcm = (pink / np.sqrt(np.mean(pink**2)) * 32767 * 10 ** (-25 / 20)).astype("<i2").tobytes()
+
+    transcript = WhisperTranscriber(WhisperOptions(cache_dir=base_model_dir)).transcribe(pcm, DIRECTORY_PROMPT)
+
+    assert (transcript.text, transcript.alternatives) == ("", ())
+    assert NO_SPEECH_THRESHOLD < transcript.no_speech_prob < 0.6
 
 
 @pytest.mark.slow

@@ -3,14 +3,17 @@ returns, live state and metrics fed by call events, the token gate and the local
 
 from __future__ import annotations
 
+import io
 import time
 import uuid
+import wave
 
+import numpy as np
 import pytest
 from starlette.testclient import TestClient
 
 from concierge.brain.reply import Reply
-from concierge.call.events import CallEnded, CallStarted, DtmfReceived, Outcome, StateChanged, Turn, TurnFailed
+from concierge.call.events import CallEnded, CallStarted, DtmfReceived, Outcome, StateChanged, Turn, TurnFailed, VisitorNameHeard
 from concierge.call.records import CallRecords
 from concierge.config import CallState
 from concierge.errors import UserError
@@ -221,3 +224,58 @@ def test_without_a_token_only_localhost_may_be_served(host):
 def test_web_server_refuses_a_public_address_without_a_token(monitor):
     with pytest.raises(UserError, match="0.0.0.0"):
         WebServer(monitor.client.app, "0.0.0.0", 0)
+
+
+def named_call(monitor: Monitor, outcome: Outcome = Outcome.COMPLETED, seconds: float = 1.25) -> tuple[str, bytes]:
+    """A finished call whose first turn gave the visitor's name: its id and the turn's audio."""
+    call_id = str(uuid.uuid4())
+    pcm = (np.sin(np.arange(int(seconds * 8000)) * 2 * np.pi * 440 / 8000) * 8000).astype("<i2").tobytes()
+    monitor.emit(
+        CallStarted(call_id, call_id),
+        Turn(call_id, 1, "speech", "Meu nome é Carlos Pereira.", reply("Para quem é?", visitor_name="Carlos Pereira"), 300, 2, 40, 800.0),
+        VisitorNameHeard(call_id, 1, "Carlos Pereira", pcm),
+        CallEnded(call_id, outcome, "test"),
+    )
+    return call_id, pcm
+
+
+def test_the_visitors_name_audio_is_served_as_wav(monitor):
+    call_id, pcm = named_call(monitor)
+    response = monitor.client.get(f"/api/calls/{call_id}/name.wav")
+    assert response.status_code == 200 and response.headers["content-type"] == "audio/wav"
+    with wave.open(io.BytesIO(response.content)) as wav:
+        assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (1, 2, 8000)
+        assert wav.readframes(wav.getnframes()) == pcm
+    assert monitor.client.get(f"/api/calls/{call_id.upper()}/name.wav").status_code == 200
+    call = monitor.client.get(f"/api/calls/{call_id}").json()
+    assert call["visitor_name_audio"] == {"turn": 1, "seconds": 1.25}
+    assert monitor.client.get("/api/calls").json()["calls"][0]["visitor_name_audio"] == {"turn": 1, "seconds": 1.25}
+
+
+@pytest.mark.parametrize("bad", [None, str(uuid.uuid4()), "not-a-call", "..%2F..%2Fetc"])
+def test_no_name_audio_is_404(monitor, bad):
+    call_id = finished_call(monitor)
+    response = monitor.client.get(f"/api/calls/{bad or call_id}/name.wav")
+    assert response.status_code == 404 and "error" in response.json()
+    assert monitor.client.get(f"/api/calls/{call_id}").json()["visitor_name_audio"] is None
+
+
+def test_the_name_audio_needs_the_token_like_the_rest_of_the_api(guarded):
+    call_id, _ = named_call(guarded)
+    path = f"/api/calls/{call_id}/name.wav"
+    assert guarded.client.get(path).status_code == 401
+    assert guarded.client.get(f"{path}?token={TOKEN}").status_code == 401
+    assert guarded.client.get(path, headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+
+
+def test_the_page_may_play_the_name_audio_it_fetched_and_nothing_else(monitor):
+    policy = monitor.client.get("/").headers["content-security-policy"]
+    assert "media-src blob:;" in policy and "default-src 'none'" in policy
+
+
+def test_calls_that_ended_for_want_of_input_are_listed_and_counted(monitor):
+    call_id, _ = named_call(monitor, Outcome.NO_INPUT)
+    finished_call(monitor)
+    assert [c["call_id"] for c in monitor.client.get("/api/calls?outcome=no_input").json()["calls"]] == [call_id]
+    assert monitor.client.get("/api/stats").json()["calls"]["no_input"] == 1
+    assert 'apoena_calls_total{outcome="no_input"} 1.0' in monitor.client.get("/metrics").text

@@ -8,9 +8,10 @@ const STATES = { STANDBY: "standby", USER_TURN: "user", WAITING: "waiting", IA_T
 const STATE_LABELS = { STANDBY: "standby", USER_TURN: "visitor's turn", WAITING: "thinking", IA_TURN: "concierge speaking" };
 const ROLES = { visitor: "visitor", concierge: "concierge", system: "system" };
 const OUTCOMES = {
-  completed: "completed", caller_hung_up: "hung up", timed_out: "timed out",
+  completed: "completed", caller_hung_up: "hung up", timed_out: "timed out", no_input: "no input",
   error: "error", live: "live", interrupted: "interrupted",
 };
+const nameAudioUrls = new Map();  // "call id/turn" -> blob: URL of the visitor's voice saying their name
 
 const token = (() => {
   const fromUrl = new URLSearchParams(location.search).get("token");
@@ -200,6 +201,29 @@ function turnLines(call) {
   ]);
 }
 
+async function nameAudioUrl(callId, turn) {
+  const key = `${callId}/${turn}`;
+  if (!nameAudioUrls.has(key)) {
+    const response = await fetch(`/api/calls/${encodeURIComponent(callId)}/name.wav`, {
+      headers: token ? { Authorization: `Bearer ${token}` } : {},
+      cache: "no-store",
+    });
+    if (!response.ok) throw new Error(response.statusText);
+    nameAudioUrls.set(key, URL.createObjectURL(await response.blob()));
+  }
+  return nameAudioUrls.get(key);
+}
+
+function nameAudio(call) {
+  const audio = call.visitor_name_audio;
+  if (!audio) return "—";
+  const player = el("audio", { controls: "", preload: "auto", class: "name-audio" });
+  nameAudioUrl(call.call_id, audio.turn).then(
+    (url) => { player.src = url; },
+    (error) => player.replaceWith(`could not load it: ${error.message}`));
+  return el("span", {}, player, ` ${audio.seconds} s, turn ${audio.turn}`);
+}
+
 function renderDetail(call) {
   document.getElementById("detail-outcome").replaceChildren(outcomeBadge(call.outcome));
   const facts = [
@@ -212,6 +236,7 @@ function renderDetail(call) {
     ["last error", call.last_error || "—"], ["response p50", ms(call.response_ms_p50)],
     ["visit", visitSummary(call.final && call.final.dados) || "—"],
     ["valid for action", call.final ? (call.final.valid_for_action ? "yes" : "no") : "—"],
+    ["visitor's name, in their voice", nameAudio(call)],
   ];
   document.getElementById("detail-meta").replaceChildren(...facts.flatMap(([key, value]) => [el("dt", {}, key), el("dd", {}, value)]));
   fillTranscript(document.getElementById("detail-transcript"), call.live ? call.live.lines : turnLines(call));
