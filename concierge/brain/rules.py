@@ -153,12 +153,12 @@ class RulesBrain:
         """A resident the directory knows is not replaced by a name it does not know ('neto da dona
         Rosa' after 'pra Iracema'), unless the visitor corrects themselves or was asked for it."""
         current = conversation.resident_claim
-        if current is None or heard.correction or "resident_name" in conversation.asked:
-            return False
-        if not self.directory.find(current):
+        if current is None or not self.directory.find(current):
             return False
         if heard.resident_of_relation:  # 'sou mãe do Bernardo, coleguinha dele': whose relative, not whom to visit
             return True
+        if heard.correction or "resident_name" in conversation.asked:
+            return False
         return not heard.resident_mentions and not self.directory.find(heard.resident or "")
 
     @staticmethod

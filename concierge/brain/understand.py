@@ -36,6 +36,7 @@ INJECTION = re.compile(
 )
 ARRIVED = frozenset({"chegou", "ta", "esta", "veio", "esta", "chegando", "aqui"})
 HONORIFICS = frozenset({"seu", "dona", "senhor", "senhora", "sr", "sra", "doutor", "doutora", "dr", "dra"})
+PICKUP = re.compile(r"\b(pegar|buscar|retirar|recolher)\b")
 SAINTS = frozenset({"sao", "santa", "santo", "nossa"})
 CORRECTION = re.compile(r"\b(nao|digo|quer dizer|ou melhor|na verdade|desculp\w*|perdao|errei|corrigindo|me enganei)\b")
 YES = re.compile(
@@ -75,7 +76,8 @@ VISITOR_CUES: tuple[tuple[str, ...], ...] = (
     ("me", "chamo"), ("aqui", "quem", "fala", "e"),
     ("quem", "fala", "e"), ("aqui", "e", "o"), ("aqui", "e", "a"), ("eu", "sou", "o"), ("eu", "sou", "a"),
     ("sou", "o"), ("sou", "a"), ("eu", "sou"), ("sou",), ("fala", "o"), ("fala", "a"),
-    ("que", "e", "o"), ("que", "e", "a"), ("que", "eh", "o"), ("que", "eh", "a"),
+    ("que", "e", "o"), ("que", "e", "a"), ("que", "eh", "o"), ("que", "eh", "a"), ("que", "e"), ("que", "eh"),
+    ("anunciar", "o"), ("anunciar", "a"), ("anuncia", "o"), ("anuncia", "a"), ("anunciar",), ("anuncia",),
 )  # fmt: skip
 WHEN_ASKED_VISITOR_CUES: tuple[tuple[str, ...], ...] = (("o", "nome", "e"), ("nome", "e"), ("e", "o"), ("e", "a"))
 ANSWER_FILLERS = frozenset("e eh o a sou sua eu meu nome me chamo aqui fala quem pra para dona seu senhor senhora".split())
@@ -227,8 +229,8 @@ def detect_intent(folded: str) -> Intent | None:
         return Intent.ENTREGA
     if lexicon.pattern("services").search(folded):  # the 'montador de móveis' comes to work, not to deliver
         return Intent.VISITA
-    if lexicon.pattern("goods").search(folded):
-        return Intent.ENTREGA
+    if lexicon.pattern("goods").search(folded) and not PICKUP.search(folded):
+        return Intent.ENTREGA  # goods brought; goods fetched ('pegar uns documentos') are a visit's errand
     if lexicon.pattern("visit").search(folded) or CAME_TO_DO.search(folded) or _relation_pattern().search(folded):
         return Intent.VISITA
     return None
@@ -413,14 +415,18 @@ def _visitor_span(
     'sou a sobrinha dela, Marina', 'é o compadre do seu Zé, o Nestor', 'sou o carteiro, Luís'."""
     folded = [w.folded for w in words]
     cues = VISITOR_CUES + WHEN_ASKED_VISITOR_CUES if "visitor_name" in asked else VISITOR_CUES
+    said: tuple[int, int] | None = None
     for index in range(len(words)):
         for cue in cues:
             end = index + len(cue)
             if tuple(folded[index:end]) != cue or words[end - 1].clause_end:
                 continue
             span = _name_span(words, end, cased) or _name_after_who(words, end, cased)
-            if span is not None:
-                return _restated(words, span, cased), True
+            if span is not None and (said is None or span[0] >= said[1]):
+                said = _restated(words, span, cased)  # the last one said wins: 'Heitor… não, eu sou o Jorge'
+            break
+    if said is not None:
+        return said, True
     for index in range(len(words) - 3):  # 'avisa a Juliana que a Paula chegou'
         if folded[index] == "que" and folded[index + 1] in {"o", "a"}:
             span = _name_span(words, index + 2, cased)
@@ -503,7 +509,8 @@ def _bare_name(words: list[Word], cased: bool) -> tuple[int, int] | None:
     while start < len(words) and words[start].folded in skippable:
         start += 1
     if len(words) - start > 5:
-        return None
+        span = _name_span(words, start, cased)  # 'Eduardo Reis, da imobiliária Ponto Certo.'
+        return span if span is not None and words[span[1] - 1].clause_end and span[1] < len(words) and words[span[1]].folded in {"do", "da", "de", "dos", "das"} else None
     for first in (start, start + 1):
         span = _name_span(words, first, cased)
         if span is not None and all(w.folded in NOT_NAMES for w in words[span[1] :]):
@@ -532,6 +539,7 @@ def _find_resident(
         again = _name_span(words, visitor_span[1], cased)
         if again is not None and again[1] - again[0] == 1 and (again[1] >= len(words) or words[again[0]].clause_end):
             taken |= set(range(*again))
+    taken |= _self_named(words, cased)  # 'Meu nome é Heitor… não, eu sou o Jorge': Heitor is no resident here
     taken |= _phrase_words(folded, lexicon.pattern("delivery"))  # 'Zé Delivery' is a shop, not a Zé
     cue_before = [i > 0 and folded[i - 1] in RESIDENT_CUES for i in range(len(words))]
     fuzzy = [(w.capitalized or cue_before[i]) and i not in taken for i, w in enumerate(words)]
@@ -560,7 +568,7 @@ def _find_resident(
                 chosen = [m for m in chosen if support[m.resident] == most]
         result.resident = " ".join(w.text for w in words[first.start : first.end])
         result.resident_mentions = chosen
-        result.resident_of_relation = _owned_by_relation(folded, first.start)
+        result.resident_of_relation = _owned_by_relation(folded, first.start, first.end)
         return
     for index in range(1, len(words)):
         if index not in taken and _after_resident_cue(folded, index):
@@ -572,6 +580,18 @@ def _find_resident(
         span = _bare_name(words, cased)
         if span is not None:
             result.resident = _name_text(words[span[0] : span[1]])
+
+
+def _self_named(words: list[Word], cased: bool) -> set[int]:
+    """Indexes of every name said right after 'meu nome é' / 'me chamo', even one taken back."""
+    folded = [w.folded for w in words]
+    named: set[int] = set()
+    for index in range(len(words)):
+        for cue in (("meu", "nome", "e"), ("me", "chamo")):
+            end = index + len(cue)
+            if tuple(folded[index:end]) == cue and (span := _name_span(words, end, cased)) is not None:
+                named |= set(range(*span))
+    return named
 
 
 def _phrase_words(folded: list[str], pattern: re.Pattern[str]) -> set[int]:
@@ -588,12 +608,19 @@ def _phrase_words(folded: list[str], pattern: re.Pattern[str]) -> set[int]:
     return covered
 
 
-def _owned_by_relation(folded: list[str], start: int) -> bool:
-    """Whether the name at `start` follows 'mãe do', 'amiga da dona': a relation's owner."""
+def _owned_by_relation(folded: list[str], start: int, end: int | None = None) -> bool:
+    """Whether the name at `start` is a relation of the visitor's or of someone's: 'mãe do Bernardo',
+    'amiga da dona Rute', 'Heitor é o meu neto', 'meu neto Heitor'."""
+    relations = lexicon.words("relations")
     index = start - 1
-    while index >= 0 and folded[index] in SURNAME_CUES:
+    while index >= 0 and folded[index] in SURNAME_CUES | {"o", "a"}:
         index -= 1
-    return index >= 1 and folded[index] in {"do", "da", "de"} and folded[index - 1] in lexicon.words("relations")
+    if index >= 1 and folded[index] in {"do", "da", "de"} and folded[index - 1] in relations:
+        return True
+    if index >= 1 and folded[index] in relations and folded[index - 1] in {"meu", "minha"}:
+        return True
+    after = folded[end : (end or 0) + 4] if end is not None else []
+    return len(after) >= 3 and after[0] in {"e", "eh"} and any(w in relations for w in after[1:4]) and any(w in {"meu", "minha"} for w in after[1:3])
 
 
 def _contradicted(mention: NameMention, words: list[Word], cased: bool) -> bool:
