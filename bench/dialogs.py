@@ -33,7 +33,7 @@ def make_brain(kind: str, directory):
     from concierge.brain.factory import make_brain as factory
     from concierge.config import load_config
 
-    return factory(load_config(None), directory, engine=kind)
+    return factory(kind, directory, load_config(None))  # the crewai brain times its model at start: bench/llm.py shares one
 
 
 def evaluate(split: str, brain_kind: str) -> dict:

@@ -419,7 +419,8 @@ def test_an_instruction_in_the_visitors_words_changes_nothing(scripted):
 @crew_test
 def test_a_model_resident_sharing_a_surname_does_not_replace_the_one_the_visitor_named(scripted, teixeiras):
     brain, _ = scripted(
-        slots(intent_type="visita", apartment_number="502", resident_name="Aline Teixeira"), on=teixeiras
+        answer("Qual é o seu nome?", intent_type="visita", apartment_number="502", resident_name="Aline Teixeira"),
+        on=teixeiras,
     )
     conversation = Conversation(id="teixeira")
     reply = turn(brain, conversation, "Boa tarde, vim visitar o Roberto Teixeira")
@@ -533,7 +534,7 @@ def test_dialog_made_right_by_the_models_grounded_slots(dialog, scripted, direct
     alone, _ = scripted(slots())
     _, replies = run_dialog(lambda text, c=Conversation(id="alone"): turn(alone, c, text), dialog)
     assert check_final(dialog, replies[-1]) != []
-    brain, _ = scripted(slots(**dialog["model"]))
+    brain, _ = scripted(answer("Qual é o seu nome, por favor?", **dialog["model"]))
     _, replies = run_dialog(lambda text, c=Conversation(id="model"): turn(brain, c, text), dialog)
     assert check_final(dialog, replies[-1]) == [], replies[-1].mensagem
     assert sum(v for k, v in brain.tally.items() if k.startswith("changed_")) >= 1

@@ -34,7 +34,8 @@ def test_numbers_in_words_become_digits(spoken, digits):
         ("sou amiga da Camila", Intent.VISITA),
         ("não é entrega, é visita", Intent.VISITA),
         ("vim visitar e trazer uma encomenda", Intent.VISITA),
-        ("É o motorista do Uber", None),
+        ("É o motorista do Uber", Intent.VISITA),  # picking someone up: the resident is told, like a visit
+        ("Boa tarde, tudo bem?", None),
     ],
 )
 def test_intent(directory, text, intent):
