@@ -47,7 +47,7 @@ from pydantic import ValidationError
 from concierge.brain.base import decide, is_complete
 from concierge.brain.directory import Directory
 from concierge.brain.evidence import Support
-from concierge.brain.grounding import ModelSlots, Proposal, Said, facts, ground, hear
+from concierge.brain.grounding import ModelAnswer, ModelSlots, Proposal, Said, facts, ground, hear
 from concierge.brain.memory import Conversation
 from concierge.brain.reply import Dados, Intent, Reply
 from concierge.brain.rules import CONFIRMED, KEYPAD, RulesBrain
@@ -187,7 +187,7 @@ def load_stack() -> Stack:
     class QuietCrew(Crew):  # defined here: Crew exists only once crewai is imported
         _task_output_handler: Any = PrivateAttr(default_factory=_NoTaskOutputs)
 
-    guard = Guard.for_pydantic(ModelSlots, name="apoena-slots")
+    guard = Guard.for_pydantic(ModelAnswer, name="apoena-slots")
     guard.configure(allow_metrics_collection=False)
     return Stack(Agent, Task, QuietCrew, Process, LLM, guard, threading.Lock(), set_suppress_console_output)
 

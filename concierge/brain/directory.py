@@ -269,7 +269,7 @@ class Directory:
                 break
         else:
             return None
-        exact = int(said == resident.tokens[offset])
+        exact = int(sound(said) == sound(resident.tokens[offset]))  # Valter and Walter sound alike: neither is "more exact"
         nicknamed = said != resident.tokens[offset] and not tokens_match(said, resident.tokens[offset])
         matched, end, position = width, start + 1, offset + width
         while position < len(resident.tokens):
@@ -286,7 +286,7 @@ class Directory:
             if hit is None:
                 break
             matched += 1
-            exact += int(said == resident.tokens[hit])
+            exact += int(sound(said) == sound(resident.tokens[hit]))
             end, position = at + 1, hit + 1
         return NameMention(resident, start, end, matched, exact, offset == 0 or (nicknamed and offset == 1))
 

@@ -52,6 +52,14 @@ class ModelSlots(BaseModel):
         return value
 
 
+class ModelAnswer(ModelSlots):
+    """The schema a model's raw answer is checked against before it is read as `ModelSlots`:
+    the slots, or the seed's shape with them under `dados` (a schema checker keeps only the keys
+    its schema names)."""
+
+    dados: dict[str, Any] | None = None
+
+
 @dataclass(frozen=True)
 class SaidLine:
     """One visitor line split into words (numbers in words made digits), as `understand` reads it."""

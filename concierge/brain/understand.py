@@ -37,12 +37,13 @@ INJECTION = re.compile(
 ARRIVED = frozenset({"chegou", "ta", "esta", "veio", "esta", "chegando", "aqui"})
 HONORIFICS = frozenset({"seu", "dona", "senhor", "senhora", "sr", "sra", "doutor", "doutora", "dr", "dra"})
 PICKUP = re.compile(r"\b(pegar|buscar|retirar|recolher)\b")
+RESIDENT_CUES_BEFORE_NAMES = frozenset({"para", "pra", "pro", "com"})  # 'é para a Renata' names a resident
 SAINTS = frozenset({"sao", "santa", "santo", "nossa"})
 CORRECTION = re.compile(r"\b(nao|digo|quer dizer|ou melhor|na verdade|desculp\w*|perdao|errei|corrigindo|me enganei)\b")
 YES = re.compile(
     r"^(sim|isso|isso mesmo|isso ai|exato|exatamente|correto|certo|certinho|ta certo|esta certo|ta|positivo|confirmo|"
     r"confirmado|e sim|e isso|e esse|e essa|e ele|e ela|pode ser|pode|aham|uhum|perfeito|isso isso|sim senhor|"
-    r"sim senhora|com certeza|ok|okay|beleza|certeza|tudo certo|e|eh)\b"
+    r"sim senhora|com certeza|ok|okay|beleza|certeza|tudo certo|e|eh|si|exacto|claro|yes)\b"
 )
 NO = re.compile(r"^(nao|negativo|errado|esta errado|ta errado|nada disso|nao e|nao nao)\b")
 THE_RESIDENT = re.compile(r"\b(morador|moradora|moradores|dono|dona|pessoa) d[oa] (apartamento |ap |apto |casa )?\d")
@@ -73,14 +74,14 @@ RESIDENT_CUES = frozenset(
 SURNAME_CUES = frozenset({"senhor", "senhora", "sr", "sra", "seu", "dona", "familia", "doutor", "doutora", "dr", "dra"})
 VISITOR_CUES: tuple[tuple[str, ...], ...] = (
     ("meu", "nome", "completo", "e"), ("meu", "nome", "e"), ("o", "meu", "nome", "e"), ("meu", "nome"),
-    ("me", "chamo"), ("aqui", "quem", "fala", "e"),
+    ("me", "chamo"), ("me", "llamo"), ("mi", "nombre", "es"), ("aqui", "quem", "fala", "e"),
     ("quem", "fala", "e"), ("aqui", "e", "o"), ("aqui", "e", "a"), ("eu", "sou", "o"), ("eu", "sou", "a"),
     ("sou", "o"), ("sou", "a"), ("eu", "sou"), ("sou",), ("fala", "o"), ("fala", "a"),
     ("que", "e", "o"), ("que", "e", "a"), ("que", "eh", "o"), ("que", "eh", "a"), ("que", "e"), ("que", "eh"),
     ("anunciar", "o"), ("anunciar", "a"), ("anuncia", "o"), ("anuncia", "a"), ("anunciar",), ("anuncia",),
 )  # fmt: skip
 WHEN_ASKED_VISITOR_CUES: tuple[tuple[str, ...], ...] = (("o", "nome", "e"), ("nome", "e"), ("e", "o"), ("e", "a"))
-ANSWER_FILLERS = frozenset("e eh o a sou sua eu meu nome me chamo aqui fala quem pra para dona seu senhor senhora".split())
+ANSWER_FILLERS = frozenset("e eh o a sou sua eu meu nome me chamo aqui fala quem dona seu senhor senhora".split())
 _WORD = re.compile(r"\w+(?:[-']\w+)*|[.,;:!?]")
 _HUNDREDS_PLUS = re.compile(r"\b(\d*[1-9]00) e (\d{1,2})\b")  # Whisper's "400 e 15" for "quatrocentos e quinze"
 _DIGIT_RUN = re.compile(r"\b\d(?:[\s,-]+\d)\b(?:[\s,-]+\d\b)*")
@@ -135,8 +136,17 @@ class Understanding:
         return any(v is not None for v in (self.intent, self.visitor_name, self.apartment, self.resident))
 
 
+_SYLLABLES = re.compile(r"\b[^\W\d_]{1,4}(?:-[^\W\d_]{1,4})+\b")
+
+
+def join_syllables(text: str) -> str:
+    """A name said syllable by syllable ('Ro-sa Ma-ri-a', 'Wis-niew-ski') is one word."""
+    return _SYLLABLES.sub(lambda m: m.group(0).replace("-", ""), text)
+
+
 def understand(text: str, directory: Directory, asked: list[str] | tuple[str, ...] = ()) -> Understanding:
     """Extract intent, names and apartment from one utterance, given what was last asked."""
+    text = join_syllables(text)
     spoken = digits_from_words(text)
     words = split_words(spoken)
     folded = " ".join(w.folded for w in words if w.folded)
@@ -422,8 +432,8 @@ def _visitor_span(
             if tuple(folded[index:end]) != cue or words[end - 1].clause_end:
                 continue
             span = _name_span(words, end, cased) or _name_after_who(words, end, cased)
-            if span is not None and (said is None or span[0] >= said[1]):
-                said = _restated(words, span, cased)  # the last one said wins: 'Heitor… não, eu sou o Jorge'
+            if span is not None and (said is None or (span[0] >= said[1] and _corrects(folded[said[1] : span[0]]))):
+                said = _restated(words, span, cased)  # a later one wins after a correction: 'Heitor… não, eu sou o Jorge'
             break
     if said is not None:
         return said, True
@@ -438,6 +448,11 @@ def _visitor_span(
     if "visitor_name" in asked:
         return _bare_name(words, cased), False
     return None, False
+
+
+def _corrects(between: list[str]) -> bool:
+    """Whether the words between two introductions take the first back ('não', 'digo', 'aliás')."""
+    return any(word in CORRECTION_WORDS for word in between)
 
 
 def _restated(words: list[Word], span: tuple[int, int], cased: bool) -> tuple[int, int]:
@@ -505,12 +520,17 @@ def _bare_name(words: list[Word], cased: bool) -> tuple[int, int] | None:
     """A short answer that is just a name: 'Carlos Pereira.', 'É o Diego.'; one garbled
     lead-in word before a comma is skipped ('Soula, Marta Lópis.')."""
     start = 0
-    skippable = ANSWER_FILLERS | lexicon.words("roles") | lexicon.words("interjections")
+    skippable = (ANSWER_FILLERS | lexicon.words("roles") | lexicon.words("interjections")) - RESIDENT_CUES_BEFORE_NAMES
     while start < len(words) and words[start].folded in skippable:
         start += 1
+    span = _name_span(words, start, cased)
+    if span is not None and words[span[1] - 1].clause_end and span[1] < len(words):
+        following = _name_span(words, span[1], cased)
+        if span[1] - span[0] == 1 and following is not None and following[1] - following[0] >= 2:
+            return following  # one garbled word, then the full name: 'Soula, Marta Lópis.'
+        return span  # 'Josias, sou do grupo de dominó dele.', 'Fernando Kruger, da Imobiliária Lar.'
     if len(words) - start > 5:
-        span = _name_span(words, start, cased)  # 'Eduardo Reis, da imobiliária Ponto Certo.'
-        return span if span is not None and words[span[1] - 1].clause_end and span[1] < len(words) and words[span[1]].folded in {"do", "da", "de", "dos", "das"} else None
+        return None
     for first in (start, start + 1):
         span = _name_span(words, first, cased)
         if span is not None and all(w.folded in NOT_NAMES for w in words[span[1] :]):
@@ -617,8 +637,8 @@ def _owned_by_relation(folded: list[str], start: int, end: int | None = None) ->
         index -= 1
     if index >= 1 and folded[index] in {"do", "da", "de"} and folded[index - 1] in relations:
         return True
-    if index >= 1 and folded[index] in relations and folded[index - 1] in {"meu", "minha"}:
-        return True
+    if index >= 0 and folded[index] in relations:
+        return True  # 'meu neto Heitor', 'mora com a mãe, a Eunice': someone's relative
     after = folded[end : (end or 0) + 4] if end is not None else []
     return len(after) >= 3 and after[0] in {"e", "eh"} and any(w in relations for w in after[1:4]) and any(w in {"meu", "minha"} for w in after[1:3])
 
