@@ -57,7 +57,8 @@ def answer(message: str, dados: Dados, expected: dict, if_asked: dict | None = N
     if not asks_to_confirm(message):
         return None
     got = dados.model_dump(mode="json")
-    wrong = [s for s in SLOTS if s in expected and got.get(s) is not None and not same_slot(s, expected[s], got[s])]
+    read_back = ("intent_type", "apartment_number", "resident_name")  # what "Entrega para R, no apartamento A, certo?" says
+    wrong = [s for s in read_back if s in expected and got.get(s) is not None and not same_slot(s, expected[s], got[s])]
     kind = "no" if wrong or expected.get("valid_for_action") is False else "yes"  # a visit that must not happen is never confirmed
     return Answer(text=spoken_answers(expected, if_asked)[kind], kind=kind)
 

@@ -157,6 +157,8 @@ class RulesBrain:
             return False
         if heard.resident_of_relation:  # 'sou mãe do Bernardo, coleguinha dele': whose relative, not whom to visit
             return True
+        if heard.visitor_name and not heard.resident_cued:  # 'Maria Aparecida, pode chamar de Cida': about the visitor
+            return True
         if heard.correction or "resident_name" in conversation.asked:
             return False
         return not heard.resident_mentions and not self.directory.find(heard.resident or "")

@@ -125,6 +125,7 @@ class Understanding:
     about_the_resident: bool = False  # 'o morador do 501': whoever lives there
     resident: str | None = None
     resident_mentions: list[NameMention] = field(default_factory=list)
+    resident_cued: bool = False  # the resident's name came after 'para', 'ver', 'dona'…
     resident_of_relation: bool = False  # the resident was named as the visitor's relative's ('mãe do Bernardo')
     injection: bool = False
     greeting: str | None = None
@@ -589,6 +590,7 @@ def _find_resident(
         result.resident = " ".join(w.text for w in words[first.start : first.end])
         result.resident_mentions = chosen
         result.resident_of_relation = _owned_by_relation(folded, first.start, first.end)
+        result.resident_cued = strength(first)[1]
         return
     for index in range(1, len(words)):
         if index not in taken and _after_resident_cue(folded, index):
