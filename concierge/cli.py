@@ -71,9 +71,9 @@ def serve(
     config: ConfigOption = None,
     directory: DirectoryOption = None,
     host: Annotated[Optional[str], typer.Option(help="Address to bind (default: server.host, 127.0.0.1).")] = None,
-    port: Annotated[Optional[int], typer.Option(help="AudioSocket port (default: server.port, 9092).")] = None,
+    port: Annotated[Optional[int], typer.Option(min=0, max=65535, help="AudioSocket port (default: server.port, 9092).")] = None,
     web_port: Annotated[
-        Optional[int], typer.Option("--web-port", help="Monitoring page and /metrics port (default: web.port, 8080).")
+        Optional[int], typer.Option("--web-port", min=0, max=65535, help="Monitoring page and /metrics port (default: web.port, 8080).")
     ] = None,
     no_web: Annotated[bool, typer.Option("--no-web", help="Do not serve the monitoring page.")] = False,
 ) -> None:
@@ -153,7 +153,7 @@ def calls_purge(
 def mic(
     config: ConfigOption = None,
     host: Annotated[Optional[str], typer.Option(help="Address of `apoena serve` (default: server.host in config, 127.0.0.1).")] = None,
-    port: Annotated[Optional[int], typer.Option(help="Its AudioSocket port (default: server.port in config, 9092).")] = None,
+    port: Annotated[Optional[int], typer.Option(min=1, max=65535, help="Its AudioSocket port (default: server.port in config, 9092).")] = None,
     input_device: Annotated[Optional[int], typer.Option("--input-device", help="Microphone index from --list-devices (default: the system's).")] = None,
     output_device: Annotated[Optional[int], typer.Option("--output-device", help="Speaker index from --list-devices (default: the system's).")] = None,
     list_devices: Annotated[bool, typer.Option("--list-devices", help="List audio devices with their indexes and exit.")] = False,

@@ -155,3 +155,14 @@ def test_interactive_chat_in_a_real_terminal(config):
     _, status = os.waitpid(pid, 0)
     os.close(fd)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+@pytest.mark.parametrize(
+    "args", [["serve", "--port", "70000"], ["serve", "--web-port", "99999"], ["serve", "--web-port", "-5"], ["mic", "--port", "0"]]
+)
+def test_out_of_range_ports_are_refused_when_parsed(args):
+    started = time.monotonic()
+    result = run(args, timeout=30)
+    assert result.returncode == 2
+    assert b"not in the range" in result.stderr and b"Traceback" not in result.stderr
+    assert time.monotonic() - started < 5, "refused before any model loads"
