@@ -18,7 +18,8 @@ supports (the visitor's own words for the model's resident name one of the resid
 rules reading could not tell apart), never overturn a reading the directory backs. An
 apartment or resident taken from the model is read back to the visitor before anyone is told.
 
-When the model is asked. Only when the rules reading of the turn leaves the visit incomplete;
+When the model is asked. Only when the rules reading of the turn leaves the visit incomplete
+(and the turn is words, not keys);
 and when it fails (timeout, error, bad output) the rules reading of the turn stands, so a
 visit finishes with the model down. At start one test turn is timed: a model that cannot be
 reached or named stops the start with one line; the timeouts are fitted to the time measured
@@ -307,7 +308,7 @@ class CrewBrain:
         others = [understand(clean_utterance(other), self.directory, conversation.asked) for other in alternatives[:4]]
         self.tally["turns"] += 1
         alone = self._rules_reading(conversation, heard, text, others)
-        if text and not is_complete(alone, self.directory):
+        if text and not heard.keyed and not is_complete(alone, self.directory):
             self._consult_model(conversation, heard, others, text)
         message, asked, _ = self.rules.apply(conversation, heard, text, others)
         conversation.asked = list(asked)

@@ -184,7 +184,9 @@ def _run_readings(run: list[NumberToken]) -> list[NumberReading]:
         return [NumberReading(values[0], start, run[parts[0][2]].index + 1, "loop", 0.8)]
     options: list[NumberReading] = []
     if len(parts) >= 2:
-        glued = "".join(t.text if t.digits else str(t.value) for t in run)
+        glued = "".join(  # each part as said: 'vinte e seis zero um' -> 26|0|1, '12 04' -> 12|04
+            run[first].text if first == last and run[first].digits else str(value) for value, first, last in parts
+        )
         if all(t.single_digit for t in run):
             options.append(NumberReading(glued, start, end, "spelled", 0.95))
         elif all(t.value < 100 for t in run) and any(t.value == 0 or t.text.startswith("0") for t in run[1:]):

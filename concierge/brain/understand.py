@@ -79,7 +79,9 @@ VISITOR_CUES: tuple[tuple[str, ...], ...] = (
     ("sou", "o"), ("sou", "a"), ("eu", "sou"), ("sou",), ("fala", "o"), ("fala", "a"),
     ("que", "e", "o"), ("que", "e", "a"), ("que", "eh", "o"), ("que", "eh", "a"), ("que", "e"), ("que", "eh"),
     ("anunciar", "o"), ("anunciar", "a"), ("anuncia", "o"), ("anuncia", "a"), ("anunciar",), ("anuncia",),
+    ("sou", "eu", "mesma"), ("sou", "eu", "mesmo"), ("sou", "eu"),
 )  # fmt: skip
+SELF = frozenset({"eu", "mesma", "mesmo"})  # 'sou eu, a Patrícia': the name may follow a comma
 WHEN_ASKED_VISITOR_CUES: tuple[tuple[str, ...], ...] = (("o", "nome", "e"), ("nome", "e"), ("e", "o"), ("e", "a"))
 ANSWER_FILLERS = frozenset("e eh o a sou sua eu meu nome me chamo aqui fala quem dona seu senhor senhora".split())
 _WORD = re.compile(r"\w+(?:[-']\w+)*|[.,;:!?]")
@@ -430,9 +432,12 @@ def _visitor_span(
     for index in range(len(words)):
         for cue in cues:
             end = index + len(cue)
-            if tuple(folded[index:end]) != cue or words[end - 1].clause_end:
+            if tuple(folded[index:end]) != cue or any(w.clause_end for w in words[index : end - 1]):
+                continue  # 'Fala, o Toninho tá aí?' is a greeting, not 'fala o Toninho'
+            if words[end - 1].clause_end and cue[-1] not in SELF:
                 continue
-            span = _name_span(words, end, cased) or _name_after_who(words, end, cased)
+            start = end + 1 if cue[-1] in SELF and end < len(words) and folded[end] in {"a", "o"} else end
+            span = _name_span(words, start, cased) or _name_after_who(words, start, cased)
             if span is not None and (said is None or (span[0] >= said[1] and _corrects(folded[said[1] : span[0]]))):
                 said = _restated(words, span, cased)  # a later one wins after a correction: 'Heitor… não, eu sou o Jorge'
             break
@@ -443,7 +448,7 @@ def _visitor_span(
             span = _name_span(words, index + 2, cased)
             if span is not None and span[1] < len(words) and folded[span[1]] in ARRIVED:
                 return span, True
-    opening = None if "resident_name" in asked else _introduction(words, cased, directory)
+    opening = None if "resident_name" in asked else (_introduction(words, cased, directory) or _name_then_who(words, cased))
     if opening is not None:
         return opening, True
     if "visitor_name" in asked:
@@ -491,6 +496,18 @@ def _name_after_who(words: list[Word], start: int, cased: bool) -> tuple[int, in
     if index < len(words) and words[index].folded in {"o", "a", "e", "eh"}:
         index += 1
     return _name_span(words, index, cased) if index < len(words) else None
+
+
+def _name_then_who(words: list[Word], cased: bool) -> tuple[int, int] | None:
+    """'Elton, sou entregador da loja': a name first, then 'sou …' saying who they are."""
+    start = 0
+    while start < len(words) and words[start].folded in lexicon.words("interjections") | {"bom", "boa", "dia", "tarde", "noite"}:
+        start += 1
+    span = _name_span(words, start, cased)
+    if span is None or not words[span[1] - 1].clause_end or span[1] + 1 >= len(words):
+        return None
+    after = [w.folded for w in words[span[1] : span[1] + 2]]
+    return span if after[0] == "sou" or after == ["eu", "sou"] else None
 
 
 def _introduction(words: list[Word], cased: bool, directory: Directory) -> tuple[int, int] | None:
@@ -576,7 +593,8 @@ def _find_resident(
     if mentions:
         def strength(m: NameMention) -> tuple:
             cued = any(cue_before[i] for i in range(max(0, m.start - 1), m.start + 1))
-            return (m.matched, cued, m.first_name, m.exact)
+            owner = _owned_by_relation(folded, m.start, m.end) and not m.start == 0
+            return (not owner, m.matched, cued, m.first_name, m.exact)  # 'o filho do seu Giuseppe… o Enzo': Enzo
 
         top = max(strength(m) for m in mentions)
         best = [m for m in mentions if strength(m) == top]
@@ -590,7 +608,7 @@ def _find_resident(
         result.resident = " ".join(w.text for w in words[first.start : first.end])
         result.resident_mentions = chosen
         result.resident_of_relation = _owned_by_relation(folded, first.start, first.end)
-        result.resident_cued = strength(first)[1]
+        result.resident_cued = strength(first)[2]
         return
     for index in range(1, len(words)):
         if index not in taken and _after_resident_cue(folded, index):
