@@ -77,6 +77,11 @@ def wrong_target(report: CallReport) -> bool:
     return any(not reason.startswith("valid_for_action") for reason in danger(report))
 
 
+def batch_of(report: CallReport) -> str:
+    parts = Path(str(report.recording.info.get("source", ""))).parts
+    return next((part for part in parts if part.startswith("batch")), "?")
+
+
 def split_figures(reports: list[CallReport]) -> dict:
     turns = [t for r in reports for t in r.turns]
     latencies = [t.response_ms for t in turns if t.response_ms is not None]
@@ -219,6 +224,10 @@ def main() -> int:
 
     by_split = {s: [r for r in ordered if r.recording.info.get("split") == s] for s in SPLITS}
     figures = {s: split_figures(rs) for s, rs in by_split.items() if rs}
+    batches: dict[str, list[CallReport]] = {}  # blind dialogs come in batches; the later ones were seen by nobody
+    for report in by_split["blind"]:
+        batches.setdefault(batch_of(report), []).append(report)
+    by_batch = {name: split_figures(rs) for name, rs in sorted(batches.items())}
     alarms = [r for r in ordered if danger(r)]
 
     print(f"\n{len(ordered)} calls in {(time.time() - started) / 60:.1f} min, {args.jobs} at a time, speed {args.speed:g}")
@@ -239,6 +248,10 @@ def main() -> int:
         print("!" * 78)
     else:
         print("\nno call ended valid_for_action with a wrong apartment or resident")
+    if len(by_batch) > 1:
+        print("\nblind, by batch:")
+        for name, f in by_batch.items():
+            print(f"  {name}: right {pct(f['right'], f['calls'])}; valid with wrong target {f['valid_wrong_target']}")
     print("\n" + markdown(figures))
     failures = [r for r in ordered if not r.passed]
     if failures:
@@ -264,6 +277,7 @@ def main() -> int:
                     "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
                 },
                 "splits": figures,
+                "blind_batches": by_batch,
                 "alarms": [{"call": str(r.recording.path), "why": danger(r)} for r in alarms],
                 "markdown": markdown(figures),
                 "calls": [r.as_json() for r in ordered],

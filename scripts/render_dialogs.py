@@ -14,8 +14,10 @@ chosen dialog this script
 3. renders the visitor's answers to a read-back, "yes" (``if_asked.confirm_yes`` or "Sim.") and
    "no" (``if_asked.confirm_no``, else what ``concierge.apps.visitor`` says), after the turns;
 4. lays it all out with quiet gaps, adds noise over the whole call (band-limited pink noise or
-   line hiss at 12-25 dB SNR against the speech RMS, seeded numpy) and ends with a few seconds
-   of noise only (``idle``: what the caller's line carries while it listens);
+   white line hiss at 12-25 dB SNR against the speech RMS, seeded numpy) and ends with a few
+   seconds of quiet line (``idle``: what the caller's line carries while it listens: a faint
+   hiss at -60 dBFS; ``--line-noise call`` keeps the call's noise there too, which then also
+   runs under the concierge's replies and tests its endpointer and barge-in on a noisy line);
 5. writes ``<out>/<split>/<name>.slin`` (8 kHz s16le mono) and ``<name>.json``: ``turns`` with
    times, ``answers`` and ``idle`` spans, ``dtmf`` (a turn typed on the keypad, like "301#"),
    ``expected`` (the dialog's ``expect``), ``if_asked``, ``directory`` (absolute path),
@@ -61,6 +63,7 @@ LEAD_IN_SECONDS = 0.6
 GAP_SECONDS = 1.8  # between turns (the reactive caller waits for the concierge instead)
 KEYPAD_GAP_SECONDS = 3.0  # a typed turn: quiet while the digits are sent
 IDLE_SECONDS = 3.0
+LINE_HISS_DBFS = -60.0  # the idle line's hiss (RMS) unless --line-noise call
 TAIL_SECONDS = 0.5
 KEYPAD_TURN = re.compile(r"^\s*[0-9*#]+\s*$")
 
@@ -222,7 +225,7 @@ def split_at_comma(text: str, rng: random.Random) -> tuple[str, str] | None:
     return text[:at].strip(), text[at:].strip()
 
 
-def render(dialog: Dialog, seed: int, synth: Synth, pause_share: float) -> tuple[np.ndarray, dict]:
+def render(dialog: Dialog, seed: int, synth: Synth, pause_share: float, line_noise: str = "hiss") -> tuple[np.ndarray, dict]:
     voice = voice_for(dialog, seed)
     rng = random.Random(seed_of(seed, dialog.split, dialog.name, "pauses"))
     level = db_to_amp(voice.level_dbfs)
@@ -288,7 +291,11 @@ def render(dialog: Dialog, seed: int, synth: Synth, pause_share: float) -> tuple
 
     speech_rms = rms(np.concatenate([audio[a:b] for a, b in spoken]))
     noise = band_noise(len(audio), seed_of(seed, dialog.split, dialog.name, voice.noise), pink=voice.noise == "pink")
-    audio = audio + noise * speech_rms / db_to_amp(voice.snr_db)
+    noise *= speech_rms / db_to_amp(voice.snr_db)
+    a, b = idle_start, idle_start + int(IDLE_SECONDS * RATE)
+    if line_noise == "hiss":  # the quiet line: faint hiss, as between the fixtures' turns
+        noise[a:b] = band_noise(b - a, seed_of(seed, dialog.name, "line"), pink=False) * db_to_amp(LINE_HISS_DBFS)
+    audio = audio + noise
     peak = float(np.max(np.abs(audio)))
     if peak > 0.89:
         audio *= 0.89 / peak
@@ -304,7 +311,7 @@ def render(dialog: Dialog, seed: int, synth: Synth, pause_share: float) -> tuple
         **({"unspeakable_turns": skipped} if skipped else {}),
         **({"dtmf": dtmf} if dtmf else {}),
         "answers": answers,
-        "idle": idle,
+        "idle": {**idle, "noise": "the call's" if line_noise == "call" else f"line hiss at {LINE_HISS_DBFS:g} dBFS"},
         **({"if_asked": dialog.data["if_asked"]} if dialog.data.get("if_asked") else {}),
         "expected": dialog.data["expect"],
         "directory": str(dialog.directory),
@@ -325,6 +332,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=20251202)
     ap.add_argument("--tuned", type=int, default=12, help="how many tuned-set dialogs to add for comparison")
     ap.add_argument("--pauses", type=float, default=0.3, help="share of turns with a comma split by a real pause")
+    ap.add_argument("--line-noise", choices=("hiss", "call"), default="hiss",
+                    help="what the caller's line carries while it listens: faint hiss (default), or the call's own "
+                         "noise, which also tests the endpointer on a noisy line")  # fmt: skip
     ap.add_argument("--list", action="store_true", help="only print which dialogs would be rendered")
     args = ap.parse_args(argv)
 
@@ -355,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
                 old.with_suffix(".json").unlink(missing_ok=True)
     total = 0.0
     for number, dialog in enumerate(chosen, 1):
-        audio, meta = render(dialog, args.seed, synth, args.pauses)
+        audio, meta = render(dialog, args.seed, synth, args.pauses, args.line_noise)
         folder = args.out / dialog.split
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{dialog.name}.slin").write_bytes(to_s16(audio))
@@ -369,6 +379,7 @@ def main(argv: list[str] | None = None) -> int:
         "seed": args.seed,
         "tuned": args.tuned,
         "pauses": args.pauses,
+        "line_noise": args.line_noise,
         "found": {k: len(v) for k, v in found.items()},
         "chosen": counts,
         "calls": names,
