@@ -343,9 +343,9 @@ def apartment_readings(text: str) -> list[ApartmentHeard]:
         if after in NUMBER_STOP_AFTER:
             continue
         cued = bool(before) and (before[-1] in APARTMENT_CUES or before[-1] in APARTMENT_LEAD_INS)
-        lone_word = reading.end - reading.start == 1 and not words[reading.start].isdigit() and len(reading.value) == 1
-        if lone_word and not (before and before[-1] in APARTMENT_CUES):
-            continue  # 'um pacote', 'duas caixas'
+        lone = reading.end - reading.start == 1 and len(reading.value) == 1
+        if lone and not (before and (before[-1] in APARTMENT_CUES or (words[reading.start].isdigit() and cued))):
+            continue  # 'um pacote', 'duas caixas', a stray '1': one digit is an apartment only when called one
         clause = words[max(0, reading.start - 4) : reading.start]
         negated = "nao" in clause and not any(w in ",." for w in clause[clause.index("nao") + 1 :]) if "nao" in clause else False
         block = next((label for label, index in said_blocks if abs(index - reading.start) <= 6), None)
