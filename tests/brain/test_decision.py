@@ -1,0 +1,160 @@
+"""A resident's answer in pt-BR, by voice or keypad: phrasings written before the code, none tuned for."""
+
+from __future__ import annotations
+
+import pytest
+
+from concierge.brain.decision import Answer, read_answer, read_keypad
+
+AUTHORIZE = [
+    "Pode.",
+    "Pode subir.",
+    "pode liberar",
+    "Libera aí.",
+    "Manda subir, por favor.",
+    "Deixa entrar.",
+    "Sim.",
+    "Sim, sim, pode.",
+    "Autorizo.",
+    "Tá autorizado.",
+    "Pode mandar subir",
+    "Ah, é o meu primo, pode liberar",
+    "Claro, pode deixar ele entrar",
+    "Ok, libera",
+    "Pode sim",
+    "Isso, pode subir",
+    "Estou esperando, pode subir",
+    "Tô esperando ele sim, libera",
+    "Pode abrir o portão",
+    "Tudo bem, manda entrar",
+    "Sem problema, pode subir",
+    "Pode, não tem problema",
+    "Ela pode entrar",
+    "Sim senhor, pode liberar a entrada",
+    "1",
+    "Um.",
+    "tecla um",
+    "Não sei quem é, mas pode subir",
+    "Quem? Ah, o Carlos. Pode subir.",
+    "Beleza, libera pra ele",
+    "Positivo, pode entrar",
+    "Com certeza, manda subir",
+    "Autorizado sim",
+    "Pode deixar subir",
+]
+
+DENY = [
+    "Não.",
+    "Não pode subir.",
+    "Não conheço.",
+    "Não conheço essa pessoa.",
+    "Não autorizo.",
+    "Manda embora.",
+    "Não deixa.",
+    "Não, não deixa entrar não",
+    "Pode subir não",
+    "Não libera não",
+    "De jeito nenhum",
+    "Não estou esperando ninguém",
+    "Não quero que suba",
+    "Negativo",
+    "Não, obrigado",
+    "Não, não conheço ninguém com esse nome",
+    "Ninguém vem aqui hoje, não deixa subir",
+    "2",
+    "Dois",
+    "Não pode entrar",
+    "Nem conheço",
+    "Não é pra liberar",
+    "Não autorizo a entrada",
+    "Não, pode mandar embora",
+]
+
+LEAVE_AT_GATE = [
+    "Deixa na portaria.",
+    "Pode deixar na portaria.",
+    "Deixa a encomenda na portaria, por favor",
+    "Não precisa subir, deixa na portaria",
+    "Pede pra deixar com o porteiro",
+    "Deixa aí embaixo que eu pego depois",
+    "Não, deixa na portaria",
+    "Pode deixar a encomenda aí na portaria",
+]
+
+RESIDENT_COMING = [
+    "Manda esperar.",
+    "Peraí que eu desço.",
+    "Pede pra ele esperar, já estou descendo",
+    "Espera um pouco, eu vou descer",
+    "Já desço",
+    "Fala pra aguardar que eu tô indo aí",
+    "Não, manda esperar que eu desço",
+    "Eu vou buscar, pede pra esperar",
+]
+
+QUESTION = [
+    "Quem é?",
+    "O quê?",
+    "Repete.",
+    "Como?",
+    "Quem?",
+    "Não entendi, pode repetir?",
+    "Quem está aí?",
+    "Qual o nome dele?",
+    "Fala de novo",
+    "Hã?",
+    "Não ouvi direito",
+    "Não sei quem é",
+]
+
+UNCLEAR = [
+    "",
+    "Alô?",
+    "hmm",
+    "Tá chovendo aí?",
+    "Oi",
+]
+
+
+@pytest.mark.parametrize("text", AUTHORIZE)
+def test_authorizing_phrasings_authorize(text):
+    assert read_answer(text) is Answer.AUTHORIZE
+
+
+@pytest.mark.parametrize("text", DENY)
+def test_refusing_phrasings_deny(text):
+    assert read_answer(text) is Answer.DENY
+
+
+@pytest.mark.parametrize("text", LEAVE_AT_GATE)
+def test_leave_it_at_the_gate_is_its_own_outcome(text):
+    assert read_answer(text) is Answer.LEAVE_AT_GATE
+
+
+@pytest.mark.parametrize("text", RESIDENT_COMING)
+def test_resident_coming_down_is_its_own_outcome(text):
+    assert read_answer(text) is Answer.RESIDENT_COMING
+
+
+@pytest.mark.parametrize("text", QUESTION)
+def test_questions_ask_for_the_facts_again(text):
+    assert read_answer(text) is Answer.QUESTION
+
+
+@pytest.mark.parametrize("text", UNCLEAR)
+def test_nothing_understood_is_unclear(text):
+    assert read_answer(text) is Answer.UNCLEAR
+
+
+@pytest.mark.parametrize("text", ["Não, pode subir", "Pode subir... não, não pode", "Sim, não conheço"])
+def test_a_yes_and_a_no_together_are_asked_again_never_taken_as_yes(text):
+    assert read_answer(text) is Answer.UNCLEAR
+
+
+@pytest.mark.parametrize("digit, answer", [("1", Answer.AUTHORIZE), ("2", Answer.DENY), ("5", Answer.UNCLEAR), ("#", Answer.UNCLEAR)])
+def test_keypad_one_is_yes_two_is_no(digit, answer):
+    assert read_keypad(digit) is answer
+
+
+def test_the_table_holds_at_least_sixty_phrasings():
+    assert len(AUTHORIZE + DENY + LEAVE_AT_GATE + RESIDENT_COMING + QUESTION + UNCLEAR) >= 60
