@@ -1,0 +1,1 @@
+"""Asterisk beyond AudioSocket: the Manager Interface (AMI), to call residents and act on calls."""
