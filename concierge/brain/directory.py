@@ -20,6 +20,9 @@ HONORIFICS = frozenset(
     "moradora morador familia".split()
 )
 
+DIAL_STRING = re.compile(r"[A-Za-z][A-Za-z0-9_]*/[^\s,&|^]+")
+"""TECH/resource, as `Dial()` and `Originate` take it; no spaces, commas or '&' (no second target smuggled)."""
+
 
 class Apartment(BaseModel):
     """One entry of the directory file, in the seed's shape."""
@@ -29,6 +32,23 @@ class Apartment(BaseModel):
     apartment_number: str = Field(min_length=1, max_length=16)
     residents: list[str] = Field(min_length=1)
     voip_number: str = ""
+    dial: list[str] = Field(default_factory=list, description="Asterisk dial strings for the residents, in order of preference")
+
+    @field_validator("dial")
+    @classmethod
+    def _dial_strings(cls, strings: list[str]) -> list[str]:
+        strings = [s.strip() for s in strings]
+        bad = next((s for s in strings if not DIAL_STRING.fullmatch(s)), None)
+        if bad is not None:
+            raise ValueError(f"{bad!r} is not an Asterisk dial string like \"PJSIP/104\" or \"Local/11988887777@trunk\"")
+        if len(set(strings)) != len(strings):
+            raise ValueError("the same dial string is listed twice")
+        return strings
+
+    @property
+    def dial_strings(self) -> list[str]:
+        """Whom to call, in order: `dial`, else the seed's `voip_number`, else nobody."""
+        return self.dial or ([self.voip_number] if self.voip_number else [])
 
     @field_validator("apartment_number", mode="before")
     @classmethod

@@ -82,3 +82,35 @@ def test_invalid_directory_is_refused_with_a_clear_line(tmp_path, data, expected
 def test_missing_directory_file_says_where_to_set_it(tmp_path):
     with pytest.raises(ConfigError, match="--directory"):
         Directory.load(tmp_path / "missing.json")
+
+
+def test_dial_strings_are_kept_in_order_of_preference(tmp_path):
+    entry = {"apartment_number": "104", "residents": ["Joana Prado"], "dial": ["PJSIP/104", "Local/11988887777@trunk"]}
+    directory = Directory.load(write(tmp_path, [entry]))
+    assert directory.apartments["104"].dial_strings == ["PJSIP/104", "Local/11988887777@trunk"]
+
+
+def test_the_seeds_voip_number_is_the_dial_string_when_no_dial_list_is_given(tmp_path):
+    seed = {"apartment_number": "101", "residents": ["Ana"], "voip_number": "PJSIP/ap101"}
+    nobody = {"apartment_number": "102", "residents": ["Bia"]}
+    directory = Directory.load(write(tmp_path, [seed, nobody]))
+    assert directory.apartments["101"].dial_strings == ["PJSIP/ap101"]
+    assert directory.apartments["102"].dial_strings == []
+
+
+@pytest.mark.parametrize(
+    "dial, expected",
+    [
+        (["104"], "(?i)not an Asterisk dial string"),
+        (["PJSIP/104&PJSIP/105"], "(?i)not an Asterisk dial string"),
+        (["PJSIP/104,30"], "(?i)not an Asterisk dial string"),
+        (["PJSIP/1 04"], "(?i)not an Asterisk dial string"),
+        (["PJSIP/104", "PJSIP/104"], "listed twice"),
+        ("PJSIP/104", "dial"),
+    ],
+)
+def test_invalid_dial_strings_are_refused_with_a_clear_line(tmp_path, dial, expected):
+    entry = {"apartment_number": "104", "residents": ["Joana Prado"], "dial": dial}
+    with pytest.raises(ConfigError, match=expected) as error:
+        Directory.load(write(tmp_path, [entry]))
+    assert "\n" not in str(error.value)
