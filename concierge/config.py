@@ -131,6 +131,36 @@ class RedisConfig(Strict):
     ttl_seconds: int = Field(86400, gt=0)
 
 
+class AMIConfig(Strict):
+    """The Asterisk Manager Interface Apoena logs in to, to call residents (manager.conf on Asterisk's side)."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True, coerce_numbers_to_str=True)  # an all-digit secret from env
+
+    host: str = Field("127.0.0.1", min_length=1)
+    port: int = Field(5038, ge=1, le=65535)
+    username: str = Field("apoena", min_length=1)
+    secret: str | None = Field(None, repr=False, description="env APOENA_ASTERISK__AMI__SECRET or .env; never in config.json")
+    timeout_seconds: float = Field(5.0, gt=0, le=60, description="connecting, logging in, and each action's answer")
+
+    @field_validator("secret", mode="before")
+    @classmethod
+    def _blank_is_no_secret(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+
+class AsteriskConfig(Strict):
+    """How Apoena calls a resident: an AMI Originate into a dialplan context that answers into AudioSocket."""
+
+    ami: AMIConfig = AMIConfig()
+    resident_context: str = Field(
+        "apoena-resident", pattern=r"^[A-Za-z0-9_-]+$", description="dialplan context the resident's answered call runs"
+    )
+    audiosocket_host: str = Field(
+        "127.0.0.1", pattern=r"^[A-Za-z0-9._\[\]:-]+$", description="how Asterisk reaches Apoena's AudioSocket server"
+    )
+    ring_seconds: float = Field(30, ge=5, le=120, description="how long each dial string rings before the next is tried")
+
+
 class Config(Strict):
     greeting: GreetingConfig = GreetingConfig()
     system: SystemConfig = SystemConfig()
@@ -142,6 +172,7 @@ class Config(Strict):
     redis: RedisConfig = RedisConfig()
     records: RecordsConfig = RecordsConfig()
     web: WebConfig = WebConfig()
+    asterisk: AsteriskConfig = AsteriskConfig()
     source: Path | None = Field(None, exclude=True)
 
 

@@ -88,3 +88,34 @@ def test_no_input_prompt_seconds_defaults_to_five_and_is_bounded(tmp_path):
     for bad in (0.5, 120, "soon"):
         with pytest.raises(ConfigError, match="system.no_input_prompt_seconds"):
             load_config(write(tmp_path, {"system": {"no_input_prompt_seconds": bad}}), environ={})
+
+
+def test_asterisk_defaults_reach_a_local_manager():
+    asterisk = load_config(ROOT / "config.json", environ={}).asterisk
+    assert (asterisk.ami.host, asterisk.ami.port, asterisk.ami.username, asterisk.ami.secret) == ("127.0.0.1", 5038, "apoena", None)
+    assert asterisk.resident_context == "apoena-resident" and asterisk.ring_seconds == 30
+
+
+def test_ami_secret_comes_from_the_environment_or_dotenv_and_never_shows(tmp_path):
+    path = write(tmp_path, {"asterisk": {"ami": {"host": "pbx.local", "username": "portaria"}, "resident_context": "moradores"}})
+    (tmp_path / ".env").write_text("APOENA_ASTERISK__AMI__SECRET=123456\n")
+    config = load_config(path, environ={"APOENA_ASTERISK__RING_SECONDS": "20"})
+    assert config.asterisk.ami.secret == "123456"  # an all-digit secret stays text
+    assert (config.asterisk.ami.host, config.asterisk.resident_context, config.asterisk.ring_seconds) == ("pbx.local", "moradores", 20)
+    assert "123456" not in repr(config)
+
+
+@pytest.mark.parametrize(
+    "section, key",
+    [
+        ({"ami": {"port": 70000}}, "asterisk.ami.port"),
+        ({"ami": {"password": "x"}}, "asterisk.ami.password"),
+        ({"resident_context": "moradores; Dial"}, "asterisk.resident_context"),
+        ({"audiosocket_host": "10.0.0.5, 10.0.0.6"}, "asterisk.audiosocket_host"),
+        ({"ring_seconds": 1}, "asterisk.ring_seconds"),
+    ],
+)
+def test_bad_asterisk_keys_are_named_in_one_line(tmp_path, section, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")) as error:
+        load_config(write(tmp_path, {"asterisk": section}), environ={})
+    assert "\n" not in str(error.value)
