@@ -12,6 +12,9 @@ ActionID), routes `OriginateResponse` events to their originate, and copies ever
 `events()` subscribers. A keep-alive `Ping` notices a dead link. When the connection is lost,
 every waiter gets `AMIConnectionLost`; `close()` is safe at any time and `connect()` may be
 called again afterwards.
+
+Asterisk's side (manager.conf): a user with ``read = call,system`` (the `OriginateResponse`
+and call events) and ``write = originate,call,system`` (Originate, Setvar/Getvar).
 """
 
 from __future__ import annotations

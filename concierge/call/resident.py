@@ -49,6 +49,15 @@ Prompt = Say | PlayVisitorName
 
 
 @dataclass(frozen=True)
+class ResidentTurn:
+    """One thing the resident did, and how it was read: for the records and the page."""
+
+    by: Literal["voice", "keypad", "silence"]
+    heard: str
+    answer: Answer
+
+
+@dataclass(frozen=True)
 class VisitFacts:
     intent: Intent
     visitor_name: str
@@ -81,6 +90,7 @@ class ResidentDialog:
         self.condominium = condominium
         self.decision: Decision | None = None
         self.by: Literal["voice", "keypad"] | None = None
+        self.turns: list[ResidentTurn] = []
         self._unclear = 0
         self._questions = 0
 
@@ -94,15 +104,15 @@ class ResidentDialog:
 
     def hear(self, text: str) -> tuple[Prompt, ...]:
         """The resident spoke (a transcript); returns what to say next."""
-        return self._answer(read_answer(text), "voice")
+        return self._answer(ResidentTurn("voice", text, read_answer(text)))
 
     def press(self, digit: str) -> tuple[Prompt, ...]:
         """The resident pressed a key; returns what to say next."""
-        return self._answer(read_keypad(digit), "keypad")
+        return self._answer(ResidentTurn("keypad", digit, read_keypad(digit)))
 
     def silence(self) -> tuple[Prompt, ...]:
         """The resident said nothing for the listening time."""
-        return self._answer(Answer.UNCLEAR, "voice")
+        return self._answer(ResidentTurn("silence", "", Answer.UNCLEAR))
 
     def hung_up(self) -> None:
         """The resident's line closed; without a decision yet, nobody said yes."""
@@ -131,9 +141,11 @@ class ResidentDialog:
                 return f"Não consegui falar com {who}. Sinto muito, não posso liberar a entrada agora."
         raise RuntimeError("the resident has not decided yet")
 
-    def _answer(self, answer: Answer, by: Literal["voice", "keypad"]) -> tuple[Prompt, ...]:
+    def _answer(self, turn: ResidentTurn) -> tuple[Prompt, ...]:
         if self.done:
             return ()
+        self.turns.append(turn)
+        answer, by = turn.answer, "keypad" if turn.by == "keypad" else "voice"
         if answer in _BY_ANSWER:
             return self._decide(_BY_ANSWER[answer], by)
         if answer is Answer.QUESTION and self._questions < MAX_QUESTIONS:
@@ -145,7 +157,8 @@ class ResidentDialog:
         return (Say(ASK_AGAIN),)
 
     def _decide(self, decision: Decision, by: Literal["voice", "keypad"]) -> tuple[Prompt, ...]:
-        self.decision, self.by = decision, by
+        self.decision = decision
+        self.by = None if decision is Decision.NO_ANSWER else by  # nobody decided: no entry by default
         return (Say(_TO_RESIDENT[decision]),)
 
     def _facts_line(self) -> str:

@@ -157,3 +157,21 @@ def test_leave_at_gate_for_a_visit_is_worded_without_a_parcel():
     dialog.hear("deixa na portaria")
     assert dialog.decision is Decision.LEAVE_AT_GATE
     assert "encomenda" not in dialog.visitor_message and "portaria" in dialog.visitor_message
+
+
+def test_every_turn_is_kept_with_how_it_was_read():
+    dialog = ResidentDialog(VISIT)
+    dialog.start()
+    dialog.hear("quem é?")
+    dialog.silence()
+    dialog.press("1")
+    assert [(t.by, t.heard, t.answer.value) for t in dialog.turns] == [
+        ("voice", "quem é?", "question"), ("silence", "", "unclear"), ("keypad", "1", "authorize"),
+    ]
+
+
+def test_no_answer_is_decided_by_nobody():
+    dialog = ResidentDialog(VISIT)
+    dialog.start()
+    dialog.silence(), dialog.silence()
+    assert dialog.decision is Decision.NO_ANSWER and dialog.by is None
