@@ -68,6 +68,8 @@ DENY = [
     "Não é pra liberar",
     "Não autorizo a entrada",
     "Não, pode mandar embora",
+    "Não, obrigada, pode dispensar",
+    "manda ele embora",
 ]
 
 LEAVE_AT_GATE = [
@@ -79,6 +81,7 @@ LEAVE_AT_GATE = [
     "Deixa aí embaixo que eu pego depois",
     "Não, deixa na portaria",
     "Pode deixar a encomenda aí na portaria",
+    "Fala pra ele deixar no armário",
 ]
 
 RESIDENT_COMING = [
@@ -105,6 +108,7 @@ QUESTION = [
     "Hã?",
     "Não ouvi direito",
     "Não sei quem é",
+    "De onde?",
 ]
 
 UNCLEAR = [
