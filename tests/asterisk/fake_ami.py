@@ -20,6 +20,7 @@ class FakeAMI:
     username: str = "apoena"
     secret: str = "s3cret"
     originate_outcome: str = "answer"  # answer | no_answer | busy | congestion | drop | refuse
+    outcomes: dict[str, str] = field(default_factory=dict)  # per channel, over originate_outcome
     ring_delay: float = 0.05
     silent: bool = False  # stop answering (a hung Asterisk), keeping the socket open
     actions: list[Message] = field(default_factory=list)
@@ -100,19 +101,20 @@ class FakeAMI:
             writer.close()
 
     async def _originate(self, writer: asyncio.StreamWriter, action: Message, action_id: str) -> None:
-        if self.originate_outcome == "refuse":
+        outcome = self.outcomes.get(action.get("Channel") or "", self.originate_outcome)
+        if outcome == "refuse":
             writer.write(encode_message([("Response", "Error"), ("ActionID", action_id), ("Message", "Originate failed")]))
             return
         writer.write(encode_message([("Response", "Success"), ("ActionID", action_id), ("Message", "Originate successfully queued")]))
         await writer.drain()
-        if self.originate_outcome == "drop":
+        if outcome == "drop":
             writer.transport.abort()
             return
         await asyncio.sleep(self.ring_delay)
         writer.write(encode_message([("Event", "Newchannel"), ("Privilege", "call,all"), ("Channel", action.get("Channel") + "-00000001")]))
         result, reason = {
             "answer": ("Success", "4"), "no_answer": ("Failure", "3"), "busy": ("Failure", "5"), "congestion": ("Failure", "8"),
-        }[self.originate_outcome]
+        }[outcome]
         writer.write(
             encode_message(
                 [
