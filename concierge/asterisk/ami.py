@@ -100,6 +100,7 @@ class _Connection:
     responses: dict[str, asyncio.Future[Message]] = field(default_factory=dict)
     originates: dict[str, asyncio.Future[Message]] = field(default_factory=dict)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    ended: bool = False
 
 
 class AMIClient:
@@ -329,7 +330,7 @@ class AMIClient:
             if not waiter.done():
                 waiter.set_result(message)
         for queue in list(self._subscribers):
-            with contextlib.suppress(asyncio.QueueFull):
+            with contextlib.suppress(asyncio.QueueFull):  # a consumer that falls behind loses events, calls go on
                 queue.put_nowait(message)
 
     async def _keep_alive(self, conn: _Connection) -> None:
@@ -354,14 +355,19 @@ class AMIClient:
                 task.cancel()
 
     def _shutdown(self, conn: _Connection, reason: str) -> None:
+        if conn.ended:
+            return
+        conn.ended = True
         for waiter in [*conn.responses.values(), *conn.originates.values()]:
             if not waiter.done():
                 waiter.set_exception(AMIConnectionLost(reason))
                 waiter.exception()  # marked as seen: nobody may be awaiting this one any more
         conn.responses.clear()
         conn.originates.clear()
-        for queue in list(self._subscribers):
-            with contextlib.suppress(asyncio.QueueFull):
+        if self._conn is None:  # not when a newer connection already serves the subscribers
+            for queue in list(self._subscribers):
+                if queue.full():
+                    queue.get_nowait()  # the end must get through even to a consumer that fell behind
                 queue.put_nowait(None)
         conn.writer.close()
 
