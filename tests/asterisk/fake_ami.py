@@ -44,12 +44,14 @@ class FakeAMI:
 
     async def broadcast(self, *headers: tuple[str, str]) -> None:
         for writer in self._writers:
-            writer.write(encode_message(headers))
-            await writer.drain()
+            if not writer.is_closing():
+                writer.write(encode_message(headers))
+                await writer.drain()
 
     def drop_all(self) -> None:
         for writer in self._writers:
             writer.transport.abort()
+        self._writers.clear()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1

@@ -227,3 +227,47 @@ def test_close_is_safe_twice_and_before_connecting():
 
 def test_the_secret_never_shows_in_repr():
     assert "s3cret" not in repr(AMIClient(username="apoena", secret="s3cret"))
+
+
+def test_a_manager_that_hangs_up_at_login_is_a_refused_login():
+    async def scenario() -> None:
+        async def rude(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writer.write(b"Asterisk Call Manager/9.0.0\r\n")
+            await writer.drain()
+            await reader.readuntil(b"\r\n\r\n")
+            writer.close()
+
+        server = await asyncio.start_server(rude, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            with pytest.raises(AMILoginRefused, match="closed the connection at login"):
+                await AMIClient("127.0.0.1", port, "apoena", "s3cret", timeout=1.0, ping_interval=None).connect()
+
+    asyncio.run(scenario())
+
+
+def test_events_after_a_reconnect_reach_a_new_listener():
+    async def scenario(server: FakeAMI) -> list[str]:
+        ami = client_for(server)
+        await ami.connect()
+        server.drop_all()
+        for _ in range(40):
+            if not ami.connected:
+                break
+            await asyncio.sleep(0.02)
+        await ami.connect()
+        seen: list[str] = []
+
+        async def listen() -> None:
+            async for event in ami.events():
+                seen.append(event.event or "")
+                return
+
+        listener = asyncio.create_task(listen())
+        await asyncio.sleep(0.05)
+        await server.broadcast(("Event", "Hangup"), ("Channel", "PJSIP/104-00000002"))
+        await asyncio.wait_for(listener, 2)
+        await ami.close()
+        return seen
+
+    assert with_server(scenario) == ["Hangup"]
