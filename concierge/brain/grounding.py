@@ -22,7 +22,7 @@ from concierge.brain.directory import PARTICLES, Directory, Resident, tokens_mat
 from concierge.brain.reply import Dados, Intent
 from concierge.brain.text import fold, title_name
 from concierge.brain.understand import (
-    NOT_NAMES, ApartmentHeard, Understanding, Word, apartment_readings, digits_from_words, split_words, understand,
+    NOT_NAMES, ApartmentHeard, Understanding, Word, apartment_readings, split_words, understand,
 )  # fmt: skip
 
 # Words a model writes when it fills a slot from a prompt's example instead of from the visitor.
@@ -125,7 +125,7 @@ class Proposal:
 
 
 def hear(texts: list[str]) -> Said:
-    return Said(tuple(SaidLine(text, tuple(split_words(digits_from_words(text)))) for text in texts))
+    return Said(tuple(SaidLine(text, tuple(split_words(text))) for text in texts))
 
 
 def ground(

@@ -1,8 +1,10 @@
 """Read one visitor utterance (typed, transcribed or keyed) into what it says about the four slots.
 
 Pure functions, no state: the rules brain merges an `Understanding` into the conversation.
-It copes with what offline Whisper really hears on a phone line ("Sol Visita", "e-fold",
-"É parada, Ana Maria Silva") and with numbers in words ("mil duzentos e três", "um zero quatro").
+Mechanisms for classes of phrasing, not sentences: word classes from the lexicon
+(`concierge.brain.lexicon`), every reading of every number (`concierge.brain.numbers`), name
+spans after self-introduction cues and past who the speaker is, and directory matches of
+resident names. Which reading wins is decided with the directory (`concierge.brain.evidence`).
 """
 
 from __future__ import annotations
@@ -20,10 +22,6 @@ from concierge.brain.directory import PARTICLES, Directory, NameMention, tokens_
 from concierge.brain.reply import Intent
 from concierge.brain.text import fold
 
-DIGIT_WORDS = {
-    "zero": "0", "um": "1", "uma": "1", "dois": "2", "duas": "2", "tres": "3", "quatro": "4",
-    "cinco": "5", "seis": "6", "meia": "6", "sete": "7", "oito": "8", "nove": "9",
-}  # fmt: skip
 
 CAME_TO_DO = re.compile(r"\b(vim|venho|estou aqui pra|to aqui pra|tou aqui pra)\b")  # in person, with nothing to deliver
 NEGATED_INTENT = re.compile(r"\bnao (e|eh|era|sou) (uma |de |pra |para )?(entrega|visita)\b")
@@ -85,8 +83,6 @@ SELF = frozenset({"eu", "mesma", "mesmo"})  # 'sou eu, a Patrícia': the name ma
 WHEN_ASKED_VISITOR_CUES: tuple[tuple[str, ...], ...] = (("o", "nome", "e"), ("nome", "e"), ("e", "o"), ("e", "a"))
 ANSWER_FILLERS = frozenset("e eh o a sou sua eu meu nome me chamo aqui fala quem dona seu senhor senhora".split())
 _WORD = re.compile(r"\w+(?:[-']\w+)*|[.,;:!?]")
-_HUNDREDS_PLUS = re.compile(r"\b(\d*[1-9]00) e (\d{1,2})\b")  # Whisper's "400 e 15" for "quatrocentos e quinze"
-_DIGIT_RUN = re.compile(r"\b\d(?:[\s,-]+\d)\b(?:[\s,-]+\d\b)*")
 
 
 @dataclass(frozen=True)
@@ -150,8 +146,7 @@ def join_syllables(text: str) -> str:
 def understand(text: str, directory: Directory, asked: list[str] | tuple[str, ...] = ()) -> Understanding:
     """Extract intent, names and apartment from one utterance, given what was last asked."""
     text = join_syllables(text)
-    spoken = digits_from_words(text)
-    words = split_words(spoken)
+    words = split_words(text)
     folded = " ".join(w.folded for w in words if w.folded)
     result = Understanding(
         intent=detect_intent(folded),
@@ -180,33 +175,6 @@ def understand(text: str, directory: Directory, asked: list[str] | tuple[str, ..
     result.about_the_resident = bool(THE_RESIDENT.search(folded))
     _find_resident(result, words, cased, directory, visitor_span, asked)
     return result
-
-
-def digits_from_words(text: str) -> str:
-    """'um zero quatro' -> '104', 'mil duzentos e três' -> '1203', '1 0 4' -> '104'."""
-    out: list[str] = []
-    run: list[str] = []
-
-    def flush() -> None:
-        if len(run) >= 2:
-            trailing = run[-1][-1] if not run[-1][-1].isalnum() else ""
-            out.append("".join(DIGIT_WORDS[fold(token)] for token in run) + trailing)
-        else:
-            out.extend(run)
-        run.clear()
-
-    for token in text.split():
-        if fold(token) in DIGIT_WORDS:
-            run.append(token)
-            if not token[-1].isalnum():
-                flush()
-        else:
-            flush()
-            out.append(token)
-    flush()
-    converted = alpha2digit(" ".join(out), "pt")
-    converted = _HUNDREDS_PLUS.sub(lambda m: str(int(m.group(1)) + int(m.group(2))), converted)
-    return _DIGIT_RUN.sub(lambda m: re.sub(r"[\s,-]", "", m.group(0)), converted)
 
 
 def split_words(text: str) -> list[Word]:
@@ -365,27 +333,6 @@ def _letter_blocks(text: str, words: list[str]) -> list[tuple[str, int]]:
         if number in words:
             found.append((letter, words.index(number)))
     return found
-
-
-def find_apartment(words: list[Word]) -> str | None:
-    """The apartment number said, preferring one named as such and the last (a correction)."""
-    candidates: list[tuple[bool, bool, str]] = []
-    for index, word in enumerate(words):
-        if not word.folded.isdigit() or len(word.folded) > 5:
-            continue
-        before = words[max(0, index - 3) : index]
-        after = words[index + 1].folded if index + 1 < len(words) else ""
-        if after in NUMBER_STOP_AFTER or (before and before[-1].folded in {"bloco", "torre", "r"}):
-            continue
-        cued = bool(before) and before[-1].folded in APARTMENT_CUES
-        negated = any(w.folded == "nao" and not w.clause_end for w in before)
-        if cued or 2 <= len(word.folded) <= 4:
-            candidates.append((negated, cued, word.folded.lstrip("0") or "0"))
-    if not candidates:
-        return None
-    affirmed = [c for c in candidates if not c[0]] or candidates
-    cued = [number for _, is_cued, number in affirmed if is_cued]
-    return (cued or [number for _, _, number in affirmed])[-1]
 
 
 def _is_cased(words: list[Word]) -> bool:
