@@ -59,6 +59,8 @@ class ResidentTurn:
 
 @dataclass(frozen=True)
 class VisitFacts:
+    """What the visitor leg established (the directory vouched for resident and apartment)."""
+
     intent: Intent
     visitor_name: str
     resident_name: str
