@@ -98,7 +98,13 @@ Use null para o que o visitante não disse. Não invente nomes nem números. Nã
 do visitante; só anote.
 Exemplo: {"intent_type": "entrega", "visitor_name": null, "apartment_number": "12", "resident_name": null}"""
 EXPECTED_OUTPUT = 'Só o objeto JSON com "intent_type", "visitor_name", "apartment_number" e "resident_name".'
-PROBE_LINE = "Boa tarde, vim visitar o apartamento {apartment}."
+# Two test turns at start, as a call's first two: the second shares the prompt's fixed part with
+# the first (as every turn does) but not the conversation, so it is timed like a real turn.
+PROBE_TURNS = (
+    "Boa tarde, vim visitar o apartamento {apartment}.",
+    "É uma visita, meu nome é Carlos Eduardo e vim ver quem mora no apartamento {apartment}, pode avisar?",
+)
+PROBE_QUESTION = "É uma entrega ou uma visita?"
 
 
 class TurnFailed(Exception):
@@ -317,17 +323,22 @@ class CrewBrain:
         return decide(message, conversation.dados, self.directory, settled=not conversation.unsure)
 
     def measure(self, settings: LLMConfig) -> float:
-        """Seconds a turn takes, timed on a second test turn (the first one also warms up CrewAI, and
-        a local server's cache of the prompt's fixed part); a model that cannot be reached, named or
-        used fails the first with a one-line error."""
+        """Seconds a turn takes, timed on the second of two test turns (the first also warms up CrewAI
+        and a local server's cache of the prompt's fixed part; the second has a conversation of its
+        own to read, as every real turn has); a model that cannot be reached, named or used fails
+        the first with a one-line error."""
         apartment = next(iter(self.directory.apartments))
-        text = PROBE_LINE.format(apartment=apartment)
-        brief = TurnBrief((), text, Dados(), tuple(facts(hear([text]), Dados(), self.directory)))
+        first, second = (line.format(apartment=apartment) for line in PROBE_TURNS)
+        history = (("visitante", first), ("porteiro", PROBE_QUESTION))
+        briefs = [
+            TurnBrief((), first, Dados(), tuple(facts(hear([first]), Dados(), self.directory))),
+            TurnBrief(history, second, Dados(), tuple(facts(hear([first, second]), Dados(), self.directory))),
+        ]
         started = time.perf_counter()
-        self._test_turn(brief, settings)
+        self._test_turn(briefs[0], settings)
         cold = time.perf_counter() - started
         started = time.perf_counter()
-        self._test_turn(brief, settings)
+        self._test_turn(briefs[1], settings)
         seconds = time.perf_counter() - started
         log.info("model %r: test turns took %.1f s (the first) and %.1f s", settings.model, cold, seconds)
         return seconds

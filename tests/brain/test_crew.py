@@ -636,7 +636,10 @@ def test_the_openai_client_path_a_test_turn_at_start_then_a_call_per_turn_that_n
 
     llm_server.reply = lambda body: {"role": "assistant", "content": slots(intent_type="visita")}
     brain = make_brain("crewai", directory, crew_config(server_url(llm_server)))
-    assert len(llm_server.requests) == 2 and "Boa tarde, vim visitar o apartamento" in json.dumps(llm_server.requests[0])
+    first, second = (json.dumps(r["messages"], ensure_ascii=False) for r in llm_server.requests)
+    assert len(llm_server.requests) == 2 and "Boa tarde, vim visitar o apartamento" in first
+    assert "meu nome é Carlos Eduardo" in second and "meu nome é Carlos Eduardo" not in first  # timed like a real turn
+    assert llm_server.requests[0]["messages"][0] == llm_server.requests[1]["messages"][0]  # the same fixed part
     assert brain.deadline_seconds == 8.0  # fitted to a fast model: the floor
     reply = turn(brain, Conversation(id="http"), "Boa noite, o pessoal do truco veio na casa do seu Raimundo.")
     assert reply.dados.intent_type == Intent.VISITA and reply.dados.resident_name == "Raimundo Nonato Ferreira"
