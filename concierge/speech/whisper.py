@@ -39,10 +39,17 @@ PROMPT_MAX_CHARS = 400
 """Prompt budget: pt-BR names and apartment numbers take 2 to 2.8 characters a token, so 400
 stays under Whisper's 223-token prompt limit (beyond it faster-whisper drops the start)."""
 
-NO_SPEECH_THRESHOLD = 0.6
+NO_SPEECH_THRESHOLD = 0.4
 """Above this `no_speech_prob`, *and* with the best reading's average log-probability below
-`LOG_PROB_THRESHOLD`, a window is taken for silence and yields no text (Whisper's own rule).
-MEASURED_BELOW"""
+`LOG_PROB_THRESHOLD`, a window is taken for silence and yields no text (Whisper's own rule;
+its usual 0.6 is too high here). The directory prompt lowers the no-speech probability of noise:
+with it, 59 noise-only phone clips (white/pink/brown noise -60 to -25 dBFS, sox noise, dial tone,
+digital zero, the gaps between fixture turns) scored 0.41-0.76 (median 0.58), and 0.6 let 33 of
+them through as words such as "252, 301," or "Vamos para a próxima."; 0.4 silences 57 (the other
+two decode with log-prob above -1). Speech scored 0.00-0.07 on the 28 fixture turns and 0.00-0.52
+(p99 0.31) on the 900 short clips of bench/data/number_matrix.tsv (bare apartment numbers, a
+third in pink noise at 18 dB SNR), where 0.4 silences 4 (0.3: 8; 0.5: 1). Measured with
+bench/stt.py --no-speech and scripts/number_matrix.py."""
 LOG_PROB_THRESHOLD = -1.0
 """Average log-probability per token under which a reading is unsure (Whisper's default)."""
 COMPRESSION_RATIO_THRESHOLD = 2.4
