@@ -20,7 +20,8 @@ clip, so the options can be compared: beam 5 with 5 readings (``transcript`` +
 ``alternatives``), greedy (``greedy``), and beam 3 with 3 readings (``b3`` + ``b3_alternatives``),
 from one encoder pass (the clips are single encoder windows); also the beam-5 window's
 ``no_speech_prob`` and best ``avg_logprob`` with the no-speech rule applied as in ``transcribe``.
-Takes ~2 s a clip on an idle 2-core machine (RHVoice renders ahead in a thread), ~1 h under load.
+The 900 clips took 63 min (4.2 s a clip) on the shared 2-core machine at load 5-10; RHVoice
+renders ahead in a thread.
 
 Writes ``bench/data/number_matrix.tsv`` (appending; clips already in the file are skipped, so an
 interrupted run resumes), then prints, per form, how often the number's digits appear in the
