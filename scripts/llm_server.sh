@@ -43,7 +43,7 @@ EOF
 }
 
 start() {
-    # passive OpenMP threads: on 2 shared cores, spinning workers slowed generation ~6x
+    # passive OpenMP threads: on 2 cores shared with other work, spinning workers only steal time
     OMP_WAIT_POLICY=PASSIVE exec "$HOME_DIR/venv/bin/python" -m llama_cpp.server --model "$MODEL" --model_alias qwen2.5-coder-1.5b \
         --host 127.0.0.1 --port "$PORT" --n_ctx 4096 --n_threads "${THREADS:-2}" --chat_format chatml
 }
