@@ -172,9 +172,7 @@ def test_serve_killed_mid_call_keeps_the_finished_turn_and_shows_the_call_interr
         assert f"ready on 127.0.0.1:{port}" in server.stdout.readline().decode(), server.stderr.read().decode()[-2000:]
         with CallRecords(database) as records:
             assert records.get("old-call") is None and records.get("recent-call") is not None, "retention purged at start-up"
-            call_id = asyncio.run(call_until_one_turn_is_recorded(port, records))
-            server.kill()  # SIGKILL: no shutdown, no flush, no CallEnded
-            server.wait(timeout=10)
+            call_id = asyncio.run(call_until_one_turn_is_recorded(port, records, server))
             call = records.get(call_id)
     finally:
         if server.poll() is None:
@@ -187,8 +185,9 @@ def test_serve_killed_mid_call_keeps_the_finished_turn_and_shows_the_call_interr
     assert [c["call_id"] for c in listing] == [call_id]
 
 
-async def call_until_one_turn_is_recorded(port: int, records: CallRecords) -> str:
-    """Play the delivery call in real time until its first turn is in the database; keep the call open."""
+async def call_until_one_turn_is_recorded(port: int, records: CallRecords, server: subprocess.Popen) -> str:
+    """Play the delivery call in real time until its first turn is in the database, then SIGKILL the
+    server while the call is still open (no shutdown, no flush, no CallEnded: the caller never hung up)."""
     pcm = (FIXTURES / "entrega.slin").read_bytes()
     client = await AudioSocketClient.connect("127.0.0.1", port, uuid.uuid4())
     call_id = str(client.call_id)
@@ -201,6 +200,8 @@ async def call_until_one_turn_is_recorded(port: int, records: CallRecords) -> st
         if index % (320 * 10) == 0:
             recorded = records.get(call_id)
             if recorded is not None and recorded.turns:
+                server.kill()
+                server.wait(timeout=10)
                 drain.cancel()
                 return call_id
         await asyncio.sleep(max(0.0, start + (index // 320 + 1) * 0.02 - loop.time()))
