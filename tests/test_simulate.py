@@ -248,3 +248,14 @@ def test_sidecar_directory_and_answers_are_read(tmp_path):
         (tmp_path / "call.json").write_text(json.dumps({**sidecar, **bad}))
         with pytest.raises(UserError):
             load_recording(tmp_path / "call.slin")
+
+
+def test_without_turn_times_the_recording_is_one_stream(tmp_path):
+    recording, transcriber = reactive_call(tmp_path)
+    sidecar = json.loads((tmp_path / "call.json").read_text())
+    sidecar["turns"] = [{"text": turn["text"]} for turn in sidecar["turns"]]  # no times: the old continuous caller
+    (tmp_path / "call.json").write_text(json.dumps(sidecar))
+    recording = load_recording(tmp_path / "call.slin")
+    report, heard = play(tmp_path, recording, transcriber, {"A": ("Apartamento 104, da Joana Prado, certo?", ASKED, False)})
+    assert report.mode == "stream" and not recording.reactive
+    assert heard == ["A B Sim NAO"] and report.answers == []  # 0.4 s gaps: one utterance, nobody answers
