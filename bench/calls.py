@@ -199,6 +199,8 @@ def main() -> int:
         return 2
     started = time.time()
     load_before = os.getloadavg()
+    git = lambda *args: subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()  # noqa: E731
+    commit, dirty = git("rev-parse", "--short", "HEAD"), bool(git("status", "--porcelain", "--untracked-files=no"))
     reports: dict[int, CallReport] = {}
     done = 0
 
@@ -259,7 +261,6 @@ def main() -> int:
         for report in failures:
             print(describe(report))
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     out = args.report or args.calls / "report.json"
     out.write_text(
         json.dumps(
@@ -267,8 +268,8 @@ def main() -> int:
                 "run": {
                     "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
                     "minutes": round((time.time() - started) / 60, 1),
-                    "commit": commit,
-                    "dirty_tree": bool(subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout.strip()),
+                    "commit_at_start": commit,
+                    "tracked_files_modified_at_start": dirty,
                     "jobs": args.jobs,
                     "speed": args.speed,
                     "splits": args.split,
