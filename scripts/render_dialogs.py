@@ -31,6 +31,7 @@ the same dialogs and seed give byte-identical calls.
 Usage::
 
     .venv/bin/python scripts/render_dialogs.py [--out .apoena/eval] [--seed 20251202] [--tuned 12]
+    .venv/bin/python scripts/render_dialogs.py --manifest .apoena/eval/manifest.json   # the same calls again
 """
 
 from __future__ import annotations
@@ -335,11 +336,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--line-noise", choices=("hiss", "call"), default="hiss",
                     help="what the caller's line carries while it listens: faint hiss (default), or the call's own "
                          "noise, which also tests the endpointer on a noisy line")  # fmt: skip
+    ap.add_argument("--manifest", type=Path, default=None,
+                    help="render exactly the calls an earlier run's manifest.json lists (the dialog sets grow)")  # fmt: skip
     ap.add_argument("--list", action="store_true", help="only print which dialogs would be rendered")
     args = ap.parse_args(argv)
 
     found = all_dialogs()
     chosen = choose(found, args.seed, args.tuned)
+    if args.manifest is not None:
+        wanted = json.loads(args.manifest.read_text(encoding="utf-8"))["calls"]
+        every = {f"{d.split}/{d.name}": d for dialogs in found.values() for d in dialogs}
+        missing = [name for name in wanted if name not in every]
+        if missing:
+            sys.exit(f"error: {len(missing)} dialog(s) of the manifest are gone: {', '.join(missing[:5])}")
+        chosen = [every[name] for name in wanted]
     counts = {split: sum(1 for d in chosen if d.split == split) for split in found}
     print(f"found: {', '.join(f'{k} {len(v)}' for k, v in found.items())}; "
           f"chosen: {', '.join(f'{k} {v}' for k, v in counts.items())} (seed {args.seed})")  # fmt: skip
