@@ -15,16 +15,14 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from concierge.apps.visitor import SLOTS, asks_for_keypad, asks_to_confirm  # noqa: E402
-from concierge.brain.memory import Conversation  # noqa: E402
 from concierge.brain.rules import RulesBrain  # noqa: E402
-from tests.brain.dialogs import SPLITS, check_final, dialog_directory, load_dialogs, run_dialog, wrongly_valid  # noqa: E402
+from tests.brain.dialogs import SPLITS, check_final, dialog_directory, load_dialogs, play, wrongly_valid  # noqa: E402
 
 
 def make_brain(kind: str, directory):
@@ -42,17 +40,7 @@ def evaluate(split: str, brain_kind: str) -> dict:
     turn_ms: list[float] = []
     for dialog in dialogs:
         brain = make_brain(brain_kind, dialog_directory(dialog["directory_path"]))
-        conversation = Conversation(id=dialog["name"])
-
-        def respond(utterance: str):
-            started = time.perf_counter()
-            conversation.add("visitor", utterance)
-            reply = brain.respond(conversation, utterance)
-            conversation.add("concierge", reply.mensagem)
-            turn_ms.append((time.perf_counter() - started) * 1000)
-            return reply
-
-        said, replies = run_dialog(respond, dialog)
+        said, replies = play(brain, dialog, lambda seconds: turn_ms.append(seconds * 1000))
         results.append((dialog, said, replies, check_final(dialog, replies[-1])))
     return {"split": split, "results": results, "turn_ms": turn_ms}
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from rapidfuzz.distance import Levenshtein
 
+from concierge.brain.lexicon import nicknames
 from concierge.brain.text import fold
 from concierge.errors import ConfigError
 
@@ -146,8 +147,6 @@ def tokens_match(said: str, known: str) -> bool:
 def _nickname_width(said: str, tokens: tuple[str, ...], offset: int) -> int:
     """How many of the resident's name words a nickname stands for at `offset` ('ze' -> José: 1,
     'cadu' -> Carlos Eduardo: 2), or 0."""
-    from concierge.brain.lexicon import nicknames
-
     for full in nicknames().get(said, ()) or _nicknames_by_sound().get(sound(said), ()):
         parts = tuple(full.split())
         if tokens[offset : offset + len(parts)] == parts:
@@ -158,8 +157,6 @@ def _nickname_width(said: str, tokens: tuple[str, ...], offset: int) -> int:
 @lru_cache(maxsize=1)
 def _nicknames_by_sound() -> dict[str, tuple[str, ...]]:
     """Nicknames as a recogniser may spell them ('Sida' for Cida)."""
-    from concierge.brain.lexicon import nicknames
-
     return {sound(nick): names for nick, names in nicknames().items() if len(nick) >= 3}
 
 
@@ -264,8 +261,6 @@ class Directory:
         if key not in self._matching:
             if len(self._matching) > 50_000:  # bounded: a long-running server hears endless new words
                 self._matching.clear()
-            from concierge.brain.lexicon import nicknames
-
             tokens = {said} if said in self._by_token else set()
             if fuzzy:
                 tokens |= {known for known in self._by_token if tokens_match(said, known)}

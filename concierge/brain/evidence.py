@@ -10,6 +10,7 @@ unsure, so the concierge reads it back before anyone is told.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -46,7 +47,7 @@ def choose_apartment(
     heard: list[ApartmentHeard],
     directory: Directory,
     resident_homes: set[str],
-    alternatives: list[ApartmentHeard] = (),  # type: ignore[assignment]
+    alternatives: Sequence[ApartmentHeard] = (),
 ) -> ApartmentChoice | None:
     """The best-supported apartment among the readings; `resident_homes` are the apartments of the
     residents named so far (they vouch for a reading, and rescue a near miss)."""

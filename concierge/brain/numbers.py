@@ -59,7 +59,7 @@ class NumberToken:
         """The smallest place this token fills in an additive number (300 -> 100, 16 -> 1, mil -> 1000)."""
         if self.digits:
             return 1 if self.value % 10 else (10 if self.value % 100 else (100 if self.value % 1000 else 1000))
-        if self.value in (1000,):
+        if self.value == 1000:
             return 1000
         if self.value >= 100:
             return 100

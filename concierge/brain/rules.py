@@ -133,7 +133,7 @@ class RulesBrain:
             if choice.value != conversation.apartment_claim:
                 changed.add(APARTMENT)
             conversation.apartment_claim = choice.value
-            conversation.apartment_support = KEYPAD if _keyed(heard) else choice.support.value
+            conversation.apartment_support = KEYPAD if heard.keyed else choice.support.value
             unsure = set(conversation.unsure) - {"apartment_number"}
             conversation.unsure = sorted(unsure | ({"apartment_number"} if choice.unsure else set()))
         if conversation.resident_claim is None and self._single_resident_meant(conversation, heard):
@@ -166,7 +166,7 @@ class RulesBrain:
     @staticmethod
     def _replaces(conversation: Conversation, choice: ApartmentChoice, heard: Understanding) -> bool:
         current = conversation.apartment_support
-        if conversation.apartment_claim is None or current is None or _keyed(heard):
+        if conversation.apartment_claim is None or current is None or heard.keyed:
             return True
         if heard.correction:
             return True
@@ -351,7 +351,3 @@ def resident_article(name: str) -> str:
     feminine = first.endswith("a") or first in FEMININE_NOT_IN_A
     return "a moradora" if feminine else "o morador"
 
-
-def _keyed(heard: Understanding) -> bool:
-    """Whether the turn is digits alone: keyed on the phone's keypad (or typed)."""
-    return heard.keyed

@@ -32,7 +32,7 @@ INJECTION = re.compile(
     r"modo (admin\w*|desenvolvedor|debug)|voce agora e|system prompt|prompt|valid for action|json|"
     r"sou o sindico|sou a sindica)\b"
 )
-ARRIVED = frozenset({"chegou", "ta", "esta", "veio", "esta", "chegando", "aqui"})
+ARRIVED = frozenset({"chegou", "ta", "esta", "veio", "chegando", "aqui"})
 HONORIFICS = frozenset({"seu", "dona", "senhor", "senhora", "sr", "sra", "doutor", "doutora", "dr", "dra"})
 PICKUP = re.compile(r"\b(pegar|buscar|retirar|recolher)\b")
 RESIDENT_CUES_BEFORE_NAMES = frozenset({"para", "pra", "pro", "com"})  # 'é para a Renata' names a resident
@@ -445,11 +445,18 @@ def _name_after_who(words: list[Word], start: int, cased: bool) -> tuple[int, in
     return _name_span(words, index, cased) if index < len(words) else None
 
 
+def _after_greetings(words: list[Word]) -> int:
+    """The index of the first word after openers ('Oi, boa tarde, …', 'Ô, mano, …')."""
+    openers = lexicon.words("interjections") | {"bom", "boa", "dia", "tarde", "noite"}
+    start = 0
+    while start < len(words) and words[start].folded in openers:
+        start += 1
+    return start
+
+
 def _name_then_who(words: list[Word], cased: bool) -> tuple[int, int] | None:
     """'Elton, sou entregador da loja': a name first, then 'sou …' saying who they are."""
-    start = 0
-    while start < len(words) and words[start].folded in lexicon.words("interjections") | {"bom", "boa", "dia", "tarde", "noite"}:
-        start += 1
+    start = _after_greetings(words)
     span = _name_span(words, start, cased)
     if span is None or not words[span[1] - 1].clause_end or span[1] + 1 >= len(words):
         return None
@@ -460,12 +467,7 @@ def _name_then_who(words: list[Word], cased: bool) -> tuple[int, int] | None:
 def _introduction(words: list[Word], cased: bool, directory: Directory) -> tuple[int, int] | None:
     """An opening 'É a Carla, amiga da Paula' or 'Aqui é o Jorge': the name of whoever is speaking,
     unless it is a resident's name said without saying who the speaker is."""
-    start = 0
-    while start < len(words) and words[start].folded in lexicon.words("interjections") | {"bom", "boa", "dia", "tarde", "noite"}:
-        if words[start].clause_end and words[start].folded not in {"oi", "ola", "alo"}:
-            start += 1
-            continue
-        start += 1
+    start = _after_greetings(words)
     if start + 1 >= len(words) or (words[start].folded, words[start + 1].folded) not in {("e", "o"), ("e", "a"), ("eh", "o"), ("eh", "a")}:
         return None
     span = _name_span(words, start + 2, cased) or _name_after_who(words, start + 2, cased)
@@ -475,10 +477,9 @@ def _introduction(words: list[Word], cased: bool, directory: Directory) -> tuple
     who_follows = words[span[1] - 1].clause_end and after in lexicon.words("relations") | lexicon.words("roles") | {"do", "da"}
     if who_follows:
         return span
-    asking = any(w.text == "?" for w in words) or words[-1].folded.endswith("?")
-    names_a_place = after in {"do", "da", "no", "na"} or (after.isdigit())
+    names_a_place = after in {"do", "da", "no", "na"} or after.isdigit()
     named_resident = bool(directory.find(" ".join(w.text for w in words[span[0] : span[1]])))
-    return None if named_resident and (asking or names_a_place or span[1] < len(words) - 1) else span
+    return None if named_resident and (names_a_place or span[1] < len(words) - 1) else span
 
 
 def _bare_name(words: list[Word], cased: bool) -> tuple[int, int] | None:

@@ -94,6 +94,27 @@ def check_final(dialog: dict, reply: Reply) -> list[str]:
     ]
 
 
+def play(brain, dialog: dict, on_turn=None) -> tuple[list[str], list[Reply]]:
+    """Run the dialog against `brain` with an in-process memory (no Redis: this is about
+    understanding); `on_turn(seconds)` hears how long each turn took."""
+    import time
+
+    from concierge.brain.memory import Conversation
+
+    conversation = Conversation(id=dialog["name"])
+
+    def respond(utterance: str) -> Reply:
+        started = time.perf_counter()
+        conversation.add("visitor", utterance)
+        reply = brain.respond(conversation, utterance)
+        conversation.add("concierge", reply.mensagem)
+        if on_turn is not None:
+            on_turn(time.perf_counter() - started)
+        return reply
+
+    return run_dialog(respond, dialog)
+
+
 def wrongly_valid(dialog: dict, reply: Reply) -> bool:
     """The worst failure: the visit is complete, but for the wrong apartment or resident."""
     if not reply.valid_for_action:

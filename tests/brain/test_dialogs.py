@@ -44,21 +44,12 @@ first-look figures are the honest ones (README, "Understanding, measured")."""
 
 @pytest.mark.parametrize("split", list(SPLIT_FLOORS))
 def test_split_is_understood_and_never_completes_a_wrong_visit(split):
-    from concierge.brain.memory import Conversation
-
-    from .dialogs import dialog_directory, wrongly_valid
+    from .dialogs import dialog_directory, play, wrongly_valid
 
     dialogs = load_dialogs(split)
     right, wrong_visits = 0, []
     for dialog in dialogs:
-        brain = RulesBrain(dialog_directory(dialog["directory_path"]))
-        conversation = Conversation(id=dialog["name"])
-
-        def respond(utterance: str):
-            conversation.add("visitor", utterance)
-            return brain.respond(conversation, utterance)
-
-        _, replies = run_dialog(respond, dialog)
+        _, replies = play(RulesBrain(dialog_directory(dialog["directory_path"])), dialog)
         right += not check_final(dialog, replies[-1])
         if wrongly_valid(dialog, replies[-1]):
             wrong_visits.append(dialog["name"])
