@@ -53,6 +53,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from make_fixtures import band_noise  # noqa: E402  the fixtures' phone-band noise, the same numbers
 
 from concierge.apps.visitor import spoken_answers  # noqa: E402
 
@@ -203,18 +206,6 @@ def trim(x: np.ndarray, floor_db: float = -40.0, margin_s: float = 0.03) -> np.n
         return x
     margin = int(margin_s * RATE)
     return x[max(0, loud[0] * hop - margin) : min(len(x), (loud[-1] + 1) * hop + margin)]
-
-
-def band_noise(n: int, seed: int, pink: bool) -> np.ndarray:
-    """Unit-RMS noise in the phone band (300-3400 Hz), pink (1/f power) or white (line hiss)."""
-    rng = np.random.default_rng(seed)
-    spec = np.fft.rfft(rng.standard_normal(n))
-    f = np.fft.rfftfreq(n, 1.0 / RATE)
-    shape = np.zeros_like(f)
-    band = (f >= 300.0) & (f <= 3400.0)
-    shape[band] = 1.0 / np.sqrt(f[band]) if pink else 1.0
-    y = np.fft.irfft(spec * shape, n)
-    return y / rms(y)
 
 
 def split_at_comma(text: str, rng: random.Random) -> tuple[str, str] | None:
