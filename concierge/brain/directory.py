@@ -22,6 +22,7 @@ HONORIFICS = frozenset(
 )
 
 DIAL_STRING = re.compile(r"[A-Za-z][A-Za-z0-9_]*/[^\s,&|^]+")
+LOOSE_NAME_DISTANCE = 0.26  # a slip in about one sound of four: Desvaldo/Edvaldo, Suéle/Sueli
 """TECH/resource, as `Dial()` and `Originate` take it; no spaces, commas or '&' (no second target smuggled)."""
 
 
@@ -214,7 +215,11 @@ class Directory:
             return [key] if key in self.apartments else []
         if number in self.apartments:
             return [number]
-        return [key for key in self.apartments if "-" in key and key.rsplit("-", 1)[1].lstrip("0") == number]
+        found = [key for key in self.apartments if "-" in key and key.rsplit("-", 1)[1].lstrip("0") == number]
+        if found:
+            return found
+        # '3101' for tower 3's 101: the block's digits and the number as one (keyed, or said in one go)
+        return [key for key in self.apartments if key[0].isdigit() and key.replace("-", "") == number]
 
     def apartments_near(self, number: str) -> list[str]:
         """Apartments whose number differs from `number` in one digit ('614' -> '604', '624'…)."""
@@ -238,6 +243,18 @@ class Directory:
             return []
         mentions = [m for m in self.scan(words, fuzzy=True) if m.start == 0 and m.end == len(words)]
         return self._best(mentions, apartment)
+
+    def heard_in(self, query: str, apartment: str) -> list[Resident]:
+        """Residents of `apartment` that a badly heard name can be: some name word within a
+        quarter of its sounds of one of theirs ('Desvaldo Pinto' -> Edvaldo Santos in B-43).
+        Only for a known apartment, and only to be read back: a slip this wide is a guess."""
+        said = [sound(w) for w in fold(query).split() if w not in PARTICLES and w not in HONORIFICS and len(w) >= 4]
+        found = []
+        for resident in self.residents_of(apartment):
+            known = [sound(token) for token in resident.tokens if len(token) >= 4]
+            if any(Levenshtein.normalized_distance(w, k) <= LOOSE_NAME_DISTANCE for w in said for k in known):
+                found.append(resident)
+        return found
 
     def scan(self, words: list[str], fuzzy: bool | list[bool] = True) -> list[NameMention]:
         """Every place where a resident's name (first name, or first + more) starts in `words`.

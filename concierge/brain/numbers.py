@@ -38,6 +38,7 @@ CONNECTORS = frozenset({"e", "de"})
 BLOCK_WORDS = frozenset({"bloco", "bl", "torre", "predio", "edificio", "ala", "quadra"})
 LETTER_WORDS = {"be": "b", "ce": "c", "de": "d", "ge": "g", "ha": "h", "ve": "v", "xis": "x"}
 SEPARATORS = frozenset({",", "-", "/"})
+BLOCK_PAUSES = frozenset({",", "-", ".", ":"})
 _TOKEN = re.compile(r"\d{1,2}\.\d{3}\b|\d+|[^\W\d_]+|[,\-/.;:!?]")  # '2.403': Whisper's thousands separator
 
 
@@ -103,14 +104,17 @@ def blocks(words: list[str]) -> list[tuple[str, int]]:
     found = []
     for index in range(len(words) - 1):
         if words[index] in BLOCK_WORDS:
-            label = words[index + 1]
-            number = number_token(label, index + 1)
+            at = index + 1
+            if words[at] in BLOCK_PAUSES and at + 1 < len(words):
+                at += 1  # 'do bloco, B': Whisper writes the pause before the label
+            label = words[at]
+            number = number_token(label, at)
             if number is not None and number.value < 100:
-                found.append((str(number.value), index + 1))
+                found.append((str(number.value), at))
             elif len(label) == 1 and label.isalpha():
-                found.append((label.upper(), index + 1))
+                found.append((label.upper(), at))
             elif label in LETTER_WORDS:
-                found.append((LETTER_WORDS[label].upper(), index + 1))
+                found.append((LETTER_WORDS[label].upper(), at))
     return found
 
 

@@ -11,6 +11,7 @@ from concierge.brain.memory import Conversation
 from concierge.brain.reply import Dados, Intent, Reply
 from concierge.brain.text import clean_utterance, fold, title_name
 from concierge.brain.evidence import ApartmentChoice, Support, choose_apartment
+from concierge.brain.numbers import LETTER_WORDS, tokens
 from concierge.brain.numbers import near as near_number
 from concierge.brain.understand import Understanding, understand
 
@@ -80,6 +81,8 @@ class RulesBrain:
             heard.visitor_name = None  # the resident's own name, said again, is not the visitor's
         if heard.visitor_name and (dados.visitor_name is None or heard.visitor_explicit):
             dados.visitor_name = title_name(heard.visitor_name)
+        if heard.block is None and self._block_missing(conversation):
+            heard.block = self._block_answer(text, conversation.apartment_claim or "")
         changed = self._update_claims(conversation, heard, others or [])
         problem = next((p for p in self._resolve(conversation) if p.about & changed), None)
         message, asked = self._compose(conversation, heard, text, problem, before if settled_before else None)
@@ -183,6 +186,20 @@ class RulesBrain:
             conversation.apartment_support = Support.DIRECTORY.value
         conversation.block_claim = block
 
+    def _block_missing(self, conversation: Conversation) -> bool:
+        """The number is known and lives in several blocks: only the block is missing (the keypad cannot say it)."""
+        number = conversation.apartment_claim
+        return number is not None and not self.directory.has_apartment(number) and len(self.directory.apartments_numbered(number)) > 1
+
+    def _block_answer(self, text: str, number: str) -> str | None:
+        """The block alone, answering 'de qual bloco?': 'B', 'é o bê', 'do 2' — one whose apartment `number` exists."""
+        words = tokens(text)
+        labels = [LETTER_WORDS.get(w, w).upper() for w in words if w in LETTER_WORDS or (len(w) == 1 and w.isalpha())]
+        labels += [w for w in words if w.isdigit() and len(w) <= 2]
+        fitting = [label for label in labels if self._in_block(number, label)]
+        plain = [label for label in fitting if label not in ("E", "O", "A")]  # 'é', 'o', 'a' are words before they are blocks
+        return (plain or fitting or [None])[-1]
+
     def _in_block(self, number: str, block: str) -> bool:
         return self.directory.has_apartment(f"{block}-{number}")
 
@@ -204,8 +221,12 @@ class RulesBrain:
         if apartment is not None and not self.directory.has_apartment(apartment):
             keys = self.directory.apartments_numbered(apartment)
             homes = [r.apartment for r in everywhere if r.apartment in keys]
+            guessed = {r.apartment for key in keys for r in self.directory.heard_in(name, key)} if name and not homes else set()
             if len(homes) == 1:
                 apartment = homes[0]
+            elif len(keys) > 1 and len(guessed) == 1:  # '43' in blocks A-F, and a badly heard name of B-43's: read back
+                apartment = guessed.pop()
+                self._mark_unsure(conversation, "apartment_number")
             elif len(keys) > 1:
                 problems.append(Problem(
                     f"Temos o apartamento {apartment} em mais de um bloco.", ONLY_APARTMENT,
@@ -242,6 +263,9 @@ class RulesBrain:
                     f"Não encontrei {shown} no apartamento {apartment}.",
                     BOTH, ("apartment_number", "resident_name"), "Pode confirmar o apartamento e o nome do morador?",
                 ))  # fmt: skip
+            elif len(heard := self.directory.heard_in(name, apartment)) == 1:
+                dados.resident_name = heard[0].name  # a badly heard name of someone who lives there: read it back
+                conversation.unsure = sorted({*conversation.unsure, "resident_name"})
             else:
                 problems.append(Problem(f"Não encontrei nenhum morador chamado {shown} no apartamento {apartment}.", BOTH))
             return problems
@@ -295,6 +319,8 @@ class RulesBrain:
             question, asked = self._question(dados)
             if "apartment_number" in asked and heard.dont_know and "resident_name" in asked:
                 question, asked = "Qual é o nome do morador?", ("resident_name",)  # no number known: a name will do
+            elif "apartment_number" in asked and self._block_missing(conversation):
+                question, asked = f"O apartamento {conversation.apartment_claim} é de qual bloco?", ("apartment_number",)
             elif "apartment_number" in asked and conversation.apartment_asks >= 2:
                 question, asked = KEYPAD_PROMPT, ("apartment_number",)
         parts.append(question)

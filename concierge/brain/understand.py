@@ -66,7 +66,7 @@ NUMBER_STOP_AFTER = frozenset(
 )
 APARTMENT_CUES = frozenset({"apartamento", "apto", "ap", "apt", "unidade", "numero", "n", "casa", "sala", "lote"})
 RESIDENT_CUES = frozenset(
-    "para pra a o dona seu senhor senhora sr sra dr dra doutor doutora com ver visitar buscar pegar procurando "
+    "para pra pro a o dona seu senhor senhora sr sra dr dra doutor doutora com ver visitar buscar pegar procurando "
     "morador moradora chamar avisar".split()
 )
 SURNAME_CUES = frozenset({"senhor", "senhora", "sr", "sra", "seu", "dona", "familia", "doutor", "doutora", "dr", "dra"})
@@ -132,7 +132,7 @@ class Understanding:
 
     @property
     def informative(self) -> bool:
-        return any(v is not None for v in (self.intent, self.visitor_name, self.apartment, self.resident))
+        return any(v is not None for v in (self.intent, self.visitor_name, self.apartment, self.resident, self.block))
 
 
 _SYLLABLES = re.compile(r"\b[^\W\d_]{1,4}(?:-[^\W\d_]{1,4})+\b")

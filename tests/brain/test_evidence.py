@@ -104,3 +104,46 @@ def test_nicknames_reach_the_resident(directory):
 def test_a_visitor_who_does_not_know_the_number_is_asked_for_the_name_instead(directory):
     _, replies = talk(RulesBrain(directory), "Entrega do Mercado Livre.", "Não sei o número.")
     assert replies[-1].mensagem.endswith("Qual é o nome do morador?")
+
+
+@pytest.fixture
+def lettered(tmp_path):
+    entries = [
+        {"apartment_number": f"{block}-43", "residents": residents}
+        for block, residents in (("A", ["Olga Saad"]), ("B", ["Edvaldo Santos", "Josiane Santos"]), ("C", ["Rui Tavares"]))
+    ]
+    path = tmp_path / "lettered.json"
+    path.write_text(json.dumps(entries), encoding="utf-8")
+    return Directory.load(path)
+
+
+def test_a_block_after_a_pause_is_still_the_block(lettered):
+    _, replies = talk(RulesBrain(lettered), "Tem um pacote aqui para o 43 do bloco, B.")
+    assert replies[-1].dados.apartment_number == "B-43"
+
+
+def test_tower_and_number_keyed_as_one_are_that_tower_s_apartment(towers):
+    assert towers.apartments_numbered("21204") == ["2-1204"]
+    assert towers.apartments_numbered("1604") == ["1-604"]
+    assert towers.apartments_numbered("31204") == []
+
+
+def test_only_the_block_is_asked_for_and_a_bare_letter_answers_it(lettered):
+    conversation, replies = talk(RulesBrain(lettered), "Entrega para o 43.", "Meu nome é Antelmo.", "43", "É o B")
+    assert replies[1].mensagem.endswith("O apartamento 43 é de qual bloco?")
+    assert KEYPAD_PROMPT not in replies[2].mensagem, "the keypad cannot say a block letter"
+    assert replies[-1].dados.apartment_number == "B-43"
+
+
+def test_a_badly_heard_name_of_someone_in_the_apartment_is_read_back_not_taken(lettered):
+    conversation, replies = talk(RulesBrain(lettered), "Entrega para o 43 do bloco B.", "Pro Desvaldo Pinto.", "Meu nome é Antelmo.")
+    assert replies[-1].dados.resident_name == "Edvaldo Santos"
+    assert replies[-1].mensagem.endswith("certo?") and not replies[-1].valid_for_action
+    conversation, replies = talk(RulesBrain(lettered), "Entrega para o 43.", "Pro Desvaldo Pinto.", "Meu nome é Antelmo.")
+    assert replies[-1].dados.apartment_number == "B-43", "the name picks the block, to be read back"
+    assert not replies[-1].valid_for_action
+
+
+def test_a_name_nothing_like_the_residents_is_not_guessed(lettered):
+    _, replies = talk(RulesBrain(lettered), "Entrega para o 43 do bloco B.", "Pro Marcos Pinto.", "Meu nome é Antelmo.")
+    assert replies[-1].dados.resident_name is None
