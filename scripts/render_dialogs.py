@@ -12,7 +12,11 @@ chosen dialog this script
 2. passes it through a phone band (sox ``rate 8000``, ``sinc 300-3400``, float, so no dither),
    trims the synthesizer's own silence and sets a speech level (-24 to -17 dBFS RMS);
 3. renders the visitor's answers to a read-back, "yes" (``if_asked.confirm_yes`` or "Sim.") and
-   "no" (``if_asked.confirm_no``, else what ``concierge.apps.visitor`` says), after the turns;
+   "no" (``if_asked.confirm_no``, else what ``concierge.apps.visitor`` says), after the turns,
+   and the plain answers a visitor still at the gate gives when asked again once the script has
+   run out (``concierge.apps.visitor.question_answers``: "É uma entrega.", "Meu nome é Rosa.",
+   "Bloco B.", "É para Neide Bastos, apartamento 201." — the last only for a visit that may
+   happen), all kept in the sidecar's ``if_asked``;
 4. lays it all out with quiet gaps, adds noise over the whole call (band-limited pink noise or
    white line hiss at 12-25 dB SNR against the speech RMS, seeded numpy) and ends with a few
    seconds of quiet line (``idle``: what the caller's line carries while it listens: a faint
@@ -57,7 +61,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from make_fixtures import band_noise  # noqa: E402  the fixtures' phone-band noise, the same numbers
 
-from concierge.apps.visitor import spoken_answers  # noqa: E402
+from concierge.apps.visitor import QUESTIONS, question_answers, spoken_answers  # noqa: E402
 
 DIALOGS = ROOT / "tests" / "dialogs"
 DEFAULT_DIRECTORY = ROOT / "data" / "apartamentos.json"
@@ -267,7 +271,9 @@ def render(dialog: Dialog, seed: int, synth: Synth, pause_share: float, line_noi
         turns.append({**turn, "start_seconds": round(start / RATE, 3), "end_seconds": round(pos / RATE, 3)})
 
     answers = {}
-    for kind, text in spoken_answers(dialog.data["expect"], dialog.data.get("if_asked")).items():
+    if_asked = {**question_answers(dialog.data["expect"]), **(dialog.data.get("if_asked") or {})}
+    said = {**spoken_answers(dialog.data["expect"], if_asked), **{k: if_asked[k] for k in QUESTIONS if k in if_asked}}
+    for kind, text in said.items():
         put(np.zeros(int(GAP_SECONDS * RATE)))
         x = speech(text)
         put(x)
@@ -304,7 +310,7 @@ def render(dialog: Dialog, seed: int, synth: Synth, pause_share: float, line_noi
         **({"dtmf": dtmf} if dtmf else {}),
         "answers": answers,
         "idle": {**idle, "noise": "the call's" if line_noise == "call" else f"line hiss at {LINE_HISS_DBFS:g} dBFS"},
-        **({"if_asked": dialog.data["if_asked"]} if dialog.data.get("if_asked") else {}),
+        "if_asked": if_asked,
         "expected": dialog.data["expect"],
         "directory": str(dialog.directory),
     }

@@ -28,7 +28,7 @@ import numpy as np
 from rapidfuzz import fuzz
 
 from concierge.apps.common import configure_logging, load_setup, tune_for_real_time
-from concierge.apps.visitor import Answer, answer
+from concierge.apps.visitor import ANSWER_KINDS, Answer, answer
 from concierge.audio.pcm import FRAME_BYTES, FRAME_SECONDS, AudioFileError, read_audio_file, write_wav
 from concierge.audiosocket.client import AudioSocketClient
 from concierge.audiosocket.protocol import Audio, Hangup
@@ -64,7 +64,7 @@ class Recording:
     dtmf: list[tuple[float, str]]
     expected: dict | None
     turns: list[Span] = field(default_factory=list)  # caller turns with times: the caller is reactive
-    answers: dict[str, Span] = field(default_factory=dict)  # "yes" / "no": what the caller says to a read-back
+    answers: dict[str, Span] = field(default_factory=dict)  # what the caller says to a read-back or a question (ANSWER_KINDS)
     if_asked: dict | None = None  # the visitor's own wording of answers (see concierge.apps.visitor)
     directory: Path | None = None  # the resident directory this call was made for
     idle: Span | None = None  # line noise the caller sends while it listens (default: digital silence)
@@ -212,9 +212,9 @@ def load_recording(path: Path) -> Recording:
         timed = all(isinstance(t, dict) and "start_seconds" in t and "end_seconds" in t for t in turns)
         spans = sorted(_span(t, "turn") for t in turns) if timed else []
         answers = {str(kind): _span(span, f"answers.{kind}") for kind, span in (data.get("answers") or {}).items()}
-        unknown = set(answers) - {"yes", "no"}
+        unknown = set(answers) - set(ANSWER_KINDS)
         if unknown:
-            raise ValueError(f"'answers' has {', '.join(sorted(unknown))}; only 'yes' and 'no' are said")
+            raise ValueError(f"'answers' has {', '.join(sorted(unknown))}; only {', '.join(ANSWER_KINDS)} are said")
         if_asked = data.get("if_asked")
         if if_asked is not None and not isinstance(if_asked, dict):
             raise ValueError("'if_asked' must be an object")
@@ -461,7 +461,8 @@ class Simulator:
             return None
         latest = report.turns[-1]
         report.considered = latest.index
-        return answer(latest.reply.mensagem, latest.reply.dados, report.recording.expected, report.recording.if_asked)
+        script_done = report.script_played >= len(script_of(report.recording))
+        return answer(latest.reply.mensagem, latest.reply.dados, report.recording.expected, report.recording.if_asked, script_done)
 
     async def _give_answer(self, line: _Line, report: CallReport, reaction: Answer, step: int) -> int | None:
         """Say or key the answer; the concierge's listening count when done, None if nothing was sent."""
