@@ -159,6 +159,44 @@ class AsteriskConfig(Strict):
         "127.0.0.1", pattern=r"^[A-Za-z0-9._\[\]:-]+$", description="how Asterisk reaches Apoena's AudioSocket server"
     )
     ring_seconds: float = Field(30, ge=5, le=120, description="how long each dial string rings before the next is tried")
+    leg_arrival_seconds: float = Field(
+        10, gt=0, le=60, description="an answered resident leg must reach the AudioSocket server within this"
+    )
+    visit_timeout_seconds: float = Field(
+        150, ge=10, le=900, description="from a complete visit to the resident's decision, ringing included"
+    )
+    resident_silence_seconds: float = Field(
+        6, ge=1, le=30, description="the resident's silence after the question before it is asked again"
+    )
+    waiting_update_seconds: float = Field(
+        15, ge=5, le=120, description="how often the waiting visitor hears 'Ainda estou tentando falar…'"
+    )
+    condominium: str = Field("Condomínio Apoena", min_length=1, description="how the resident hears the gate introduce itself")
+    caller_id: str | None = Field('"Portaria Apoena" <portaria>', description="CallerID of the call to the resident")
+
+    @property
+    def enabled(self) -> bool:
+        """Residents are called only when the Manager secret is set (env or .env)."""
+        return self.ami.secret is not None
+
+
+class WebhookConfig(Strict):
+    """An HTTP POST of each decision (JSON) to a gate controller or a messaging bridge."""
+
+    url: str | None = Field(None, pattern=r"^https?://", description="where to POST; null = no webhook")
+    token: str | None = Field(None, repr=False, description="sent as Authorization: Bearer TOKEN (env APOENA_GATE__WEBHOOK__TOKEN)")
+    timeout_seconds: float = Field(3.0, gt=0, le=30, description="one attempt")
+    attempts: int = Field(3, ge=1, le=10, description="tries before giving up (1 s, 2 s, 4 s… apart)")
+
+
+class GateConfig(Strict):
+    """What a decision does: a channel variable the dialplan reads after AudioSocket() returns, a webhook."""
+
+    channel_variable: str | None = Field(
+        "APOENA_DECISION", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="set on the visitor's channel (found by its APOENA_CALL variable) through AMI; null = off",
+    )
+    webhook: WebhookConfig = WebhookConfig()
 
 
 class Config(Strict):
@@ -173,6 +211,7 @@ class Config(Strict):
     records: RecordsConfig = RecordsConfig()
     web: WebConfig = WebConfig()
     asterisk: AsteriskConfig = AsteriskConfig()
+    gate: GateConfig = GateConfig()
     source: Path | None = Field(None, exclude=True)
 
 

@@ -9,12 +9,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from concierge.apps.common import configure_logging, load_setup, tune_for_real_time
-from concierge.audiosocket.server import AudioSocketServer, Connection
+from concierge.asterisk.ami import AMIClient, AMIUnreachable
+from concierge.audiosocket.server import AudioSocketServer
+from concierge.brain.directory import Directory
 from concierge.call.events import CallEnded, CallEvent, CallStarted, Observer, Turn
 from concierge.call.records import CallRecords
 from concierge.call.services import CallServices, build_services
-from concierge.call.session import CallSession
-from concierge.config import WebConfig
+from concierge.call.gate import Gate
+from concierge.call.session import call_handler
+from concierge.call.visit import Dialing, ResidentLegs, VisitDecided
+from concierge.config import AsteriskConfig, WebConfig
 from concierge.errors import UserError
 from concierge.web.app import create_app
 from concierge.web.live import LiveCalls
@@ -46,7 +50,7 @@ def run_serve(
     try:
         services = build_services(setup.config, setup.directory, setup.concierge)
         try:
-            asyncio.run(serve(services, host, port, records=records, web=web))
+            asyncio.run(serve(services, host, port, records=records, web=web, directory=setup.directory))
         finally:
             services.close()
     finally:
@@ -83,8 +87,29 @@ def log_call_event(event: CallEvent) -> None:
         log.info("call %s started", event.call_id)
     elif isinstance(event, Turn):
         log.debug("call %s turn %d: %r -> %r", event.call_id, event.index, event.transcript, event.reply.mensagem)
+    elif isinstance(event, VisitDecided):
+        log.info("call %s: visit %s (%s)", event.call_id, event.decision, event.reason)
     elif isinstance(event, CallEnded):
         log.info("call %s ended: %s (%s)", event.call_id, event.outcome.value, event.reason)
+
+
+def manager_client(asterisk: AsteriskConfig) -> AMIClient | None:
+    """The Manager Interface client residents are called through; None when it is not configured."""
+    if not asterisk.enabled:
+        return None
+    ami = asterisk.ami
+    return AMIClient(ami.host, ami.port, ami.username, ami.secret or "", ami.timeout_seconds)
+
+
+async def check_manager(ami: AMIClient) -> None:
+    """Log in once at start: a refused login stops the start (one line); an Asterisk not up yet is
+    only a warning, and each visit tries again."""
+    try:
+        await ami.connect()
+    except AMIUnreachable as error:
+        log.warning("%s — residents cannot be called until it answers", error)
+        return
+    log.info("Asterisk Manager at %s:%d: logged in as %r (%s)", ami.host, ami.port, ami.username, ami.banner)
 
 
 async def serve(
@@ -94,10 +119,14 @@ async def serve(
     ready: asyncio.Event | None = None,
     records: CallRecords | None = None,
     web: WebConfig | None = None,
+    directory: Directory | None = None,
+    ami: AMIClient | None = None,
 ) -> None:
     """Serve calls until SIGINT/SIGTERM, then let calls in progress end (or cut them after a grace period).
     With `records`, every call is recorded and records past retention are purged once a day; with
-    `web` too, the monitoring page and /metrics are served on a second port, in this event loop."""
+    `web` too, the monitoring page and /metrics are served on a second port, in this event loop.
+    With a Manager client (`ami`, or `asterisk.ami` configured) and the `directory`, residents are
+    called to decide complete visits, and their legs are served on the same port."""
     observers: list[Observer] = [] if records is None else [records.observer]
     monitor = None
     if web is not None:
@@ -107,14 +136,21 @@ async def serve(
         observers += [monitor.live.observer, monitor.metrics.observer]
     observer = observe_all(*observers, log_call_event)
 
-    async def handle(connection: Connection) -> None:
-        await CallSession(connection, services, observer).run()
-
-    server = AudioSocketServer(handle, host, port)
+    config = services.config
+    ami = ami or manager_client(config.asterisk)
+    if ami is not None:
+        if directory is None:
+            raise ValueError("calling residents needs the directory (their dial strings)")
+        await check_manager(ami)
+    services.gate = Gate(config.gate, ami)
+    server = AudioSocketServer(call_handler(services, observer), host, port)
     try:
         await server.start()
     except OSError as error:
+        await _close_manager(ami)
         raise UserError(f"cannot listen on {host}:{port}: {error.strerror or error} — choose another --port or stop what uses it") from None
+    if ami is not None and directory is not None:
+        services.visits = ResidentLegs(config, directory, Dialing(ami, server.port))
     if host in ("0.0.0.0", "::", ""):
         log.warning("listening on all interfaces: anyone who reaches this port can place calls; prefer 127.0.0.1 or a firewall")
     stop = asyncio.Event()
@@ -133,8 +169,15 @@ async def serve(
         purging.cancel()
     log.info("shutting down: waiting up to %.0f s for calls in progress", SHUTDOWN_GRACE_SECONDS)
     await server.close(SHUTDOWN_GRACE_SECONDS)
+    await services.gate.drain(3.0)
+    await _close_manager(ami)
     if monitor is not None:
         await monitor.server.close()
+
+
+async def _close_manager(ami: AMIClient | None) -> None:
+    if ami is not None:
+        await ami.close()
 
 
 async def _start_page(monitor: _Monitor) -> str:

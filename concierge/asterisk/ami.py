@@ -99,6 +99,7 @@ class _Connection:
     parser: Parser
     responses: dict[str, asyncio.Future[Message]] = field(default_factory=dict)
     originates: dict[str, asyncio.Future[Message]] = field(default_factory=dict)
+    lists: dict[str, tuple[list[Message], asyncio.Future[None]]] = field(default_factory=dict)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     ended: bool = False
 
@@ -176,10 +177,12 @@ class AMIClient:
         if self.ping_interval:
             conn.tasks.append(asyncio.create_task(self._keep_alive(conn), name=f"ami-ping {where}"))
 
-    async def action(self, name: str, headers: Mapping[str, object] | None = None, timeout: float | None = None) -> Message:
+    async def action(
+        self, name: str, headers: Mapping[str, object] | None = None, timeout: float | None = None, action_id: str | None = None
+    ) -> Message:
         """Send one action and return its response (success or not)."""
         conn = self._require()
-        action_id = self._new_id()
+        action_id = action_id or self._new_id()
         waiter: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
         conn.responses[action_id] = waiter
         try:
@@ -248,6 +251,33 @@ class AMIClient:
         if not reply.succeeded:
             return None
         return reply.get("Value") or None
+
+    async def collect(self, name: str, headers: Mapping[str, object] | None = None, timeout: float | None = None) -> list[Message]:
+        """Send an action Asterisk answers with a list of events (Status, CoreShowChannels…); return
+        the events up to the list's closing '…Complete' event."""
+        conn = self._require()
+        action_id = self._new_id()
+        events: list[Message] = []
+        complete: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        conn.lists[action_id] = (events, complete)
+        try:
+            reply = await self.action(name, headers, timeout, action_id=action_id)
+            if not reply.succeeded:
+                raise AMIActionFailed(f"Asterisk refused {name}: {reply.get('Message') or 'error'}")
+            await asyncio.wait_for(asyncio.shield(complete), timeout or self.timeout)
+        except TimeoutError:
+            raise AMIConnectionLost(f"the Asterisk Manager did not finish the {name} list in time") from None
+        finally:
+            conn.lists.pop(action_id, None)
+        return events
+
+    async def find_channel(self, variable: str, value: str) -> str | None:
+        """The name of the channel whose `variable` holds `value` (e.g. the visitor's, by APOENA_CALL), or None."""
+        wanted = f"{variable}={value}"
+        for event in await self.collect("Status", {"Variables": variable}):
+            if event.event == "Status" and wanted in event.get_all("Variable"):
+                return event.get("Channel")
+        return None
 
     async def ping(self) -> None:
         """One round trip; AMIConnectionLost when the Manager does not answer in time."""
@@ -325,6 +355,13 @@ class AMIClient:
             if waiter is not None and not waiter.done():
                 waiter.set_result(message)
             return
+        if action_id in conn.lists:
+            events, complete = conn.lists[action_id]
+            if message.event.endswith("Complete"):
+                if not complete.done():
+                    complete.set_result(None)
+            else:
+                events.append(message)
         if message.event == "OriginateResponse" and action_id in conn.originates:
             waiter = conn.originates[action_id]
             if not waiter.done():
@@ -358,12 +395,13 @@ class AMIClient:
         if conn.ended:
             return
         conn.ended = True
-        for waiter in [*conn.responses.values(), *conn.originates.values()]:
+        for waiter in [*conn.responses.values(), *conn.originates.values(), *(done for _, done in conn.lists.values())]:
             if not waiter.done():
                 waiter.set_exception(AMIConnectionLost(reason))
                 waiter.exception()  # marked as seen: nobody may be awaiting this one any more
         conn.responses.clear()
         conn.originates.clear()
+        conn.lists.clear()
         if self._conn is None:  # not when a newer connection already serves the subscribers
             for queue in list(self._subscribers):
                 if queue.full():

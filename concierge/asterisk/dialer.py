@@ -15,7 +15,7 @@ connection is raised (`AMIConnectionLost`) for the visit to end politely.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from concierge.asterisk.ami import AMIClient, OriginateResult
@@ -45,11 +45,15 @@ async def ring_resident(
     ring_seconds: float,
     caller_id: str | None = None,
     variables: Mapping[str, str] | None = None,
+    on_attempt: Callable[[str], None] | None = None,
 ) -> DialOutcome:
-    """Try each dial string until one answers; `audiosocket` is 'host:port' as Asterisk reaches Apoena."""
+    """Try each dial string until one answers; `audiosocket` is 'host:port' as Asterisk reaches Apoena.
+    `on_attempt(dial)` is told before each dial string rings."""
     attempts: list[OriginateResult] = []
     channel_variables = {UUID_VARIABLE: leg_uuid, AUDIOSOCKET_VARIABLE: audiosocket, **(variables or {})}
     for dial in dial_strings:
+        if on_attempt is not None:
+            on_attempt(dial)
         result = await ami.originate(
             dial, context, "s", 1, variables=channel_variables, ring_seconds=ring_seconds, caller_id=caller_id
         )

@@ -132,13 +132,54 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             pcm          BLOB NOT NULL              -- s16le mono
         )""",
     ),
+    (
+        # The resident decides: each visit's resident leg, its turns, the decision and the gate actions.
+        """CREATE TABLE visits (
+            call_id      TEXT PRIMARY KEY REFERENCES calls (call_id) ON DELETE CASCADE,
+            leg_id       TEXT,                      -- the resident leg's AudioSocket UUID
+            started_at   REAL NOT NULL,             -- the visit complete: the resident is called
+            dial_strings TEXT NOT NULL DEFAULT '[]',
+            status       TEXT NOT NULL DEFAULT 'calling',  -- calling | ringing | answered | decided
+            dialing      TEXT NOT NULL DEFAULT '',  -- the dial string ringing now
+            decision     TEXT,                      -- authorized | denied | leave_at_gate | resident_coming | no_answer | not_asked | cancelled
+            reason       TEXT NOT NULL DEFAULT '',
+            via          TEXT,                      -- voice | keypad: how the resident decided
+            decided_by   TEXT,                      -- the resident who decided
+            attempts     TEXT NOT NULL DEFAULT '[]',  -- [[dial string, how it went], ...]
+            asked_ms     REAL,                      -- visit start -> the resident hears the question
+            ringing_ms   REAL,                      -- visit start -> the resident picked up
+            decision_ms  REAL,                      -- visit start -> the decision
+            decided_at   REAL,
+            visitor_message TEXT NOT NULL DEFAULT '',
+            gate         TEXT NOT NULL DEFAULT '[]'   -- the gate actions: [{action, ok, detail, attempts, at}]
+        )""",
+        """CREATE TABLE resident_turns (
+            call_id TEXT NOT NULL REFERENCES calls (call_id) ON DELETE CASCADE,
+            idx     INTEGER NOT NULL,
+            at      REAL NOT NULL,
+            via     TEXT NOT NULL,                  -- voice | keypad | silence
+            heard   TEXT NOT NULL,                  -- the transcript or the key
+            answer  TEXT NOT NULL,                  -- how it was read (authorize, deny, question, unclear…)
+            reply   TEXT NOT NULL,                  -- what the resident was told back
+            stt_ms  REAL NOT NULL,
+            PRIMARY KEY (call_id, idx)
+        )""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _NAME_AUDIO = "(SELECT json_array(turn, seconds) FROM name_audio WHERE name_audio.call_id = calls.call_id)"
+_VISIT = (
+    "(SELECT json_object('status', status, 'decision', decision, 'via', via, 'decided_by', decided_by, 'reason', reason,"
+    " 'decision_ms', decision_ms, 'dialing', dialing) FROM visits WHERE visits.call_id = calls.call_id)"
+)
 _CALL_COLUMNS = (
     "call_id, conversation_id, started_at, ended_at, owner, brain, state, dtmf, outcome, reason, failed_turns, last_error,"
-    f" final_reply, {_NAME_AUDIO}"
+    f" final_reply, {_NAME_AUDIO}, {_VISIT}"
+)
+_VISIT_COLUMNS = (
+    "leg_id, started_at, dial_strings, status, dialing, decision, reason, via, decided_by, attempts, asked_ms, ringing_ms,"
+    " decision_ms, decided_at, visitor_message, gate"
 )
 _TURN_COLUMNS = "idx, at, source, transcript, reply, slots, valid_for_action, stt_ms, brain_ms, tts_ms, response_ms, speculative"
 _HOST = socket.gethostname()
@@ -199,6 +240,11 @@ class CallRecord:
     response_ms_p50: float | None
     turns: tuple[TurnRecord, ...] = ()
     name_audio: tuple[int, float] | None = None  # (turn, seconds) of the visitor's voice saying their name
+    visit: dict[str, Any] | None = None  # the resident's decision (a summary; `get()` adds the resident leg's turns)
+
+    @property
+    def decision(self) -> str | None:
+        return self.visit.get("decision") if self.visit else None
 
     @property
     def slots(self) -> dict[str, Any]:
@@ -226,6 +272,7 @@ class CallRecord:
             "response_ms_p50": None if self.response_ms_p50 is None else round(self.response_ms_p50, 1),
             "final": self.final_reply,
             "visitor_name_audio": self._name_audio_json(),
+            "visit": self.visit,
         }
         if with_turns:
             data["turns"] = [turn.as_json() for turn in self.turns]
@@ -395,6 +442,9 @@ class CallRecords:
                 " sample_rate = excluded.sample_rate, seconds = excluded.seconds, pcm = excluded.pcm",
                 audio,
             )
+        visit = _visit_work(event)
+        if visit is not None:
+            return visit
         if isinstance(event, CallEnded):
             end = (event.at, event.outcome.value, event.reason, event.call_id)
             return lambda c: c.execute("UPDATE calls SET ended_at = ?, outcome = ?, reason = ? WHERE call_id = ?", end)
@@ -472,9 +522,16 @@ class CallRecords:
                 _turn(turn)
                 for turn in connection.execute(f"SELECT {_TURN_COLUMNS} FROM turns WHERE call_id = ? ORDER BY idx", (call_id,))
             )
+            visit = _full_visit(connection, call_id)
         status, values = self._summary(row)
+        values["visit"] = visit
         latencies = [turn.response_ms for turn in turns if turn.response_ms is not None]
         return CallRecord(**values, outcome=status, turn_count=len(turns), response_ms_p50=_median(latencies), turns=turns)
+
+    def visit(self, call_id: str) -> dict[str, Any] | None:
+        """One call's visit (decision, who decided, voice or keypad, times, resident turns, gate actions), or None."""
+        with self._reading() as connection:
+            return _full_visit(connection, call_id)
 
     def name_audio(self, call_id: str) -> NameAudio | None:
         """The visitor's voice saying their name in call `call_id`, or None."""
@@ -523,13 +580,14 @@ class CallRecords:
     @staticmethod
     def _summary(row: tuple) -> tuple[str, dict[str, Any]]:
         """(status, the CallRecord fields a calls row holds)."""
-        call_id, conversation_id, started, ended, owner, brain, state, dtmf, outcome, reason, failed, error, final, audio = row
+        call_id, conversation_id, started, ended, owner, brain, state, dtmf, outcome, reason, failed, error, final, audio, visit = row
         if outcome is None:
             outcome = LIVE if _is_running(owner) else INTERRUPTED
         values = dict(
             call_id=call_id, conversation_id=conversation_id, started_at=started, ended_at=ended, brain=brain,
             state=state, dtmf=dtmf, reason=reason, failed_turns=failed, last_error=error,
             final_reply=json.loads(final) if final else None, name_audio=tuple(json.loads(audio)) if audio else None,
+            visit=json.loads(visit) if visit else None,
         )  # fmt: skip
         return outcome, values
 
@@ -554,6 +612,70 @@ class CallRecords:
             )  # fmt: skip
             for status, values in calls
         ]
+
+
+def _visit_work(event: object) -> Callable[[sqlite3.Connection], Any] | None:
+    """The write a visit event asks for (see concierge.call.visit), or None for other events."""
+    from concierge.call.gate import GateActed
+    from concierge.call.visit import ResidentAnswered, ResidentDialing, ResidentTurnHeard, VisitDecided, VisitStarted
+
+    if isinstance(event, VisitStarted):
+        row = (event.call_id, event.leg_id, event.at, json.dumps(event.dial_strings))
+        return lambda c: c.execute(
+            "INSERT OR REPLACE INTO visits (call_id, leg_id, started_at, dial_strings) VALUES (?, ?, ?, ?)", row
+        )
+    if isinstance(event, ResidentDialing):
+        dialing = (event.dial, event.call_id)
+        return lambda c: c.execute("UPDATE visits SET status = 'ringing', dialing = ? WHERE call_id = ? AND decision IS NULL", dialing)
+    if isinstance(event, ResidentAnswered):
+        answered = (event.call_id,)
+        return lambda c: c.execute("UPDATE visits SET status = 'answered' WHERE call_id = ? AND decision IS NULL", answered)
+    if isinstance(event, ResidentTurnHeard):
+        turn = (event.call_id, event.index, event.at, event.by, event.heard, event.answer, event.reply, event.stt_ms)
+        return lambda c: c.execute(
+            "INSERT OR REPLACE INTO resident_turns (call_id, idx, at, via, heard, answer, reply, stt_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", turn
+        )
+    if isinstance(event, VisitDecided):
+        decided = (
+            event.call_id, event.leg_id, event.started_at or event.at, event.decision, event.reason, event.by, event.decided_by,
+            json.dumps(event.attempts), event.asked_ms, event.ringing_ms, event.decision_ms, event.at, event.visitor_message,
+        )  # fmt: skip
+        return lambda c: c.execute(
+            "INSERT INTO visits (call_id, leg_id, started_at, status, decision, reason, via, decided_by, attempts, asked_ms,"
+            " ringing_ms, decision_ms, decided_at, visitor_message) VALUES (?, ?, ?, 'decided', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (call_id) DO UPDATE SET status = 'decided', dialing = '', decision = excluded.decision,"
+            " reason = excluded.reason, via = excluded.via, decided_by = excluded.decided_by, attempts = excluded.attempts,"
+            " asked_ms = excluded.asked_ms, ringing_ms = excluded.ringing_ms, decision_ms = excluded.decision_ms,"
+            " decided_at = excluded.decided_at, visitor_message = excluded.visitor_message",
+            decided,
+        )
+    if isinstance(event, GateActed):
+        action = json.dumps({"action": event.action, "ok": event.ok, "detail": event.detail, "attempts": event.attempts, "at": _iso(event.at)})
+        acted = (action, event.call_id)
+        return lambda c: c.execute("UPDATE visits SET gate = json_insert(gate, '$[#]', json(?)) WHERE call_id = ?", acted)
+    return None
+
+
+def _full_visit(connection: sqlite3.Connection, call_id: str) -> dict[str, Any] | None:
+    row = connection.execute(f"SELECT {_VISIT_COLUMNS} FROM visits WHERE call_id = ?", (call_id,)).fetchone()
+    if row is None:
+        return None
+    (leg_id, started, dials, status, dialing, decision, reason, via, decided_by, attempts, asked, ringing, decision_ms,
+     decided_at, message, gate) = row  # fmt: skip
+    turns = connection.execute(
+        "SELECT idx, at, via, heard, answer, reply, stt_ms FROM resident_turns WHERE call_id = ? ORDER BY idx", (call_id,)
+    ).fetchall()
+    return {
+        "status": status, "decision": decision, "reason": reason, "via": via, "decided_by": decided_by,
+        "resident_leg_id": leg_id, "started_at": _iso(started), "decided_at": None if decided_at is None else _iso(decided_at),
+        "dial_strings": json.loads(dials), "dialing": dialing, "attempts": json.loads(attempts),
+        "asked_ms": asked, "ringing_ms": ringing, "decision_ms": decision_ms, "visitor_message": message,
+        "resident_turns": [
+            {"index": i, "at": _iso(at), "via": v, "transcript": heard, "answer": answer, "reply": reply, "stt_ms": round(stt, 1)}
+            for i, at, v, heard, answer, reply, stt in turns
+        ],
+        "gate": json.loads(gate),
+    }  # fmt: skip
 
 
 def migrate(connection: sqlite3.Connection) -> int:

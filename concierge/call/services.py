@@ -10,6 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from concierge.brain.concierge import Concierge
+from concierge.call.gate import Gate
+from concierge.call.visit import ResidentLegs, visit_phrases
 from concierge.brain.directory import Directory
 from concierge.config import Config
 from concierge.speech.base import Synthesizer, Transcriber
@@ -43,6 +45,8 @@ class CallServices:
     stt_prompt: str
     greeting_pcm: bytes
     waiting_pcm: bytes
+    visits: ResidentLegs | None = None  # calls residents (set by the server once it knows its port); None: nobody is asked
+    gate: Gate | None = None  # what a decision does: a channel variable, a webhook
     stt_pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(2, thread_name_prefix="stt"))
     work_pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="turn"))
 
@@ -62,7 +66,7 @@ def build_services(config: Config, directory: Directory, concierge: Concierge) -
     names, apartments = directory.prompt_terms()
     prompt = directory_prompt(names, apartments)
     greeting = synthesizer.synthesize(config.greeting.message)
-    for phrase in (*CALL_PHRASES, *getattr(concierge.brain, "phrases", ())):
+    for phrase in (*CALL_PHRASES, *visit_phrases(), *getattr(concierge.brain, "phrases", ())):
         for sentence in sentences(phrase):
             synthesizer.synthesize(sentence)  # cached from now on (and on disk for the next start)
     transcriber.transcribe(greeting, prompt)  # loads the model and warms it up

@@ -22,7 +22,7 @@ from concierge.audio.endpoint import EndpointParams, Endpointer, Paused, Resumed
 from concierge.audio.pacer import Pacer, Playback
 from concierge.audio.pcm import FRAME_SECONDS, SAMPLE_RATE, duration_seconds, resample
 from concierge.audiosocket.protocol import Audio, Dtmf, Hangup
-from concierge.audiosocket.server import Connection
+from concierge.audiosocket.server import Connection, Handler
 from concierge.audiosocket.stream import ConnectionClosed
 from concierge.brain.reply import Reply
 from concierge.call.events import (
@@ -45,6 +45,8 @@ from concierge.call.services import (
     CallServices,
     sentences,
 )
+from concierge.call.resident import VisitFacts
+from concierge.call.visit import VisitDecided, not_asked, waiting_update, webhook_payload
 from concierge.config import CallState
 
 log = logging.getLogger("apoena.call")
@@ -98,6 +100,9 @@ class CallSession:
         self._quiet_since = 0.0  # audio time from which the visitor's silence is counted
         self._prompts = 0  # no-input prompts said since the visitor last said or typed something
         self._visitor_name: str | None = None  # as of the last answered turn
+        self._name_pcm: bytes | None = None  # the visitor's voice saying their name
+        self._deadline: asyncio.Timeout | None = None
+        self._visiting = False  # waiting on the resident, then telling the visitor: nothing interrupts that
 
     async def run(self) -> Outcome:
         self._emit(CallStarted(self.call_id, self.conversation_id))
@@ -106,7 +111,7 @@ class CallSession:
         listen_task = asyncio.create_task(self._listen(), name=f"listen-{self.call_id}")
         try:
             await self._greet()
-            async with asyncio.timeout(self.config.system.max_transaction_time_seconds):
+            async with asyncio.timeout(self.config.system.max_transaction_time_seconds) as self._deadline:
                 await self.finished.wait()
         except TimeoutError:
             await self._say_and_hang_up(TIMEOUT_MESSAGE, Outcome.TIMED_OUT, "max_transaction_time_seconds reached")
@@ -205,7 +210,7 @@ class CallSession:
                 self.turns.put_nowait(_Utterance("speech", event.pcm, "", ended_at, speculative, event.speech_seconds))
 
     def _barge_in(self) -> None:
-        if self.config.system.barge_in and self.state == CallState.IA_TURN and self.pacer.is_playing:
+        if self.config.system.barge_in and self.state == CallState.IA_TURN and self.pacer.is_playing and not self._visiting:
             self._interrupted = True
             self.pacer.stop_playback()
             log.info("call %s: caller spoke over the reply; listening", self.call_id)
@@ -301,8 +306,7 @@ class CallSession:
         self._keep_name_audio(utterance, reply)
         finished = [await playback.wait() for playback in playbacks]
         if reply.valid_for_action and all(end.value == "completed" for end in finished):
-            await self.connection.hangup()
-            self._finish(Outcome.COMPLETED, "visit complete: resident to be notified")
+            await self._visit(reply)
             return
         self._listen_again()
 
@@ -331,8 +335,76 @@ class CallSession:
         """Report the turn's audio when it gave the visitor's name or changed it."""
         name = reply.dados.visitor_name
         if name and name != self._visitor_name and utterance.pcm:
+            self._name_pcm = utterance.pcm
             self._emit(VisitorNameHeard(self.call_id, self.turn_count, name, utterance.pcm, SAMPLE_RATE))
         self._visitor_name = name
+
+    # -- the visit: the resident decides -------------------------------------------------------
+
+    async def _visit(self, reply: Reply) -> None:
+        """The visit is complete: ask the resident while the visitor waits, tell the visitor, act, hang up."""
+        d = reply.dados
+        facts = VisitFacts(d.intent_type, d.visitor_name or "", d.resident_name or "", d.apartment_number or "", self._name_pcm is not None)
+        visits = self.services.visits
+        if visits is None:
+            decided = not_asked(self.call_id, facts)
+            self._emit(decided)
+            await self._act(facts, decided)
+            await self.connection.hangup()
+            self._finish(Outcome.COMPLETED, "visit complete: resident to be notified")
+            return
+        self._visiting = True
+        self._set_state(CallState.WAITING)
+        asterisk = self.config.asterisk
+        if self._deadline is not None:  # the visit has its own bound, ringing included
+            self._deadline.reschedule(asyncio.get_running_loop().time() + asterisk.visit_timeout_seconds + 30)
+        waiting = asyncio.create_task(self._keep_visitor_company(facts.resident_name), name=f"waiting-{self.call_id}")
+        try:
+            decided = await visits.ask(self.call_id, facts, self._name_pcm, self.services, self._emit)
+            await self._note(f"visita: {decided.decision} ({decided.reason})")
+            acting = asyncio.create_task(self._act(facts, decided))
+            message = await self._render(decided.visitor_message)  # the waiting sound plays on meanwhile
+        finally:
+            waiting.cancel()
+            await asyncio.gather(waiting, return_exceptions=True)
+        self._set_state(CallState.IA_TURN)
+        self.pacer.stop_playback()
+        playbacks = [self.pacer.play(pcm) for pcm in message if pcm]
+        await self._note(decided.visitor_message, role="concierge")
+        for playback in playbacks:
+            await playback.wait()
+        await acting
+        await self.connection.hangup()
+        self._finish(Outcome.COMPLETED, f"resident decision: {decided.decision} ({decided.reason})")
+
+    async def _keep_visitor_company(self, resident: str) -> None:
+        """The waiting sound, and every `waiting_update_seconds` a short 'still trying' line."""
+        update = await self._render(waiting_update(resident))
+        every = self.config.asterisk.waiting_update_seconds
+        while True:
+            sound = self.pacer.loop(self.services.waiting_pcm)
+            try:
+                await asyncio.sleep(every)
+            finally:
+                sound.stop()
+            for playback in [self.pacer.play(pcm) for pcm in update if pcm]:
+                await playback.wait()
+
+    async def _render(self, message: str) -> list[bytes]:
+        """The message's sentences as audio (cached phrases cost nothing), off the event loop."""
+        loop = asyncio.get_running_loop()
+        synthesize = self.services.synthesizer.synthesize
+        return [await loop.run_in_executor(self.services.work_pool, synthesize, sentence) for sentence in sentences(message)]
+
+    async def _act(self, facts: VisitFacts, decided: VisitDecided) -> None:
+        """The gate action: the channel variable before the hangup (bounded), the webhook in the background."""
+        gate = self.services.gate
+        if gate is None:
+            return
+        gate.post(self.call_id, webhook_payload(facts, decided), self._emit)
+        acted = await gate.set_variable(self.call_id, decided.decision, decided.by)
+        if acted is not None:
+            self._emit(acted)
 
     async def _prompt_silent_caller(self) -> None:
         """Ask a silent visitor to speak; after NO_INPUT_PROMPTS unanswered prompts, say goodbye and hang up."""
@@ -421,3 +493,16 @@ class CallSession:
                 self.observer(event)  # type: ignore[arg-type]
             except Exception:  # an observer's bug must not break a call
                 log.exception("call observer failed on %s", type(event).__name__)
+
+
+def call_handler(services: CallServices, observer: Observer | None = None) -> Handler:
+    """The AudioSocket handler: a resident's leg Apoena is waiting for joins its visit; any other
+    connection is a visitor's call."""
+
+    async def handle(connection: Connection) -> None:
+        if services.visits is not None and services.visits.claims(connection):
+            await services.visits.serve_leg(connection)
+        else:
+            await CallSession(connection, services, observer).run()
+
+    return handle

@@ -88,8 +88,8 @@ class FailingTranscriber:
         raise RuntimeError("engine exploded")
 
 
-def make_services(directory, redis_url: str, transcriber, tmp_path: Path, **system: object) -> CallServices:
-    config = Config.model_validate({"system": {"silence_threshold_seconds": 0.5, **system}})
+def make_services(directory, redis_url: str, transcriber, tmp_path: Path, sections: dict | None = None, **system: object) -> CallServices:
+    config = Config.model_validate({"system": {"silence_threshold_seconds": 0.5, **system}, **(sections or {})})
     store = ConversationStore(redis.Redis.from_url(redis_url, decode_responses=True), 600)
     synthesizer = CachedSynthesizer(EspeakSynthesizer(), tmp_path / "tts")
     greeting = synthesizer.synthesize(config.greeting.message)
@@ -116,6 +116,27 @@ async def running_server(services: CallServices, events: list | None = None, obs
         yield server
     finally:
         await server.close(2)
+
+
+@asynccontextmanager
+async def visit_server(services: CallServices, directory, ami_port: int, events: list, fallback_dial=None):
+    """An AudioSocket server wired as `apoena serve` wires it to call residents through the Manager at `ami_port`."""
+    from concierge.asterisk.ami import AMIClient
+    from concierge.call.gate import Gate
+    from concierge.call.session import call_handler
+    from concierge.call.visit import Dialing, ResidentLegs
+
+    ami = AMIClient("127.0.0.1", ami_port, "apoena", "s3cret", timeout=2.0, ping_interval=None)
+    services.gate = Gate(services.config.gate, ami)
+    server = AudioSocketServer(call_handler(services, events.append), "127.0.0.1", 0)
+    await server.start()
+    services.visits = ResidentLegs(services.config, directory, Dialing(ami, server.port, fallback_dial))
+    try:
+        yield server
+    finally:
+        await server.close(2)
+        await services.gate.drain(5)
+        await ami.close()
 
 
 def clip(name: str) -> bytes:

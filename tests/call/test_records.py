@@ -420,12 +420,12 @@ def test_a_version_1_database_is_migrated_keeping_every_call_and_turn(tmp_path):
     version_1_database(path)
     with CallRecords(path) as migrated:
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (2,)
+            assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (3,)
             assert db.execute("PRAGMA foreign_key_check").fetchall() == []
             assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         old = migrated.get("aaaa")
         assert (old.outcome, old.reason, old.turn_count, old.turns[0].transcript) == ("timed_out", "too long", 1, "Entrega")
-        assert old.name_audio is None
+        assert old.name_audio is None and old.visit is None and old.as_json()["visit"] is None
         new = play_call(migrated, time.time(), Outcome.NO_INPUT)
         migrated.observer(name_heard(new, 1, "Carlos"))
         migrated.flush()
