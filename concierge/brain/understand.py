@@ -49,8 +49,11 @@ GREETING = re.compile(r"\b(bom dia|boa tarde|boa noite)\b")
 FAREWELL = re.compile(r"\b(volto (mais tarde|depois|outra hora|amanha)|deixa pra la|desisto|tchau|ate logo)\b")
 DONT_KNOW = re.compile(
     r"\b(nao (sei|lembro|tenho certeza|tenho o nome|tem o nome|tem nome|consigo ler|da pra ler|da para ler|sei o nome)|"
-    r"esqueci|apagad[oa]|ilegivel|sem nome|molhou|rasgou)\b"
+    r"esqueci|apagad[oa]|ilegivel|sem nome|molhou|rasgou|"
+    r"nome (d[oa] \w+ )?nao (saiu|veio|aparece|apareceu|consta|esta)|nao (saiu|veio|aparece|apareceu|consta) o nome)\b"
 )
+DELIVERING = re.compile(r"\b(entreg\w*|encomendas?|pacotes?|pacotinho|sedex|vim (so )?deixar|trouxe|trazendo|vim trazer)\b")
+"""Words of bringing something, which a service word ('técnico', 'montador') does not outweigh."""
 SOMEONE_HOME = re.compile(r"\b(t[áa]|est[áa]|estão|se encontra)( a[íi]| em casa)?\s*\?", re.IGNORECASE)  # 'A Ketlyn tá?' 
 
 # Words that follow "sou o/a", "para a" … but are not people's names.
@@ -71,7 +74,8 @@ RESIDENT_CUES = frozenset(
 )
 SURNAME_CUES = frozenset({"senhor", "senhora", "sr", "sra", "seu", "dona", "familia", "doutor", "doutora", "dr", "dra"})
 VISITOR_CUES: tuple[tuple[str, ...], ...] = (
-    ("meu", "nome", "completo", "e"), ("meu", "nome", "e"), ("o", "meu", "nome", "e"), ("meu", "nome"),
+    ("meu", "nome", "completo", "e"), ("meu", "nome", "mesmo", "e"), ("meu", "nome", "de", "verdade", "e"),
+    ("meu", "nome", "verdadeiro", "e"), ("meu", "nome", "e"), ("o", "meu", "nome", "e"), ("meu", "nome"),
     ("me", "chamo"), ("me", "llamo"), ("mi", "nombre", "es"), ("aqui", "quem", "fala", "e"),
     ("quem", "fala", "e"), ("aqui", "e", "o"), ("aqui", "e", "a"), ("eu", "sou", "o"), ("eu", "sou", "a"),
     ("sou", "o"), ("sou", "a"), ("eu", "sou"), ("sou",), ("fala", "o"), ("fala", "a"),
@@ -206,9 +210,12 @@ def detect_intent(folded: str) -> Intent | None:
         return corrected
     if lexicon.pattern("visit_explicit").search(folded):
         return Intent.VISITA
+    service = lexicon.pattern("services").search(folded)
+    if service and not DELIVERING.search(folded):  # the 'montador de móveis, da loja' comes to work, not to deliver
+        return Intent.VISITA
     if lexicon.pattern("delivery").search(folded) or _brand_heard(folded):
         return Intent.ENTREGA
-    if lexicon.pattern("services").search(folded):  # the 'montador de móveis' comes to work, not to deliver
+    if service:
         return Intent.VISITA
     if lexicon.pattern("goods").search(folded) and not PICKUP.search(folded):
         return Intent.ENTREGA  # goods brought; goods fetched ('pegar uns documentos') are a visit's errand
@@ -300,6 +307,7 @@ def apartment_readings(text: str) -> list[ApartmentHeard]:
     said_blocks = numbers.blocks(words) + _letter_blocks(text, words)
     heard: list[ApartmentHeard] = []
     previous_end = None
+    previous_block = None
     for reading in numbers.readings(words):
         corrected = previous_end is not None and any(
             w in CORRECTION_WORDS for w in words[previous_end : reading.start]
@@ -317,6 +325,9 @@ def apartment_readings(text: str) -> list[ApartmentHeard]:
         clause = words[max(0, reading.start - 4) : reading.start]
         negated = "nao" in clause and not any(w in ",." for w in clause[clause.index("nao") + 1 :]) if "nao" in clause else False
         block = next((label for label, index in said_blocks if abs(index - reading.start) <= 6), None)
+        if block is None and corrected:
+            block = previous_block  # 'bloco B, quarenta e três… não, trinta e quatro': the same block
+        previous_block = block or previous_block
         prior = reading.prior + (0.25 if cued else 0.0) + (0.3 if corrected else 0.0) - (0.2 if len(reading.value) > 4 else 0.0)
         heard.append(ApartmentHeard(reading.value.lstrip("0") or "0", block, prior, cued, negated, reading.start))
     return sorted(heard, key=lambda h: (not h.negated, h.prior, h.position), reverse=True)
@@ -376,6 +387,7 @@ def _visitor_span(
     folded = [w.folded for w in words]
     cues = VISITOR_CUES + WHEN_ASKED_VISITOR_CUES if "visitor_name" in asked else VISITOR_CUES
     said: tuple[int, int] | None = None
+    named = False  # said with 'nome' ('meu nome é'), more than 'sou o'
     for index in range(len(words)):
         for cue in cues:
             end = index + len(cue)
@@ -385,11 +397,14 @@ def _visitor_span(
                 continue
             start = end + 1 if cue[-1] in SELF and end < len(words) and folded[end] in {"a", "o"} else end
             span = _name_span(words, start, cased) or _name_after_who(words, start, cased)
-            if span is not None and (said is None or (span[0] >= said[1] and _corrects(folded[said[1] : span[0]]))):
-                said = _restated(words, span, cased)  # a later one wins after a correction: 'Heitor… não, eu sou o Jorge'
+            later = said is not None and span is not None and span[0] >= said[1]
+            if span is not None and (said is None or (later and (_corrects(folded[said[1] : span[0]]) or ("nome" in cue and not named)))):
+                # a later one wins after a correction ('Heitor… não, eu sou o Jorge') or as the real name
+                # ('Sou o Magrão… meu nome mesmo é Anderson')
+                said, named = _restated(words, span, cased), "nome" in cue
             break
     if said is not None:
-        return said, True
+        return _corrected_name(words, said, cased), True
     for index in range(len(words) - 3):  # 'avisa a Juliana que a Paula chegou'
         if folded[index] == "que" and folded[index + 1] in {"o", "a"}:
             span = _name_span(words, index + 2, cased)
@@ -401,6 +416,15 @@ def _visitor_span(
     if "visitor_name" in asked:
         return _bare_name(words, cased), False
     return None, False
+
+
+def _corrected_name(words: list[Word], span: tuple[int, int], cased: bool) -> tuple[int, int]:
+    """'Meu nome é Alemão, quer dizer, Vilmar': a name right after a correction replaces the one said."""
+    for index in range(span[1], min(span[1] + 3, len(words))):
+        if words[index].folded in CORRECTION_WORDS:
+            again = _name_span(words, index + 1, cased)
+            return again if again is not None else span
+    return span
 
 
 def _corrects(between: list[str]) -> bool:
@@ -571,12 +595,15 @@ def _find_resident(
 
 
 def _self_named(words: list[Word], cased: bool) -> set[int]:
-    """Indexes of every name said right after 'meu nome é' / 'me chamo', even one taken back."""
+    """Indexes of every name said right after 'meu nome é' / 'me chamo' (or 'sou o' before them),
+    even one taken back."""
     folded = [w.folded for w in words]
     named: set[int] = set()
     for index in range(len(words)):
-        for cue in (("meu", "nome", "e"), ("me", "chamo")):
+        for cue in (("meu", "nome", "e"), ("me", "chamo"), ("sou", "o"), ("sou", "a")):
             end = index + len(cue)
+            if cue[0] == "sou" and "nome" not in folded[end:]:
+                continue  # 'sou o Magrão… meu nome mesmo é Anderson': only when a real name follows
             if tuple(folded[index:end]) == cue and (span := _name_span(words, end, cased)) is not None:
                 named |= set(range(*span))
     return named

@@ -87,3 +87,41 @@ def test_injection_is_recognised(directory, text):
 
 def test_common_words_are_not_fuzzy_resident_names(directory):
     assert understand("vim entregar uma camisa", directory).resident is None
+
+
+@pytest.mark.parametrize(
+    "text, intent",
+    [
+        ("Montador de móveis, da loja, vim montar um guarda-roupa.", Intent.VISITA),  # the store's worker comes to work
+        ("Técnico da loja, vim trazer o roteador novo.", Intent.ENTREGA),  # bringing something still is a delivery
+        ("Somos da paróquia, viemos levar a comunhão pra dona Iracema.", Intent.VISITA),
+    ],
+)
+def test_who_comes_to_work_or_pray_is_a_visit(directory, text, intent):
+    assert understand(text, directory).intent == intent
+
+
+@pytest.mark.parametrize(
+    "text, name",
+    [
+        ("Meu nome é Alemão, quer dizer, Vilmar, Alemão é apelido.", "Vilmar"),
+        ("Sou o Magrão... meu nome mesmo é Anderson.", "Anderson"),
+        ("Meu nome é Dudinha, quer dizer, Maria Eduarda.", "Maria Eduarda"),
+        ("Meu nome é Heitor, não, eu sou o Jorge.", "Jorge"),
+    ],
+)
+def test_the_real_name_after_a_nickname_or_a_correction(directory, text, name):
+    heard = understand(text, directory, ["visitor_name"])
+    assert heard.visitor_name == name
+    assert heard.resident is None, "the name taken back is nobody to visit"
+
+
+def test_a_name_missing_from_the_label_is_not_knowing_it(directory):
+    assert understand("O nome da cliente não saiu na nota, só o apartamento.", directory, ["resident_name"]).dont_know
+
+
+def test_a_self_corrected_number_keeps_the_block_said_before_it(directory):
+    from concierge.brain.understand import apartment_readings
+
+    best = apartment_readings("Visita pro bloco B, quarenta e três... não, trinta e quatro.")[0]
+    assert (best.block, best.number) == ("B", "34")
