@@ -95,11 +95,18 @@ def simulate(
     record: Annotated[
         Optional[Path], typer.Option("--record", help="Keep the call records in this SQLite file (default: a temporary one).")
     ] = None,
+    resident: Annotated[
+        Optional[Path],
+        typer.Option("--resident", help="Call the resident through a simulated Asterisk, who answers with this recording (.slin/.wav; a sidecar .json may add keys)."),
+    ] = None,
+    resident_no_answer: Annotated[
+        bool, typer.Option("--resident-no-answer", help="Call the resident through a simulated Asterisk; nobody picks up.")
+    ] = False,
 ) -> None:
     """Stream recorded calls through the real pipeline, offline, and report what happened."""
     from concierge.apps.simulate import run_simulate
 
-    raise typer.Exit(run_simulate(paths, config, directory, speed, no_wait, json_output, out, record))
+    raise typer.Exit(run_simulate(paths, config, directory, speed, no_wait, json_output, out, record, resident, resident_no_answer))
 
 
 @calls_app.callback(invoke_without_command=True)

@@ -259,3 +259,130 @@ def test_without_turn_times_the_recording_is_one_stream(tmp_path):
     report, heard = play(tmp_path, recording, transcriber, {"A": ("Apartamento 104, da Joana Prado, certo?", ASKED, False)})
     assert report.mode == "stream" and not recording.reactive
     assert heard == ["A B Sim NAO"] and report.answers == []  # 0.4 s gaps: one utterance, nobody answers
+
+
+# -- the resident decides: --resident / --resident-no-answer, the visit report, the webhook ---------
+
+RESIDENT = ROOT / "fixtures" / "resident"
+
+
+class WebhookReceiver:
+    """A real HTTP server on a loopback port that keeps every JSON body POSTed to it; answers
+    `statuses` in turn (then 200)."""
+
+    def __init__(self, statuses: tuple[int, ...] = ()) -> None:
+        import http.server
+        import threading
+
+        self.bodies: list[dict] = []
+        self.headers: list[dict] = []
+        self.statuses = list(statuses)
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                receiver.bodies.append(json.loads(body))
+                receiver.headers.append(dict(self.headers))
+                self.send_response(receiver.statuses.pop(0) if receiver.statuses else 200)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/gate"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def webhook():
+    receiver = WebhookReceiver()
+    yield receiver
+    receiver.close()
+
+
+def resident_config(tmp_path, webhook_url: str) -> Path:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({
+        "directory": {"path": str(ROOT / "data" / "apartamentos.json")},
+        "asterisk": {"ring_seconds": 5},
+        "gate": {"webhook": {"url": webhook_url, "token": "gate-controller-token", "timeout_seconds": 2}},
+    }))  # fmt: skip
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "answer, decision, told",
+    [
+        (["--resident", str(RESIDENT / "pode_subir.slin")], "authorized", "A moradora autorizou. Pode entrar."),
+        (["--resident", str(RESIDENT / "nao_conheco.slin")], "denied", "a moradora não autorizou a entrada"),
+        (["--resident-no-answer"], "no_answer", "Não consegui falar com a moradora."),
+    ],
+)
+def test_simulate_asks_the_resident_and_the_webhook_reaches_a_local_server(tmp_path, webhook, answer, decision, told):
+    config = resident_config(tmp_path, webhook.url)
+    result = run(["simulate", str(FIXTURES / "entrega.slin"), *answer, "--json", "--config", str(config)], timeout=240)
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    call = json.loads(result.stdout)["calls"][0]
+    visit = call["visit"]
+    assert call["outcome"] == "completed" and call["passed"] is True, call["mismatches"]
+    assert visit["decision"] == decision, visit
+    assert told in visit["visitor_turns_after"][0]["reply"]
+    assert visit["decision_ms"] > 0 and visit["attempts"] == [["PJSIP/ap104", "answered" if answer[0] == "--resident" else "no_answer"]]
+    if decision == "no_answer":
+        assert visit["resident_turns"] == [] and 5000 <= visit["decision_ms"] < 8000, "rang asterisk.ring_seconds (5 s), then gave up"
+    else:
+        assert visit["resident_turns"][0]["via"] == "voice" and visit["resident_turns"][0]["transcript"]
+        assert visit["asked_ms"] - visit["ringing_ms"] < 2000, "the resident hears the question within 2 s of picking up"
+        assert {"action": "channel_variable", "ok": True, "detail": f"APOENA_DECISION={decision} on SIM/visitor-0001", "attempts": 1} in visit["gate"]
+    [body] = webhook.bodies
+    assert body["call_id"] == call["call_id"] and body["decision"] == decision
+    assert body["authorized"] is (decision == "authorized")
+    assert body["visit"] == {"intent_type": "entrega", "visitor_name": "Carlos Pereira", "apartment_number": "104", "resident_name": "Joana Prado"}
+    assert body["by"] == (None if decision == "no_answer" else "voice") and body["decided_at"] and body["visit_started_at"]
+    assert webhook.headers[0]["Authorization"] == "Bearer gate-controller-token"
+
+
+def test_resident_and_no_answer_together_are_refused(tmp_path, config):
+    result = run(["simulate", str(FIXTURES / "entrega.slin"), "--resident", str(RESIDENT / "sim.slin"), "--resident-no-answer", "--config", str(config)])
+    err = result.stderr.decode()
+    assert result.returncode == 2 and "exclude each other" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_keypad_yes_in_simulate_authorizes_and_a_failing_webhook_is_retried(tmp_path, directory):
+    from concierge.apps.simulate import load_resident
+
+    failing_first = WebhookReceiver(statuses=(500,))
+    recording, transcriber = reactive_call(tmp_path)
+    concierge = ScriptedConcierge({"A": ("Qual é o seu nome?", ASKED, False), "B": DONE})
+    config = Config.model_validate({
+        "greeting": {"message": "Pois não?"}, "system": {"silence_threshold_seconds": 0.5},
+        "gate": {"webhook": {"url": failing_first.url, "attempts": 3, "timeout_seconds": 2}},
+    })  # fmt: skip
+    synthesizer = CachedSynthesizer(EspeakSynthesizer(), tmp_path / "tts")
+    services = CallServices(config, concierge, transcriber, synthesizer, "", synthesizer.synthesize("Pois não?"), waiting_tone())  # type: ignore[arg-type]
+    resident = load_resident(RESIDENT / "keypad_1.slin")
+
+    async def scenario():
+        async with Simulator(services, speed=2.0, resident=resident, directory=directory) as simulator:
+            return await asyncio.wait_for(simulator.call(recording), 90)
+
+    try:
+        report = asyncio.run(scenario())
+    finally:
+        services.close()
+        failing_first.close()
+    visit = report.as_json()["visit"]
+    assert resident.resident.digits == "1" and resident.expected == "authorized"
+    assert (visit["decision"], visit["via"], visit["decided_by"]) == ("authorized", "keypad", "Joana Prado")
+    assert visit["resident_turns"][0]["via"] == "keypad" and visit["resident_turns"][0]["transcript"] == "1"
+    assert report.passed, report.mismatches
+    assert {"action": "webhook", "ok": True, "detail": f"HTTP 200 from {failing_first.url}", "attempts": 2} in visit["gate"]
+    assert [body["decision"] for body in failing_first.bodies] == ["authorized", "authorized"]

@@ -10,6 +10,13 @@ one stream, keeping quiet while the concierge thinks and speaks. `--no-wait` str
 recording blindly in real time instead. A sidecar `directory` runs that call against its own
 resident directory. Its calls are recorded like served ones, in a temporary database unless
 `--record PATH` names one.
+
+With `--resident ANSWER.slin` (or `--resident-no-answer`), a complete visit calls the resident
+through a simulated Asterisk (`concierge.asterisk.simulated`: a real Manager Interface on a
+loopback socket) that answers by connecting a second AudioSocket client into the same server
+with the UUID Apoena chose, and plays ANSWER.slin (and the keys its sidecar names) once Apoena
+has asked. Apartments without dial strings are rung as ``Local/<apartment>@simulated``, so any
+directory works. Without these options nobody is asked: the visit's decision is `not_asked`.
 """
 
 from __future__ import annotations
@@ -29,15 +36,19 @@ from rapidfuzz import fuzz
 
 from concierge.apps.common import configure_logging, load_setup, tune_for_real_time
 from concierge.apps.visitor import ANSWER_KINDS, Answer, answer
+from concierge.asterisk.ami import AMIClient
+from concierge.asterisk.simulated import SimulatedAsterisk, SimulatedResident
 from concierge.audio.pcm import FRAME_BYTES, FRAME_SECONDS, AudioFileError, read_audio_file, write_wav
 from concierge.audiosocket.client import AudioSocketClient
 from concierge.audiosocket.protocol import Audio, Hangup
-from concierge.audiosocket.server import AudioSocketServer, Connection
+from concierge.audiosocket.server import AudioSocketServer
 from concierge.brain.text import fold
 from concierge.call.events import CallEnded, CallEvent, Observer, StateChanged, Turn
 from concierge.call.records import CallRecords
+from concierge.call.gate import Gate, GateActed
 from concierge.call.services import CallServices, build_services
-from concierge.call.session import CallSession
+from concierge.call.session import call_handler
+from concierge.call.visit import Dialing, ResidentLegs, ResidentTurnHeard, VisitDecided, VisitStarted
 from concierge.config import CallState
 from concierge.errors import UserError
 
@@ -119,6 +130,8 @@ class CallReport:
     answers: list[dict] = field(default_factory=list)  # read-backs and keypad requests answered
     unheard: list[int] = field(default_factory=list)  # scripted steps after which nothing was answered
     considered: int = 0  # the last concierge turn the caller decided whether to answer
+    visit: dict | None = None  # the resident's decision, once the visit was complete
+    expected_decision: str | None = None  # from the resident answer's sidecar
 
     @property
     def final(self) -> dict | None:
@@ -134,7 +147,13 @@ class CallReport:
             f"{key}: expected {want!r}, got {got.get(key)!r}"
             for key, want in self.recording.expected.items()
             if key in got and not _same(key, want, got.get(key))
-        ]
+        ] + self._decision_mismatch()
+
+    def _decision_mismatch(self) -> list[str]:
+        got = self.visit["decision"] if self.visit else None
+        if self.expected_decision is None or not self.recording.expected or not self.recording.expected.get("valid_for_action"):
+            return []
+        return [] if got == self.expected_decision else [f"decision: expected {self.expected_decision!r}, got {got!r}"]
 
     @property
     def passed(self) -> bool | None:
@@ -164,6 +183,7 @@ class CallReport:
             "script_played": self.script_played,
             "answers": self.answers,
             "unheard_after": self.unheard,
+            "visit": self.visit,
             **({"directory": str(self.recording.directory)} if self.recording.directory else {}),
             **self.recording.info,
             "expected": self.recording.expected,
@@ -318,31 +338,78 @@ def _frames(pcm: bytes) -> list[bytes]:
     return [f + bytes(FRAME_BYTES - len(f)) if len(f) < FRAME_BYTES else f for f in frames]
 
 
+@dataclass(frozen=True)
+class ResidentAnswer:
+    """How the simulated resident answers: `resident` None never picks up; `expected` is the decision it must lead to."""
+
+    resident: SimulatedResident | None
+    expected: str | None = None
+    path: Path | None = None
+
+
+def load_resident(path: Path) -> ResidentAnswer:
+    """A resident's recorded answer, with its sidecar (`dtmf` keys to press, `expected_decision`)."""
+    try:
+        pcm = read_audio_file(path)
+    except AudioFileError as error:
+        raise UserError(f"--resident: {error}", exit_code=2) from None
+    sidecar = path.with_suffix(".json")
+    data: dict = {}
+    if sidecar.is_file():
+        try:
+            data = json.loads(sidecar.read_text(encoding="utf-8"))
+            digits = str(data.get("dtmf") or "")
+            if any(d not in "0123456789*#" for d in digits):
+                raise ValueError(f"dtmf {digits!r} is not keypad digits")
+        except (ValueError, AttributeError) as error:
+            raise UserError(f"{sidecar}: unreadable resident answer ({error})", exit_code=2) from None
+    return ResidentAnswer(SimulatedResident(pcm, str(data.get("dtmf") or "")), data.get("expected_decision"), path)
+
+
 class Simulator:
-    """A loopback AudioSocket server running the real call sessions, and callers that play recordings."""
+    """A loopback AudioSocket server running the real call sessions, and callers that play recordings.
+    With `resident`, a simulated Asterisk answers the Manager Interface and plays the resident."""
 
     def __init__(
-        self, services: CallServices, speed: float = 1.0, wait: bool = True, on_event=None, record: Observer | None = None
-    ) -> None:
+        self, services: CallServices, speed: float = 1.0, wait: bool = True, on_event=None, record: Observer | None = None,
+        resident: ResidentAnswer | None = None, directory=None,
+    ) -> None:  # fmt: skip
         self.services = services
         self.speed = speed
         self.wait = wait
         self.on_event = on_event
         self.record = record
+        self.resident = resident
+        self.directory = directory
         self.calls: dict[str, CallReport] = {}
         self.server: AudioSocketServer | None = None
+        self.asterisk: SimulatedAsterisk | None = None
+        self._ami: AMIClient | None = None
 
     async def __aenter__(self) -> Simulator:
-        self.server = AudioSocketServer(self._handle, "127.0.0.1", 0)
+        self.server = AudioSocketServer(call_handler(self.services, self._observe), "127.0.0.1", 0)
         await self.server.start()
+        self.services.visits = None
+        if self.resident is not None:
+            if self.directory is None:
+                raise ValueError("simulating the resident needs the directory")
+            self.asterisk = await SimulatedAsterisk(self.resident.resident).start()
+            self._ami = AMIClient("127.0.0.1", self.asterisk.port, "apoena", "simulated", ping_interval=None)
+            dialing = Dialing(self._ami, self.server.port, fallback_dial=lambda apartment: f"Local/{apartment}@simulated")
+            self.services.visits = ResidentLegs(self.services.config, self.directory, dialing)
+        self.services.gate = Gate(self.services.config.gate, self._ami)
         return self
 
     async def __aexit__(self, *_: object) -> None:
         if self.server is not None:
             await self.server.close(5)
-
-    async def _handle(self, connection: Connection) -> None:
-        await CallSession(connection, self.services, self._observe).run()
+        if self.services.gate is not None:
+            await self.services.gate.drain(10)
+        if self._ami is not None:
+            await self._ami.close()
+        if self.asterisk is not None:
+            await self.asterisk.stop()
+        self.services.visits = None
 
     def _observe(self, event: CallEvent) -> None:
         if self.record is not None:
@@ -356,6 +423,8 @@ class Simulator:
                 report.listening += 1
         elif isinstance(event, Turn):
             report.turns.append(event)
+        elif isinstance(event, VisitStarted | ResidentTurnHeard | VisitDecided | GateActed):
+            _visit_report(report, event)
         elif isinstance(event, CallEnded):
             report.outcome = event.outcome.value
             report.ended.set()
@@ -366,6 +435,10 @@ class Simulator:
         """Place one call and play `recording` into it; return when the call is over."""
         call_id = uuid.uuid4()
         report = CallReport(recording, str(call_id))
+        if self.resident is not None:
+            report.expected_decision = self.resident.expected
+        if self.asterisk is not None:
+            self.asterisk.add_channel(f"SIM/visitor-{len(self.calls) + 1:04d}", APOENA_CALL=str(call_id))
         self.calls[report.call_id] = report
         assert self.server is not None
         connected = asyncio.get_running_loop().time()
@@ -546,6 +619,26 @@ class Simulator:
                 await asyncio.sleep(delay)
 
 
+def _visit_report(report: CallReport, event: object) -> None:
+    """The visit part of the JSON report: the decision, the resident's turns, what the visitor was told."""
+    visit = report.visit if report.visit is not None else {"decision": None, "resident_turns": [], "gate": []}
+    report.visit = visit
+    if isinstance(event, VisitStarted):
+        visit["dial_strings"] = list(event.dial_strings)
+    elif isinstance(event, ResidentTurnHeard):
+        visit["resident_turns"].append(
+            {"via": event.by, "transcript": event.heard, "answer": event.answer, "reply": event.reply, "stt_ms": round(event.stt_ms, 1)}
+        )
+    elif isinstance(event, VisitDecided):
+        visit.update(
+            decision=event.decision, reason=event.reason, via=event.by, decided_by=event.decided_by, decision_ms=event.decision_ms,
+            asked_ms=event.asked_ms, ringing_ms=event.ringing_ms, attempts=[list(a) for a in event.attempts],
+            visitor_turns_after=[{"reply": event.visitor_message}] if event.visitor_message else [],
+        )  # fmt: skip
+    elif isinstance(event, GateActed):
+        visit["gate"].append({"action": event.action, "ok": event.ok, "detail": event.detail, "attempts": event.attempts})
+
+
 def run_simulate(
     paths: list[Path],
     config_path: Path | None,
@@ -555,6 +648,8 @@ def run_simulate(
     as_json: bool,
     out_dir: Path | None,
     record: Path | None = None,
+    resident: Path | None = None,
+    resident_no_answer: bool = False,
 ) -> int:
     from rich.console import Console
 
@@ -562,6 +657,9 @@ def run_simulate(
     tune_for_real_time()
     if speed <= 0 or speed > 100:
         raise UserError("--speed must be between 0 and 100 (1 = real time)", exit_code=2)
+    if resident is not None and resident_no_answer:
+        raise UserError("--resident and --resident-no-answer exclude each other: choose one", exit_code=2)
+    answer_as = load_resident(resident) if resident is not None else ResidentAnswer(None, "no_answer") if resident_no_answer else None
     recordings = [load_recording(path) for path in find_recordings(paths)]
     console = Console(stderr=as_json)
     reports: list[CallReport | None] = [None] * len(recordings)
@@ -578,7 +676,9 @@ def run_simulate(
                     if len(groups) > 1:
                         console.print(f"[dim]directory {setup.config.directory.path if directory is None else directory}[/]", highlight=False)
                     chosen = [recordings[i] for i in indices]
-                    done = asyncio.run(_simulate(services, chosen, speed, not no_wait, console, records.observer))
+                    done = asyncio.run(
+                        _simulate(services, chosen, speed, not no_wait, console, records.observer, answer_as, setup.directory)
+                    )
                     for index, report in zip(indices, done):
                         reports[index] = report
         finally:
@@ -600,8 +700,9 @@ def run_simulate(
 
 
 async def _simulate(
-    services: CallServices, recordings: list[Recording], speed: float, wait: bool, console, record: Observer | None = None
-) -> list[CallReport]:
+    services: CallServices, recordings: list[Recording], speed: float, wait: bool, console, record: Observer | None = None,
+    resident: ResidentAnswer | None = None, directory=None,
+) -> list[CallReport]:  # fmt: skip
     def show(report: CallReport, event: CallEvent) -> None:
         if isinstance(event, Turn):
             d = event.reply.dados
@@ -615,7 +716,19 @@ async def _simulate(
                 highlight=False,
             )
 
-    async with Simulator(services, speed, wait, show, record) as simulator:
+        elif isinstance(event, ResidentTurnHeard):
+            console.print(
+                f"[dim]{report.recording.path.name} resident[/] [bold]morador:[/] {event.heard or '(silêncio)'} "
+                f"[dim]({event.by}, {event.answer})[/]\n    [bold cyan]concierge:[/] {event.reply}", highlight=False,
+            )  # fmt: skip
+        elif isinstance(event, VisitDecided):
+            console.print(
+                f"[dim]{report.recording.path.name}[/] [bold]decision:[/] {event.decision} — {event.reason}"
+                f"{'' if event.decision_ms is None else f' · {event.decision_ms / 1000:.1f} s'}\n"
+                f"    [bold cyan]concierge → visitante:[/] {event.visitor_message or '—'}", highlight=False,
+            )  # fmt: skip
+
+    async with Simulator(services, speed, wait, show, record, resident, directory) as simulator:
         return [await simulator.call(recording) for recording in recordings]
 
 
@@ -642,7 +755,7 @@ def _table(reports: list[CallReport]) -> object:
     from rich.table import Table
 
     table = Table(title="apoena simulate")
-    for column in ("call", "turns", "outcome", "slots (intent · visitor · ap · resident)", "valid", "resp. p50", "result"):
+    for column in ("call", "turns", "outcome", "slots (intent · visitor · ap · resident)", "valid", "decision", "resp. p50", "result"):
         table.add_column(column)
     for report in reports:
         final = report.final
@@ -656,6 +769,7 @@ def _table(reports: list[CallReport]) -> object:
         table.add_row(
             report.recording.path.name, f"{len(report.turns)}{answered}", report.outcome, slots,
             "yes" if final and final["valid_for_action"] else "no",
+            (report.visit or {}).get("decision") or "—",
             f"{statistics.median(latencies):.0f} ms" if latencies else "—", result,
         )  # fmt: skip
     summary = _summary(reports)["summary"]
