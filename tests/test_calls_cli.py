@@ -211,3 +211,38 @@ async def call_until_one_turn_is_recorded(port: int, records: CallRecords, serve
 async def _drain(client: AudioSocketClient) -> None:
     while True:
         await client.receive()
+
+
+def test_calls_show_the_residents_decision(tmp_path, config):
+    from concierge.brain.reply import Intent as VisitIntent
+    from concierge.call.gate import GateActed
+    from concierge.call.resident import VisitFacts
+    from concierge.call.visit import ResidentDialing, ResidentTurnHeard, VisitDecided, VisitStarted
+
+    call_id = "d3c1d3d0-0000-4000-8000-000000000009"
+    facts = VisitFacts(VisitIntent.ENTREGA, "Carlos", "Joana Prado", "104")
+    with CallRecords(tmp_path / "calls.db", brain="rules") as records:
+        record_call(records, call_id, time.time() - 60, None, ["Entrega para a Joana", "Sou o Carlos"])
+        for event in (
+            VisitStarted(call_id, "leg-1", facts, ("PJSIP/ap104",)),
+            ResidentDialing(call_id, "PJSIP/ap104"),
+            ResidentTurnHeard(call_id, 1, "voice", "Quem é?", "question", "Carlos está no portão com uma entrega.", 310.0),
+            ResidentTurnHeard(call_id, 2, "keypad", "1", "authorize", "Certo, vou liberar a entrada. Obrigado!", 0.0),
+            VisitDecided(call_id, "authorized", "the resident decided by keypad", by="keypad", decided_by="Joana Prado", leg_id="leg-1",
+                         attempts=(("PJSIP/ap104", "answered"),), asked_ms=900.0, ringing_ms=400.0, decision_ms=14200.0,
+                         visitor_message="A moradora autorizou. Pode entrar."),
+            GateActed(call_id, "channel_variable", True, "APOENA_DECISION=authorized on PJSIP/portaria-0001"),
+            CallEnded(call_id, Outcome.COMPLETED, "resident decision: authorized"),
+        ):  # fmt: skip
+            records.observer(event)
+    listing = run(["calls", "--config", str(config)], env=WIDE).stdout.decode()
+    assert "authorized (keypad)" in listing
+    shown = run(["calls", "show", call_id[:8], "--config", str(config)], env=WIDE).stdout.decode()
+    assert "resident's decision authorized (keypad)" in shown and "decided by Joana Prado by keypad" in shown
+    assert "picked up 0.4 s · asked 0.9 s · decided 14.2 s" in shown and "PJSIP/ap104 (answered)" in shown
+    assert "A moradora autorizou. Pode entrar." in shown and "gate channel_variable ok APOENA_DECISION=authorized" in shown
+    assert "Quem é?" in shown and "question" in shown
+    visit = json.loads(run(["calls", "show", call_id, "--json", "--config", str(config)]).stdout)["visit"]
+    assert (visit["decision"], visit["via"], visit["decided_by"], visit["decision_ms"]) == ("authorized", "keypad", "Joana Prado", 14200.0)
+    assert [t["transcript"] for t in visit["resident_turns"]] == ["Quem é?", "1"]
+    assert listed(run(["calls", "--json", "--config", str(config)]))[0]["visit"]["decision"] == "authorized"

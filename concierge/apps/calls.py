@@ -17,6 +17,10 @@ OUTCOME_STYLE = {
     "completed": "green", "caller_hung_up": "yellow", "timed_out": "yellow", "no_input": "yellow", "error": "red", "live": "cyan",
     "interrupted": "red",
 }  # fmt: skip
+DECISION_STYLE = {
+    "authorized": "green", "denied": "red", "no_answer": "yellow", "cancelled": "yellow", "leave_at_gate": "cyan",
+    "resident_coming": "cyan", "not_asked": "dim",
+}  # fmt: skip
 _AGE = re.compile(r"^(\d+(?:\.\d+)?)\s*([mhdw])$")
 _AGE_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
@@ -65,6 +69,8 @@ def run_show(config_path: Path | None, db: Path | None, call_id: str, as_json: b
     console.print(_call_header(call), highlight=False)
     if call.turns:
         console.print(_turns_table(call))
+    if call.visit and call.visit.get("resident_turns"):
+        console.print(_resident_table(call))
     return 0
 
 
@@ -142,13 +148,13 @@ def _calls_table(calls: list[CallRecord]) -> object:
     from rich.table import Table
 
     table = Table(title="apoena calls")
-    for column in ("time", "call", "outcome", "turns", "slots (intent · visitor · ap · resident)", "valid", "resp. p50"):
+    for column in ("time", "call", "outcome", "turns", "slots (intent · visitor · ap · resident)", "valid", "decision", "resp. p50"):
         table.add_column(column, justify="right" if column in ("turns", "resp. p50") else "left")
     for call in calls:
         turns = str(call.turn_count) + (f" [red]({call.failed_turns} failed)[/]" if call.failed_turns else "")
         table.add_row(
             _when(call.started_at), _text(call.call_id[:8]), _outcome(call), turns, _slots(call.slots),
-            "yes" if call.valid_for_action else "no", _ms(call.response_ms_p50),
+            "yes" if call.valid_for_action else "no", _decision(call.visit), _ms(call.response_ms_p50),
         )  # fmt: skip
     table.caption = f"{len(calls)} most recent · `apoena calls show ID` for one call's turns"
     return table
@@ -168,6 +174,8 @@ def _call_header(call: CallRecord) -> str:
         turn, seconds = call.name_audio
         where = f"GET /api/calls/{_text(call.call_id)}/name.wav"
         lines.append(f"[bold]visitor's name, in their voice[/] {seconds:.1f} s, turn {turn} ({where})")
+    if call.visit:
+        lines.extend(_visit_lines(call.visit))
     if call.failed_turns:
         lines.append(f"[red]{call.failed_turns} turn(s) failed[/]: the concierge apologised and asked again (see the server log)")
     if not call.turns:
@@ -187,4 +195,44 @@ def _turns_table(call: CallRecord) -> object:
             str(turn.index), said, _text(turn.reply), _slots(turn.slots) + (" [green]✓[/]" if turn.valid_for_action else ""),
             _ms(turn.stt_ms), f"{turn.brain_ms:.1f} ms", _ms(turn.tts_ms), _ms(turn.response_ms),
         )  # fmt: skip
+    return table
+
+
+def _decision(visit: dict | None) -> str:
+    """The resident's decision, or where the visit is while the resident is being asked."""
+    if not visit:
+        return "—"
+    decision = visit.get("decision")
+    if decision is None:
+        return f"[cyan]{_text(visit.get('status') or 'calling')}…[/]"
+    via = f" ({visit['via']})" if visit.get("via") else ""
+    return f"[{DECISION_STYLE.get(decision, 'white')}]{decision}[/]{via}"
+
+
+def _visit_lines(visit: dict) -> list[str]:
+    lines = [f"[bold]resident's decision[/] {_decision(visit)}" + (f" — {_text(visit['reason'])}" if visit.get("reason") else "")]
+    if visit.get("decided_by"):
+        lines.append(f"[bold]decided by[/] {_text(visit['decided_by'])} by {visit.get('via')}")
+    times = [f"{label} {visit[key] / 1000:.1f} s" for key, label in (("ringing_ms", "picked up"), ("asked_ms", "asked"), ("decision_ms", "decided"))
+             if visit.get(key) is not None]  # fmt: skip
+    if times:
+        lines.append(f"[bold]after the visit was complete[/] {' · '.join(times)}")
+    if visit.get("attempts"):
+        lines.append("[bold]dialled[/] " + ", ".join(f"{_text(dial)} ({how})" for dial, how in visit["attempts"]))
+    if visit.get("visitor_message"):
+        lines.append(f"[bold]visitor told[/] {_text(visit['visitor_message'])}")
+    for action in visit.get("gate") or []:
+        state = "[green]ok[/]" if action["ok"] else "[red]failed[/]"
+        lines.append(f"[bold]gate {action['action']}[/] {state} {_text(action['detail'])} ({action['attempts']} attempt(s))")
+    return lines
+
+
+def _resident_table(call: CallRecord) -> object:
+    from rich.table import Table
+
+    table = Table(title=f"the resident's leg of {_text(call.call_id[:8])}")
+    for column in ("#", "via", "resident", "read as", "concierge", "stt"):
+        table.add_column(column, justify="right" if column in ("#", "stt") else "left")
+    for turn in call.visit["resident_turns"]:  # type: ignore[index]
+        table.add_row(str(turn["index"]), turn["via"], _text(turn["transcript"]), turn["answer"], _text(turn["reply"]), _ms(turn["stt_ms"]))
     return table

@@ -20,7 +20,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -83,13 +83,26 @@ def create_app(records: CallRecords, live: LiveCalls, metrics: CallMetrics, toke
         disposition = f'inline; filename="{call_id.lower()}-name.wav"'
         return Response(wav, media_type="audio/wav", headers={"content-disposition": disposition})
 
+    async def api_visit(request: Request) -> Response:
+        """A call's visit: the decision and how it was reached. `?format=text` answers one word (for a
+        dialplan's CURL()): the decision, `pending` while the resident is being asked, or 404."""
+        call_id = request.path_params["call_id"].lower()
+        visit = await asyncio.to_thread(records.visit, call_id) if CALL_ID.match(call_id) else None
+        if visit is None:
+            return _error(404, f"no visit in call {call_id}")
+        if request.query_params.get("format") == "text":
+            return PlainTextResponse(visit["decision"] or "pending")
+        return JSONResponse({"call_id": call_id, **visit})
+
     async def api_stats(request: Request) -> Response:
         try:
             since = _since(request.query_params.get("since"))
         except ValueError as error:
             return _error(400, str(error))
         counts = await asyncio.to_thread(records.stats, since)
-        return JSONResponse({"since": None if since is None else _iso(since), "calls": counts, "active_here": len(live)})
+        return JSONResponse(
+            {"since": None if since is None else _iso(since), "calls": counts, "active_here": len(live), "waiting_on_resident": live.waiting_on_resident()}
+        )
 
     async def prometheus(request: Request) -> Response:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE)
@@ -103,6 +116,7 @@ def create_app(records: CallRecords, live: LiveCalls, metrics: CallMetrics, toke
             Route("/api/calls", api_calls),
             Route("/api/calls/{call_id}", api_call),
             Route("/api/calls/{call_id}/name.wav", api_name_audio),
+            Route("/api/visits/{call_id}", api_visit),
             Route("/api/stats", api_stats),
             Route("/metrics", prometheus),
         ],

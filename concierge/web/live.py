@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from concierge.call.events import CallEnded, CallEvent, CallStarted, DtmfReceived, StateChanged, Turn, TurnFailed
+from concierge.call.visit import ResidentAnswered, ResidentDialing, ResidentTurnHeard, VisitDecided, VisitStarted
 
 MAX_LINES_PER_CALL = 500  # a call is capped at max_transaction_time_seconds anyway; this bounds memory
 
@@ -23,6 +24,7 @@ class LiveCall:
     turn_count: int = 0
     last_response_ms: float | None = None
     lines: deque[dict[str, str]] = field(default_factory=lambda: deque(maxlen=MAX_LINES_PER_CALL))
+    visit: dict[str, Any] | None = None  # waiting on a resident: status (calling, ringing, answered, decided), dialing, decision
 
     def add_line(self, role: str, text: str) -> None:
         self.lines.append({"role": role, "text": text, "at": _iso(time.time())})
@@ -36,6 +38,7 @@ class LiveCall:
             "turn_count": self.turn_count,
             "last_response_ms": None if self.last_response_ms is None else round(self.last_response_ms, 1),
             "lines": list(self.lines),
+            "visit": self.visit,
         }
 
 
@@ -69,12 +72,33 @@ class LiveCalls:
             call.add_line("concierge", event.reply.mensagem)
         elif isinstance(event, TurnFailed):
             call.add_line("system", f"error: {event.error}")
+        elif isinstance(event, VisitStarted):
+            call.visit = {"status": "calling", "since": _iso(event.at), "resident": event.facts.resident_name, "dialing": None, "decision": None}
+            call.add_line("system", f"calling the resident {event.facts.resident_name}")
+        elif isinstance(event, ResidentDialing) and call.visit is not None:
+            call.visit.update(status="ringing", dialing=event.dial)
+            call.add_line("system", f"ringing {event.dial}")
+        elif isinstance(event, ResidentAnswered) and call.visit is not None:
+            call.visit["status"] = "answered"
+            call.add_line("system", "the resident answered")
+        elif isinstance(event, ResidentTurnHeard):
+            call.add_line("resident", event.heard if event.by != "silence" else "(silence)")
+            call.add_line("concierge", event.reply)
+        elif isinstance(event, VisitDecided):
+            call.visit = {**(call.visit or {}), "status": "decided", "decision": event.decision, "via": event.by, "dialing": None}
+            call.add_line("system", f"decision: {event.decision} ({event.reason})")
+            if event.visitor_message:
+                call.add_line("concierge", event.visitor_message)
         elif isinstance(event, CallEnded):
             del self._calls[event.call_id]
 
     def snapshot(self) -> list[dict[str, Any]]:
         """Every call in progress, oldest first, as JSON-ready dicts."""
         return [call.as_json() for call in sorted(self._calls.values(), key=lambda call: call.started_at)]
+
+    def waiting_on_resident(self) -> int:
+        """Calls whose visit waits on a resident's decision."""
+        return sum(1 for call in self._calls.values() if call.visit is not None and call.visit["status"] != "decided")
 
     def get(self, call_id: str) -> dict[str, Any] | None:
         call = self._calls.get(call_id)

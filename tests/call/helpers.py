@@ -119,7 +119,7 @@ async def running_server(services: CallServices, events: list | None = None, obs
 
 
 @asynccontextmanager
-async def visit_server(services: CallServices, directory, ami_port: int, events: list, fallback_dial=None):
+async def visit_server(services: CallServices, directory, ami_port: int, events: list, fallback_dial=None, observer=None):
     """An AudioSocket server wired as `apoena serve` wires it to call residents through the Manager at `ami_port`."""
     from concierge.asterisk.ami import AMIClient
     from concierge.call.gate import Gate
@@ -128,7 +128,12 @@ async def visit_server(services: CallServices, directory, ami_port: int, events:
 
     ami = AMIClient("127.0.0.1", ami_port, "apoena", "s3cret", timeout=2.0, ping_interval=None)
     services.gate = Gate(services.config.gate, ami)
-    server = AudioSocketServer(call_handler(services, events.append), "127.0.0.1", 0)
+    def observe(event) -> None:
+        events.append(event)
+        if observer is not None:
+            observer(event)
+
+    server = AudioSocketServer(call_handler(services, observe), "127.0.0.1", 0)
     await server.start()
     services.visits = ResidentLegs(services.config, directory, Dialing(ami, server.port, fallback_dial))
     try:

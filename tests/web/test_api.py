@@ -279,3 +279,36 @@ def test_calls_that_ended_for_want_of_input_are_listed_and_counted(monitor):
     assert [c["call_id"] for c in monitor.client.get("/api/calls?outcome=no_input").json()["calls"]] == [call_id]
     assert monitor.client.get("/api/stats").json()["calls"]["no_input"] == 1
     assert 'apoena_calls_total{outcome="no_input"} 1.0' in monitor.client.get("/metrics").text
+
+
+def test_a_visit_is_live_while_the_resident_is_asked_and_its_decision_is_served_for_the_dialplan(monitor):
+    from concierge.brain.reply import Intent
+    from concierge.call.gate import GateActed
+    from concierge.call.resident import VisitFacts
+    from concierge.call.visit import ResidentAnswered, ResidentDialing, ResidentTurnHeard, VisitDecided, VisitStarted
+
+    call_id = str(uuid.uuid4())
+    monitor.emit(CallStarted(call_id, call_id), turn(call_id, 1, "Entrega para a Joana", "Qual é o seu nome?"))
+    assert monitor.client.get(f"/api/visits/{call_id}").status_code == 404, "no visit before the visit is complete"
+    monitor.emit(VisitStarted(call_id, "leg-1", VisitFacts(Intent.ENTREGA, "Carlos", "Joana Prado", "104"), ("PJSIP/ap104",)),
+                 ResidentDialing(call_id, "PJSIP/ap104"))  # fmt: skip
+    live = monitor.client.get("/api/live").json()["calls"][0]
+    assert live["visit"]["status"] == "ringing" and live["visit"]["dialing"] == "PJSIP/ap104"
+    assert monitor.client.get("/api/stats").json()["waiting_on_resident"] == 1
+    assert monitor.client.get(f"/api/visits/{call_id}?format=text").text == "pending"
+    monitor.emit(
+        ResidentAnswered(call_id, "leg-1"),
+        ResidentTurnHeard(call_id, 1, "voice", "Pode subir", "authorize", "Certo, vou liberar a entrada. Obrigado!", 300.0),
+        VisitDecided(call_id, "authorized", "the resident decided by voice", by="voice", decided_by="Joana Prado", leg_id="leg-1",
+                     decision_ms=9000.0, visitor_message="A moradora autorizou. Pode entrar."),
+        GateActed(call_id, "webhook", False, "http://127.0.0.1:9/gate: Connection refused", 3),
+    )  # fmt: skip
+    lines = monitor.client.get("/api/live").json()["calls"][0]["lines"]
+    assert {"role": "resident", "text": "Pode subir"} in [{k: line[k] for k in ("role", "text")} for line in lines]
+    assert monitor.client.get("/api/stats").json()["waiting_on_resident"] == 0
+    visit = monitor.client.get(f"/api/visits/{call_id}").json()
+    assert (visit["call_id"], visit["decision"], visit["via"], visit["decided_by"]) == (call_id, "authorized", "voice", "Joana Prado")
+    assert visit["gate"][0]["ok"] is False and visit["gate"][0]["attempts"] == 3, "a failed webhook is audited, not hidden"
+    text = monitor.client.get(f"/api/visits/{call_id.upper()}?format=text")
+    assert text.status_code == 200 and text.text == "authorized" and text.headers["content-type"].startswith("text/plain")
+    assert monitor.client.get("/api/visits/not-a-call").status_code == 404

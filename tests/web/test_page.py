@@ -130,3 +130,62 @@ def test_page_shows_a_live_call_and_its_transcript_without_reloading(directory, 
     assert seen["xss"] is None and seen["injected_images"] == 0, "transcripts are shown as text, never as HTML"
     assert "completed" in seen["row"]
     assert seen["detail_turns"] == 2 and "Carlos Pereira" in seen["detail_text"] and HOSTILE in seen["detail_text"]
+
+
+def test_page_shows_a_visit_waiting_on_the_resident_live_then_the_decision(directory, redis_server, tmp_path):
+    from concierge.asterisk.simulated import SimulatedAsterisk, SimulatedResident
+
+    from ..call.helpers import visit_server
+
+    pcm, _ = fixture_turns("entrega")
+    services = make_services(directory, redis_server.url, ScriptedTranscriber(TEXTS[:1] + TEXTS[1:]), tmp_path,
+                             sections={"asterisk": {"ring_seconds": 10}})  # fmt: skip
+    records = CallRecords(tmp_path / "calls.db", "rules")
+    live, metrics = LiveCalls(services.config.greeting.message), CallMetrics()
+
+    def observe(event) -> None:
+        for observer in (records.observer, live.observer, metrics.observer):
+            observer(event)
+
+    async def scenario() -> dict:
+        seen: dict = {}
+        async with SimulatedAsterisk(SimulatedResident(digits="1"), ring_seconds=4.0) as asterisk:
+            async with visit_server(services, directory, asterisk.port, [], observer=observe) as audiosocket:
+                web = WebServer(create_app(records, live, metrics, TOKEN), "127.0.0.1", 0, TOKEN)
+                await web.start()
+                try:
+                    async with playwright_api.async_playwright() as playwright:
+                        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+                        page = await browser.new_page(viewport={"width": 1280, "height": 960})
+                        await page.goto(f"{web.url}?token={TOKEN}")
+                        await page.wait_for_selector("#live-empty:visible")
+                        client = await AudioSocketClient.connect("127.0.0.1", audiosocket.port)
+                        call_id = str(client.call_id)
+                        calling = asyncio.create_task(call_until_hung_up(client, pcm))
+                        card = page.locator(f'article[data-call-id="{call_id}"]')
+                        ringing = card.locator('[data-visit-status="ringing"]')
+                        await ringing.wait_for(timeout=60_000)
+                        seen["ringing"] = await ringing.inner_text()
+                        seen["waiting_note"] = await page.locator("#waiting-note").inner_text()
+                        await page.screenshot(path=str(ARTIFACTS / "monitor-visit.png"), full_page=True)
+                        await asyncio.wait_for(calling, 60)
+                        row = page.locator(f'#recent tr[data-call-id="{call_id}"] [data-decision="authorized"]')
+                        await row.wait_for(timeout=10_000)
+                        await page.goto(f"{web.url}calls/{call_id}?token={TOKEN}")
+                        await page.wait_for_selector("#detail-resident tbody tr")
+                        seen["visit"] = await page.locator("#detail-visit").inner_text()
+                        seen["resident_turn"] = await page.locator("#detail-resident tbody tr").inner_text()
+                        await browser.close()
+                finally:
+                    await web.close()
+        return seen
+
+    try:
+        seen = asyncio.run(scenario())
+    finally:
+        records.close()
+    assert "waiting on a resident" in seen["ringing"] and "PJSIP/ap104" in seen["ringing"]
+    assert "1 waiting on a resident" in seen["waiting_note"]
+    assert "authorized" in seen["visit"] and "Joana Prado" in seen["visit"] and "keypad" in seen["visit"]
+    assert "channel_variable" in seen["visit"] or "gate" in seen["visit"]
+    assert "keypad" in seen["resident_turn"] and "authorize" in seen["resident_turn"]

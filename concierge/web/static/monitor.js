@@ -6,7 +6,12 @@ const LIVE_EVERY_MS = 1000;
 const RECENT_EVERY_MS = 5000;
 const STATES = { STANDBY: "standby", USER_TURN: "user", WAITING: "waiting", IA_TURN: "ia" };
 const STATE_LABELS = { STANDBY: "standby", USER_TURN: "visitor's turn", WAITING: "thinking", IA_TURN: "concierge speaking" };
-const ROLES = { visitor: "visitor", concierge: "concierge", system: "system" };
+const ROLES = { visitor: "visitor", concierge: "concierge", resident: "resident", system: "system" };
+const DECISIONS = {
+  authorized: "authorized", denied: "denied", leave_at_gate: "leave at the gate", resident_coming: "resident coming down",
+  no_answer: "no answer", not_asked: "not asked", cancelled: "visitor left",
+};
+const VISIT_STATUS = { calling: "calling the resident", ringing: "ringing", answered: "resident on the line" };
 const OUTCOMES = {
   completed: "completed", caller_hung_up: "hung up", timed_out: "timed out", no_input: "no input",
   error: "error", live: "live", interrupted: "interrupted",
@@ -94,6 +99,21 @@ function fillTranscript(box, lines) {
   if (atBottom) box.scrollTop = box.scrollHeight;
 }
 
+function decisionBadge(decision) {
+  if (!decision) return "—";
+  return el("span", { class: `badge decision-${DECISIONS[decision] ? decision : "unknown"}`, dataset: { decision: String(decision) } },
+    DECISIONS[decision] || String(decision));
+}
+
+function visitStatus(visit) {
+  if (!visit) return null;
+  if (visit.status === "decided") return el("div", { class: "visit", dataset: { visitStatus: "decided" } }, "resident: ", decisionBadge(visit.decision));
+  const doing = VISIT_STATUS[visit.status] || String(visit.status);
+  return el("div", { class: "visit", dataset: { visitStatus: String(visit.status) } },
+    el("span", { class: "badge visit-waiting" }, "waiting on a resident"), " ",
+    visit.dialing ? `${doing} ${visit.dialing}` : doing);
+}
+
 function visitSummary(dados) {
   if (!dados) return "";
   const parts = [dados.intent_type, dados.visitor_name, dados.apartment_number && `ap ${dados.apartment_number}`, dados.resident_name];
@@ -116,6 +136,7 @@ function liveCard(call) {
       el("dt", {}, "started"), el("dd", {}, time(call.started_at)),
       el("dt", {}, "turns"), el("dd", { class: "turns" }),
       el("dt", {}, "last response"), el("dd", { class: "response" })),
+    el("div", { class: "visit-slot" }),
     transcript);
   return card;
 }
@@ -124,6 +145,8 @@ function updateCard(card, call) {
   card.querySelector(".state").replaceChildren(stateBadge(call.state));
   card.querySelector(".turns").textContent = call.turn_count;
   card.querySelector(".response").textContent = ms(call.last_response_ms);
+  const visit = visitStatus(call.visit);
+  card.querySelector(".visit-slot").replaceChildren(...(visit ? [visit] : []));
   fillTranscript(card.querySelector(".transcript"), call.lines);
 }
 
@@ -150,6 +173,9 @@ async function refreshLive() {
     card.querySelector(".clock").textContent = elapsed(call.started_at);
   }
   document.getElementById("live-count").textContent = calls.length;
+  const waiting = calls.filter((call) => call.visit && call.visit.status !== "decided").length;
+  document.getElementById("waiting-count").textContent = waiting;
+  document.getElementById("waiting-note").hidden = waiting === 0;
   document.getElementById("live-empty").hidden = calls.length > 0;
   return ended;
 }
@@ -168,7 +194,8 @@ async function refreshRecent() {
       el("td", { class: "num" }, call.turn_count),
       el("td", { class: "num" }, ms(call.response_ms_p50)),
       el("td", { class: "num" }, call.duration_s === null ? "—" : `${call.duration_s} s`),
-      el("td", {}, visitSummary(call.final && call.final.dados)))));
+      el("td", {}, visitSummary(call.final && call.final.dados)),
+      el("td", {}, call.visit ? decisionBadge(call.visit.decision || null) : "—"))));
   document.getElementById("recent-empty").hidden = calls.length > 0;
 }
 
@@ -238,6 +265,20 @@ function renderDetail(call) {
     ["valid for action", call.final ? (call.final.valid_for_action ? "yes" : "no") : "—"],
     ["visitor's name, in their voice", nameAudio(call)],
   ];
+  const visit = call.visit;
+  const visitFacts = visit ? [
+    ["decision", visit.decision ? decisionBadge(visit.decision) : (VISIT_STATUS[visit.status] || visit.status)],
+    ["reason", visit.reason || "—"], ["decided by", visit.decided_by || "—"], ["via", visit.via || "—"],
+    ["dial strings", (visit.attempts.length ? visit.attempts.map((a) => `${a[0]} ${a[1]}`) : visit.dial_strings).join(", ") || "—"],
+    ["resident asked after", ms(visit.asked_ms)], ["decision after", ms(visit.decision_ms)],
+    ["visitor told", visit.visitor_message || "—"],
+    ["gate", visit.gate.map((g) => `${g.action}: ${g.ok ? "ok" : "failed"} — ${g.detail}`).join("; ") || "—"],
+  ] : [["decision", "no visit"]];
+  document.getElementById("detail-visit").replaceChildren(...visitFacts.flatMap(([key, value]) => [el("dt", {}, key), el("dd", {}, value)]));
+  document.querySelector("#detail-resident tbody").replaceChildren(...(visit ? visit.resident_turns : []).map((turn) =>
+    el("tr", {},
+      el("td", { class: "num" }, turn.index), el("td", {}, turn.via), el("td", {}, turn.transcript),
+      el("td", {}, turn.answer), el("td", {}, turn.reply), el("td", { class: "num" }, ms(turn.stt_ms)))));
   document.getElementById("detail-meta").replaceChildren(...facts.flatMap(([key, value]) => [el("dt", {}, key), el("dd", {}, value)]));
   fillTranscript(document.getElementById("detail-transcript"), call.live ? call.live.lines : turnLines(call));
   document.querySelector("#detail-turns tbody").replaceChildren(...call.turns.map((turn) =>
