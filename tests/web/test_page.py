@@ -31,7 +31,7 @@ playwright_api = pytest.importorskip("playwright.async_api", reason="Playwright 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed (/usr/bin/chromium): apt-get install chromium")
 
 
-async def call_until_hung_up(client: AudioSocketClient, pcm: bytes) -> None:
+async def call_until_hung_up(client: AudioSocketClient, pcm: bytes, patience_seconds: float = 10.0) -> None:
     """Play the recording in real time, then keep the line open with silence until we are hung up on."""
 
     async def drain() -> None:
@@ -40,7 +40,7 @@ async def call_until_hung_up(client: AudioSocketClient, pcm: bytes) -> None:
 
     listening = asyncio.create_task(drain())
     await pace(client, pcm)
-    for _ in range(500):
+    for _ in range(round(patience_seconds / 0.02)):
         if listening.done():
             break
         await client.send_audio(bytes(320))
@@ -161,14 +161,14 @@ def test_page_shows_a_visit_waiting_on_the_resident_live_then_the_decision(direc
                         await page.wait_for_selector("#live-empty:visible")
                         client = await AudioSocketClient.connect("127.0.0.1", audiosocket.port)
                         call_id = str(client.call_id)
-                        calling = asyncio.create_task(call_until_hung_up(client, pcm))
+                        calling = asyncio.create_task(call_until_hung_up(client, pcm, patience_seconds=60))
                         card = page.locator(f'article[data-call-id="{call_id}"]')
                         ringing = card.locator('[data-visit-status="ringing"]')
                         await ringing.wait_for(timeout=60_000)
                         seen["ringing"] = await ringing.inner_text()
                         seen["waiting_note"] = await page.locator("#waiting-note").inner_text()
                         await page.screenshot(path=str(ARTIFACTS / "monitor-visit.png"), full_page=True)
-                        await asyncio.wait_for(calling, 60)
+                        await asyncio.wait_for(calling, 90)
                         row = page.locator(f'#recent tr[data-call-id="{call_id}"] [data-decision="authorized"]')
                         await row.wait_for(timeout=10_000)
                         await page.goto(f"{web.url}calls/{call_id}?token={TOKEN}")
