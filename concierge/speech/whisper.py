@@ -16,6 +16,7 @@ import os
 import re
 import threading
 import time
+import unicodedata
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -143,6 +144,7 @@ class WhisperTranscriber:
             return Transcript(text="", duration_s=0.0, elapsed_ms=0.0)
         audio = pcm_to_float32(pcm8k, SAMPLE_RATE, WHISPER_RATE)
         readings, no_speech_prob = self._decode(audio, prompt)
+        readings = list(dict.fromkeys(kept for r in readings if (kept := strip_prompt_echo(r, prompt))))
         return Transcript(
             text=readings[0] if readings else "",
             duration_s=duration_seconds(pcm8k),
@@ -370,6 +372,42 @@ def directory_prompt(names: list[str], apartments: list[str], max_chars: int = P
     apartments_part = _listing("Apartamentos", _unique(apartments), max_chars // 2)
     names_part = _listing("Moradores", _unique(names), max_chars - len(apartments_part) - 1)
     return " ".join(part for part in (names_part, apartments_part) if part)
+
+
+PROMPT_LABELS = frozenset({"moradores", "apartamentos"})
+
+
+def strip_prompt_echo(text: str, prompt: str | None) -> str:
+    """`text` without what Whisper copied from the prompt instead of hearing it: two or more of
+    the prompt's listed items in a row ('1-601, 1-602, 1-501, 1' — with a cut-off item after
+    them) and a list label that opens the text ('Moradores, meu nome é Cristiane'). On the
+    rendered evaluation turns the directory prompt was read back so in 29 of 235 turns
+    (bench/stt_prompt.py); one item alone is kept, since a name or a number said is one item."""
+    if not prompt or not text:
+        return text
+    items = {_item_key(item) for item in re.split(r"[,.:]", prompt) if item.strip()}
+    pieces = [piece.strip() for piece in re.split(r"[,;]", text)]
+    keys = [_item_key(piece) for piece in pieces]
+    drop = [False] * len(pieces)
+    start = 0
+    while start < len(pieces):
+        end = start
+        while end < len(pieces) and keys[end] in items:
+            end += 1
+        if end - start >= 2:
+            if end < len(pieces) and keys[end] and any(item.startswith(keys[end]) for item in items):
+                end += 1  # the item Whisper was writing when it stopped
+            drop[start:end] = [True] * (end - start)
+        start = max(end, start + 1)
+    if keys and keys[0] in PROMPT_LABELS:
+        drop[0] = True
+    kept = [piece for piece, dropped in zip(pieces, drop, strict=True) if not dropped and piece]
+    return ", ".join(kept) if any(drop) else text
+
+
+def _item_key(item: str) -> str:
+    folded = unicodedata.normalize("NFKD", item.strip(" .!?").lower())
+    return "".join(ch for ch in folded if not unicodedata.combining(ch))
 
 
 def shared_model(location: str, compute_type: str, cpu_threads: int, num_workers: int = 1) -> WhisperModel:

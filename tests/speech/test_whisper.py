@@ -229,3 +229,23 @@ def test_short_window_feeds_the_encoder_15_seconds_and_still_hears_the_apartment
     text = transcriber.transcribe(pcm).text
     assert "104" in text
     assert shapes and all(shape[-1] == 1500 for shape in shapes), shapes
+
+
+PROMPT = "Moradores: Joana Prado, Carlos Silva. Apartamentos: 1-601, 1-602, 1-501, A-108, A-501."
+
+
+@pytest.mark.parametrize(
+    "heard, kept",
+    [
+        ("1-601, 1-602, 1-501, 1", ""),  # the apartment list read back, cut off mid-item
+        ("A-108, A-501", ""),
+        ("Moradores, meu nome é Cristiane, sou da Logi.", "meu nome é Cristiane, sou da Logi."),
+        ("É pra Joana Prado, 1-601.", "É pra Joana Prado, 1-601."),  # one item each: said, not copied
+        ("Torre 8-801, 1-801.", "Torre 8-801, 1-801."),
+    ],
+)
+def test_what_whisper_copies_from_the_prompt_is_dropped(heard, kept):
+    from concierge.speech.whisper import strip_prompt_echo
+
+    assert strip_prompt_echo(heard, PROMPT) == kept
+    assert strip_prompt_echo(heard, None) == heard
