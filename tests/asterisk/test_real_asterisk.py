@@ -1,0 +1,237 @@
+"""The whole visit against a real Asterisk 22.10.1: kept out of CI, run with
+
+    APOENA_ASTERISK=/work/asterisk .venv/bin/python -m pytest tests/asterisk/test_real_asterisk.py -v -s
+
+Asterisk runs the shipped docs/manager.conf and docs/extensions.conf (ports and secret filled in)
+plus a test context of "phones": an AMI Originate puts a Local/ channel through [portaria] into
+`apoena serve` (a real process with real Whisper and TTS), its other half streams the recorded
+delivery call from this test's AudioSocket "visitor phone". When Apoena calls the resident, its
+Originate of Local/104@phones runs [apoena-resident] into the same AudioSocket server with the leg's
+UUID, and its other half reaches this test's "resident phone", which says "Pode subir" once asked.
+The decision comes back to the visitor's leg: [portaria] reads APOENA_DECISION after AudioSocket()
+returns and reports it in a UserEvent this test reads on the Manager Interface.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from concierge.asterisk.ami import AMIClient, AMIError
+from concierge.audio.pcm import FRAME_BYTES, read_audio_file
+from concierge.audiosocket.protocol import Audio, Hangup
+from concierge.audiosocket.server import AudioSocketServer, Connection
+from tests.conftest import free_port
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+PREFIX = Path(os.environ.get("APOENA_ASTERISK", "/nonexistent"))
+BINARY = PREFIX / "sbin" / "asterisk"
+SECRET = "real-asterisk-test-secret"
+MODULES = ("pbx_config", "func_uuid", "app_audiosocket", "res_audiosocket", "app_userevent", "app_verbose", "bridge_simple", "func_strings",
+           "codec_ulaw", "codec_alaw", "codec_a_mu", "res_timing_timerfd")  # fmt: skip
+
+pytestmark = [
+    pytest.mark.asterisk,
+    pytest.mark.skipif(not os.access(BINARY, os.X_OK), reason="set APOENA_ASTERISK to an Asterisk prefix (../shared/asterisk/build.sh)"),
+]
+
+PHONES = """
+; test only: the phones Apoena's calls reach, answered into this test's AudioSocket server
+[phones]
+exten => 104,1,Answer()
+ same => n,AudioSocket(${UUID()},127.0.0.1:PHONES_PORT)
+ same => n,Hangup()
+"""
+
+
+def loud(pcm: bytes) -> bool:
+    samples = memoryview(pcm[: len(pcm) // 2 * 2]).cast("h")
+    return any(abs(s) > 200 for s in samples)
+
+
+def write_asterisk_configs(folder: Path, ami_port: int, apoena_port: int, phones_port: int) -> Path:
+    etc = folder / "etc"
+    for sub in ("etc", "lib", "run", "log", "spool"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    (etc / "asterisk.conf").write_text(
+        "[directories]\n"
+        f"astetcdir => {etc}\nastmoddir => {PREFIX / 'lib' / 'asterisk' / 'modules'}\nastvarlibdir => {folder / 'lib'}\n"
+        f"astdbdir => {folder / 'lib'}\nastkeydir => {folder / 'lib'}\nastdatadir => {PREFIX / 'var' / 'lib' / 'asterisk'}\n"
+        f"astagidir => {folder / 'lib'}\nastspooldir => {folder / 'spool'}\nastrundir => {folder / 'run'}\n"
+        f"astlogdir => {folder / 'log'}\nastsbindir => {PREFIX / 'sbin'}\n"
+        "[options]\ntransmit_silence = yes\n"
+    )  # fmt: skip
+    (etc / "modules.conf").write_text("[modules]\nautoload = no\n" + "".join(f"load = {m}.so\n" for m in MODULES))
+    (etc / "logger.conf").write_text("[logfiles]\nconsole => notice,warning,error,verbose(3)\nmessages.log => notice,warning,error,verbose(3)\n")
+    manager = (ROOT / "docs" / "manager.conf").read_text()
+    manager = manager.replace("port = 5038", f"port = {ami_port}").replace("change-me-to-a-long-random-secret", SECRET)
+    (etc / "manager.conf").write_text(manager)
+    dialplan = (ROOT / "docs" / "extensions.conf").read_text().replace("127.0.0.1:9092", f"127.0.0.1:{apoena_port}")
+    (etc / "extensions.conf").write_text(dialplan + PHONES.replace("PHONES_PORT", str(phones_port)))
+    return etc / "asterisk.conf"
+
+
+class Phones:
+    """The visitor's and the resident's phones, answered by Asterisk into this AudioSocket server."""
+
+    def __init__(self, visitor_id: uuid.UUID) -> None:
+        self.visitor_id = visitor_id
+        self.visitor_pcm = read_audio_file(ROOT / "fixtures" / "calls" / "entrega.slin")
+        self.resident_pcm = read_audio_file(ROOT / "fixtures" / "resident" / "pode_subir.slin")
+        self.visitor_heard: list[tuple[float, bytes]] = []
+        self.visitor_hung_up_at: float | None = None
+        self.resident_heard_at: float | None = None  # the first audio from Apoena on the resident's phone
+        self.resident_answered = 0
+
+    async def handle(self, connection: Connection) -> None:
+        if connection.call_id == self.visitor_id:
+            await self._phone(connection, self.visitor_pcm, self.visitor_heard, visitor=True)
+        else:
+            await self._phone(connection, self.resident_pcm, [], visitor=False)
+
+    async def _phone(self, connection: Connection, speech: bytes, heard: list, visitor: bool) -> None:
+        state = {"spoke": False, "last": 0.0}
+
+        async def listen() -> None:
+            async for message in connection:
+                if isinstance(message, Audio):
+                    now = time.time()
+                    heard.append((now, message.pcm))
+                    if loud(message.pcm):
+                        if not visitor and self.resident_heard_at is None:
+                            self.resident_heard_at = now
+                        state["spoke"], state["last"] = True, now
+                elif isinstance(message, Hangup):
+                    return
+
+        listening = asyncio.create_task(listen())
+        frames = [speech[i : i + FRAME_BYTES].ljust(FRAME_BYTES, b"\0") for i in range(0, len(speech), FRAME_BYTES)] if visitor else []
+        loop = asyncio.get_running_loop()
+        start, tick = loop.time(), 0
+        try:
+            while not listening.done() and loop.time() - start < 240:
+                if not visitor and not frames and state["spoke"] and time.time() - state["last"] > 0.6 and self.resident_answered < 2:
+                    frames = [speech[i : i + FRAME_BYTES].ljust(FRAME_BYTES, b"\0") for i in range(0, len(speech), FRAME_BYTES)]
+                    self.resident_answered += 1
+                    state["spoke"] = False
+                await connection.send_audio(frames.pop(0) if frames else bytes(FRAME_BYTES))
+                tick += 1
+                await asyncio.sleep(max(0.0, start + tick * 0.02 - loop.time()))
+        except ConnectionError:
+            pass
+        finally:
+            if visitor:
+                self.visitor_hung_up_at = time.time()
+            listening.cancel()
+
+
+async def wait_for_manager(port: int, deadline: float) -> AMIClient:
+    while True:
+        ami = AMIClient("127.0.0.1", port, "apoena", SECRET, timeout=2.0, ping_interval=None)
+        try:
+            await ami.connect()
+            return ami
+        except AMIError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.3)
+
+
+def test_a_resident_says_pode_subir_through_a_real_asterisk_and_the_visitor_leg_gets_the_decision(tmp_path):
+    ami_port, apoena_port, phones_port = free_port(), free_port(), free_port()
+    asterisk_conf = write_asterisk_configs(tmp_path / "asterisk", ami_port, apoena_port, phones_port)
+    directory = json.loads((ROOT / "data" / "apartamentos.json").read_text())
+    for unit in directory:
+        if unit["apartment_number"] == "104":
+            unit["dial"] = ["Local/104@phones"]
+    (tmp_path / "apartamentos.json").write_text(json.dumps(directory, ensure_ascii=False))
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({
+        "directory": {"path": str(tmp_path / "apartamentos.json")},
+        "records": {"path": str(tmp_path / "calls.db")},
+        "redis": {"embedded_path": str(tmp_path / "memory.db")},
+        "asterisk": {"ami": {"port": ami_port}, "ring_seconds": 10},
+    }))  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "APOENA_ASTERISK__AMI__SECRET": SECRET}
+    asterisk = subprocess.Popen([str(BINARY), "-C", str(asterisk_conf), "-f", "-n"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    apoena = None
+    try:
+        visitor_id = uuid.uuid4()
+        phones = Phones(visitor_id)
+
+        async def scenario() -> dict:
+            nonlocal apoena
+            server = AudioSocketServer(phones.handle, "127.0.0.1", phones_port)
+            await server.start()
+            ami = await wait_for_manager(ami_port, time.monotonic() + 30)
+            events = ami.events()
+            apoena = subprocess.Popen(
+                [sys.executable, "-m", "concierge", "serve", "--config", str(config), "--port", str(apoena_port), "--no-web"],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=env,
+            )  # fmt: skip
+            ready = await asyncio.to_thread(apoena.stdout.readline)
+            assert b"ready on" in ready, apoena.stderr.read().decode()[-3000:]
+            started = time.monotonic()
+            queued = await ami.action("Originate", {
+                "Channel": "Local/s@portaria", "Application": "AudioSocket", "Data": f"{visitor_id},127.0.0.1:{phones_port}",
+                "Async": "true", "Timeout": 10000,
+            })  # fmt: skip
+            assert queued.succeeded, queued.headers
+            gate = None
+            async with asyncio.timeout(180):
+                async for event in events:
+                    if event.event == "UserEvent" and event.get("UserEvent") == "ApoenaGate":
+                        gate = event
+                        break
+            await ami.close()
+            await asyncio.sleep(1.0)
+            await server.close(2)
+            return {"gate": gate, "seconds": time.monotonic() - started}
+
+        seen = asyncio.run(scenario())
+    finally:
+        for process in (apoena, asterisk):
+            if process is not None and process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+        log = asterisk.stdout.read().decode(errors="replace") if asterisk.stdout else ""
+        (tmp_path / "asterisk.log").write_text(log)
+    gate = seen["gate"]
+    assert gate is not None, log[-3000:]
+    call_id = gate.get("Call")
+    assert (gate.get("Decision"), gate.get("By")) == ("authorized", "voice"), (gate.headers, log[-3000:])
+    shown = subprocess.run([sys.executable, "-m", "concierge", "calls", "show", call_id, "--json", "--config", str(config)],
+                           capture_output=True, cwd=ROOT, env=env, check=True)  # fmt: skip
+    call = json.loads(shown.stdout)
+    visit = call["visit"]
+    assert call["outcome"] == "completed" and visit["decision"] == "authorized" and visit["decided_by"] == "Joana Prado"
+    assert visit["attempts"] == [["Local/104@phones", "answered"]] and visit["resident_turns"][0]["answer"] == "authorize"
+    assert visit["gate"][0]["ok"] and visit["gate"][0]["detail"].startswith("APOENA_DECISION=authorized on Local/s@portaria")
+    from datetime import datetime
+
+    visit_start = datetime.fromisoformat(visit["started_at"]).timestamp()
+    quiet = longest = 0.0
+    for at, pcm in phones.visitor_heard:
+        if visit_start <= at <= (phones.visitor_hung_up_at or at):
+            quiet = 0.0 if loud(pcm) else quiet + len(pcm) / 16000
+            longest = max(longest, quiet)
+    figures = {
+        "ringing_ms": visit["ringing_ms"], "asked_ms": visit["asked_ms"], "decision_ms": visit["decision_ms"],
+        "visitor_longest_quiet_s": round(longest, 2), "whole_call_s": round(seen["seconds"], 1),
+        "resident_heard": visit["resident_turns"][0]["transcript"],
+    }  # fmt: skip
+    print("\nreal Asterisk figures:", json.dumps(figures, ensure_ascii=False))
+    assert visit["asked_ms"] - visit["ringing_ms"] < 2000, figures
+    assert longest < 2.0, figures
