@@ -119,3 +119,33 @@ def test_bad_asterisk_keys_are_named_in_one_line(tmp_path, section, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")) as error:
         load_config(write(tmp_path, {"asterisk": section}), environ={})
     assert "\n" not in str(error.value)
+
+
+def test_residents_are_called_only_once_the_manager_secret_is_set(tmp_path):
+    shipped = load_config(ROOT / "config.json", environ={})
+    assert not shipped.asterisk.enabled, "the shipped config asks nobody: decisions are not_asked"
+    assert (shipped.asterisk.visit_timeout_seconds, shipped.asterisk.waiting_update_seconds) == (150, 15)
+    assert shipped.gate.channel_variable == "APOENA_DECISION" and shipped.gate.webhook.url is None
+    enabled = load_config(write(tmp_path, {}), environ={"APOENA_ASTERISK__AMI__SECRET": "s3cret"})
+    assert enabled.asterisk.enabled
+
+
+def test_the_webhook_token_comes_from_the_environment_and_never_shows(tmp_path):
+    path = write(tmp_path, {"gate": {"webhook": {"url": "http://127.0.0.1:8081/portao", "attempts": 5}}})
+    config = load_config(path, environ={"APOENA_GATE__WEBHOOK__TOKEN": "gate-token-123"})
+    assert (config.gate.webhook.url, config.gate.webhook.attempts, config.gate.webhook.token) == ("http://127.0.0.1:8081/portao", 5, "gate-token-123")
+    assert "gate-token-123" not in repr(config)
+
+
+@pytest.mark.parametrize(
+    "section, key",
+    [
+        ({"webhook": {"url": "ftp://gate"}}, "gate.webhook.url"),
+        ({"webhook": {"attempts": 0}}, "gate.webhook.attempts"),
+        ({"channel_variable": "APOENA DECISION"}, "gate.channel_variable"),
+    ],
+)
+def test_bad_gate_keys_are_named_in_one_line(tmp_path, section, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")) as error:
+        load_config(write(tmp_path, {"gate": section}), environ={})
+    assert "\n" not in str(error.value)
