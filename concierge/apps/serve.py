@@ -46,6 +46,13 @@ def run_serve(
     web = None if no_web else setup.config.web.model_copy(update={} if web_port is None else {"port": web_port})
     if web is not None:
         check_exposure(web.host, web.token)  # before loading the models: a mistake here is found in a second
+    checking = manager_client(setup.config.asterisk)
+    if checking is not None:  # a refused login is found in a second, before the speech models load
+        try:
+            asyncio.run(_check_and_close(checking))
+        except UserError:
+            setup.concierge.store.close()
+            raise
     records = open_records(setup.config.records.path, setup.config.records.retention_days, setup.concierge.brain.name)
     try:
         services = build_services(setup.config, setup.directory, setup.concierge)
@@ -173,6 +180,13 @@ async def serve(
     await _close_manager(ami)
     if monitor is not None:
         await monitor.server.close()
+
+
+async def _check_and_close(ami: AMIClient) -> None:
+    try:
+        await check_manager(ami)
+    finally:
+        await ami.close()
 
 
 async def _close_manager(ami: AMIClient | None) -> None:

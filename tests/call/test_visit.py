@@ -41,7 +41,7 @@ def longest_quiet(frames: list[tuple[float, bytes]], start: float, end: float) -
     return longest
 
 
-def visit(directory, redis_server, tmp_path, texts, sections=None, dial=None, channel=True, **asterisk_settings):
+def visit(directory, redis_server, tmp_path, texts, sections=None, dial=None, channel=True, leave_when=None, **asterisk_settings):
     """Play the recorded delivery as the visitor until hung up; the resident as `asterisk_settings` say."""
     services = make_services(directory, redis_server.url, ScriptedTranscriber(texts), tmp_path, sections={**FAST, **(sections or {})})
     pcm, _ = fixture_turns("entrega")
@@ -67,12 +67,18 @@ def visit(directory, redis_server, tmp_path, texts, sections=None, dial=None, ch
                 listening = asyncio.create_task(listen())
                 await pace(client, pcm, speed=4)
                 while not listening.done():
+                    if leave_when is not None and any(isinstance(e, leave_when) for e in events):
+                        break  # the visitor gives up and hangs up
                     await client.send_audio(bytes(320))
                     await asyncio.sleep(0.02)
                 hung_up_at = time.time()
                 await client.close()
                 for _ in range(100):
                     if any(isinstance(e, CallEnded) for e in events):
+                        break
+                    await asyncio.sleep(0.05)
+                for _ in range(100):
+                    if all(leg.ended_at for leg in asterisk.legs):
                         break
                     await asyncio.sleep(0.05)
             return asterisk, hung_up_at
@@ -151,3 +157,15 @@ def test_an_apartment_without_dial_strings_is_not_rung(directory, redis_server, 
     decided, _, _, asterisk, _ = visit(services_directory, redis_server, tmp_path, VISITOR, resident=SimulatedResident(digits="1"))
     assert decided.decision == "no_answer" and "no dial string for apartment 104" in decided.reason
     assert asterisk.originates == []
+
+
+def test_a_visitor_who_hangs_up_while_the_resident_is_on_the_line_cancels_the_visit(directory, redis_server, tmp_path):
+    from concierge.call.visit import ResidentAnswered
+
+    decided, events, _, asterisk, _ = visit(
+        directory, redis_server, tmp_path, VISITOR, leave_when=ResidentAnswered, resident=SimulatedResident(answers=0)
+    )
+    assert decided.decision == "cancelled" and "visitor hung up" in decided.reason and decided.by is None
+    assert next(e for e in events if isinstance(e, CallEnded)).outcome is Outcome.CALLER_HUNG_UP
+    assert asterisk.legs[0].ended_at is not None, "the resident's leg was hung up too"
+    assert "APOENA_DECISION" not in asterisk.channels[VISITOR_CHANNEL], "nothing is opened for a visit nobody decided"
