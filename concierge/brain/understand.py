@@ -397,6 +397,8 @@ def _visitor_span(
                 continue
             start = end + 1 if cue[-1] in SELF and end < len(words) and folded[end] in {"a", "o"} else end
             span = _name_span(words, start, cased) or _name_after_who(words, start, cased)
+            if span is None and ("nome" in cue or "chamo" in cue):
+                span = _uncased_name(words, start)
             later = said is not None and span is not None and span[0] >= said[1]
             if span is not None and (said is None or (later and (_corrects(folded[said[1] : span[0]]) or ("nome" in cue and not named)))):
                 # a later one wins after a correction ('Heitor… não, eu sou o Jorge') or as the real name
@@ -416,6 +418,17 @@ def _visitor_span(
     if "visitor_name" in asked:
         return _bare_name(words, cased), False
     return None, False
+
+
+def _uncased_name(words: list[Word], start: int) -> tuple[int, int] | None:
+    """'Meu nome é a talita.': after 'meu nome é' one word ending the clause is the name, written
+    small or not (speech recognition does not always capitalise an unusual name)."""
+    at = start + 1 if start < len(words) and words[start].folded in {"a", "o"} else start
+    if at >= len(words) or len(words[at].folded) < 3 or not _is_name_word(words[at], cased=False):
+        return None
+    if words[at].folded in lexicon.words("relations") | lexicon.words("roles") | lexicon.words("interjections"):
+        return None
+    return (at, at + 1) if words[at].clause_end or at + 1 == len(words) else None
 
 
 def _corrected_name(words: list[Word], span: tuple[int, int], cased: bool) -> tuple[int, int]:

@@ -125,3 +125,8 @@ def test_a_self_corrected_number_keeps_the_block_said_before_it(directory):
 
     best = apartment_readings("Visita pro bloco B, quarenta e três... não, trinta e quatro.")[0]
     assert (best.block, best.number) == ("B", "34")
+
+
+def test_a_name_written_small_after_meu_nome_e_is_still_the_name(directory):
+    assert understand("Meu nome é a talita.", directory, []).visitor_name == "Talita"
+    assert understand("Meu nome é o entregador.", directory, []).visitor_name is None
