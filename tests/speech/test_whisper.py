@@ -249,3 +249,13 @@ def test_what_whisper_copies_from_the_prompt_is_dropped(heard, kept):
 
     assert strip_prompt_echo(heard, PROMPT) == kept
     assert strip_prompt_echo(heard, None) == heard
+
+
+def test_whisper_is_primed_with_the_residents_names_only() -> None:
+    from concierge.speech.whisper import decoder_prompt
+
+    assert decoder_prompt(DIRECTORY_PROMPT).startswith("Ana Beatriz Souza, Marcos Souza,")
+    assert decoder_prompt(DIRECTORY_PROMPT).endswith("João Santos.")
+    assert decoder_prompt(directory_prompt([], ["101"])) is None
+    assert decoder_prompt("Portaria do Condomínio Apoena.") == "Portaria do Condomínio Apoena."
+    assert decoder_prompt(None) is None
