@@ -41,6 +41,7 @@ class Conversation(BaseModel):
     intent_strength: int = Field(0, description="how firmly the intent was said (understand.intent_strength)")
     unsure: list[str] = Field(default_factory=list, description="slots to read back before the visit is complete")
     apartment_asks: int = Field(0, description="times the apartment was asked for and still not known")
+    intent_asks: int = Field(0, description="times 'entrega ou visita?' was asked and still not known")
 
     def add(self, role: Literal["visitor", "concierge", "system"], text: str) -> None:
         self.history.append(Line(role=role, text=text))

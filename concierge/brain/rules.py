@@ -25,6 +25,7 @@ REFUSE_GATE = "Não posso liberar a entrada por aqui; quem autoriza é o morador
 CONFIRMATION_OPENER = "Certo."
 CONFIRM = "confirm"  # what a read-back asks for, in `Conversation.asked`
 CONFIRMED, KEYPAD = "confirmed", "keypad"  # apartment support beyond the directory's: the visitor's yes, the keypad
+MAX_INTENT_ASKS = 2  # 'É entrega ou visita?' asked in vain this often: the other questions first
 KEYPAD_PROMPT = "Por favor, digite o número do apartamento no teclado e depois a tecla jogo da velha."
 
 
@@ -49,7 +50,7 @@ class RulesBrain:
         "Pode confirmar o apartamento e o nome do morador?", "Desculpe, não entendi.", "Desculpe, não ouvi.",
         "Preciso dessa informação para avisar o morador.", "Vou avisar a moradora.", "Vou avisar o morador.",
         "Aguarde um momento, por favor.", "Tudo bem.", "Até logo!", REFUSE_GATE, CONFIRMATION_OPENER,
-        "De qual bloco?", "Qual é o nome do morador?", KEYPAD_PROMPT,
+        "De qual bloco?", "Qual é o nome do morador?", "Qual é o apartamento e o nome do morador?", KEYPAD_PROMPT,
     )  # fmt: skip
 
     def __init__(self, directory: Directory) -> None:
@@ -88,6 +89,8 @@ class RulesBrain:
         message, asked = self._compose(conversation, heard, text, problem, before if settled_before else None)
         if "apartment_number" in asked:
             conversation.apartment_asks += 1
+        if "intent_type" in asked:
+            conversation.intent_asks += 1
         return message, asked, problem
 
     @staticmethod
@@ -316,7 +319,7 @@ class RulesBrain:
         if problem is not None and problem.question:
             question, asked = problem.question, problem.asks
         else:
-            question, asked = self._question(dados)
+            question, asked = self._question(dados, skip_intent=conversation.intent_asks >= MAX_INTENT_ASKS)
             if "apartment_number" in asked and heard.dont_know and "resident_name" in asked:
                 question, asked = "Qual é o nome do morador?", ("resident_name",)  # no number known: a name will do
             elif "apartment_number" in asked and self._block_missing(conversation):
@@ -333,19 +336,26 @@ class RulesBrain:
         return f"{head} para {dados.resident_name}, no apartamento {dados.apartment_number}, certo?"
 
     @staticmethod
-    def _question(dados: Dados) -> tuple[str, tuple[str, ...]]:
-        """Ask for what is still missing, never for a slot already filled."""
+    def _question(dados: Dados, skip_intent: bool = False) -> tuple[str, tuple[str, ...]]:
+        """Ask for what is still missing, never for a slot already filled; the intent last once it
+        was asked for in vain (`skip_intent`), so the call moves on."""
         missing = dados.missing()
+        if skip_intent and "intent_type" in missing and len(missing) > 1:
+            missing.remove("intent_type")
         if "intent_type" in missing:
             nothing_else = len(missing) == 4
             return ("É entrega ou visita?" if nothing_else else "É uma entrega ou uma visita?"), ("intent_type",)
         delivery = dados.intent_type == Intent.ENTREGA
         if "resident_name" in missing and "apartment_number" in missing:
+            if dados.intent_type == Intent.DESCONHECIDO:
+                return "Qual é o apartamento e o nome do morador?", ("apartment_number", "resident_name")
             if delivery:
                 return "Para qual apartamento e para quem é a entrega?", ("apartment_number", "resident_name")
             return "Qual é o apartamento e quem você veio visitar?", ("apartment_number", "resident_name")
         if "resident_name" in missing:
             where = dados.apartment_number
+            if dados.intent_type == Intent.DESCONHECIDO:
+                return f"Qual é o nome do morador do apartamento {where}?", ("resident_name",)
             if delivery:
                 return f"Para quem é a entrega no apartamento {where}?", ("resident_name",)
             return f"Quem você veio visitar no apartamento {where}?", ("resident_name",)

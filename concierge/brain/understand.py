@@ -160,6 +160,8 @@ def understand(text: str, directory: Directory, asked: list[str] | tuple[str, ..
     )
     if result.intent is None and SOMEONE_HOME.search(text):
         result.intent = Intent.VISITA  # asking whether someone is home: a visit (a hint only)
+    if result.intent is None and "intent_type" in asked:
+        result.intent = _one_of_the_two(folded)
     result.intent_strength = intent_strength(folded, result.intent)
     greeting = GREETING.search(folded)
     result.greeting = greeting.group(1).capitalize() if greeting else None
@@ -222,6 +224,24 @@ def detect_intent(folded: str) -> Intent | None:
     if lexicon.pattern("visit").search(folded) or CAME_TO_DO.search(folded) or _relation_pattern().search(folded):
         return Intent.VISITA
     return None
+
+
+ANSWER_WORDS = {Intent.VISITA: "visita", Intent.ENTREGA: "entrega"}
+ANSWER_SLIP, ANSWER_MARGIN = 0.5, 0.3
+
+
+def _one_of_the_two(folded: str) -> Intent | None:
+    """The answer to 'É entrega ou visita?' misheard ('É uma vida.'): a short reply with a word
+    clearly nearer one of the two words than the other (a hint, strength 1)."""
+    words = [w for w in folded.split() if len(w) >= 4]
+    if not words or len(folded.split()) > 6:
+        return None
+    best: tuple[float, Intent] | None = None
+    for word in words:
+        near = sorted((Levenshtein.normalized_distance(word, said), intent) for intent, said in ANSWER_WORDS.items())
+        if near[0][0] <= ANSWER_SLIP and near[1][0] - near[0][0] >= ANSWER_MARGIN and (best is None or near[0][0] < best[0]):
+            best = near[0]
+    return best[1] if best else None
 
 
 def _corrected_intent(folded: str) -> Intent | None:

@@ -147,3 +147,10 @@ def test_a_badly_heard_name_of_someone_in_the_apartment_is_read_back_not_taken(l
 def test_a_name_nothing_like_the_residents_is_not_guessed(lettered):
     _, replies = talk(RulesBrain(lettered), "Entrega para o 43 do bloco B.", "Pro Marcos Pinto.", "Meu nome é Antelmo.")
     assert replies[-1].dados.resident_name is None
+
+
+def test_entrega_ou_visita_asked_in_vain_twice_gives_way_to_the_other_questions(directory):
+    _, replies = talk(RulesBrain(directory), "Boa tarde.", "Hã?", "Meu nome é Carlos.")
+    assert replies[0].mensagem.endswith("É entrega ou visita?")
+    assert replies[1].mensagem.endswith("É entrega ou visita?")
+    assert replies[2].mensagem == "Qual é o apartamento e o nome do morador?"

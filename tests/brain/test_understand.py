@@ -130,3 +130,9 @@ def test_a_self_corrected_number_keeps_the_block_said_before_it(directory):
 def test_a_name_written_small_after_meu_nome_e_is_still_the_name(directory):
     assert understand("Meu nome é a talita.", directory, []).visitor_name == "Talita"
     assert understand("Meu nome é o entregador.", directory, []).visitor_name is None
+
+
+@pytest.mark.parametrize("text, intent", [("É uma vida.", Intent.VISITA), ("É intrega.", Intent.ENTREGA), ("Bom dia.", None)])
+def test_a_misheard_answer_to_entrega_ou_visita_is_the_nearer_word(directory, text, intent):
+    assert understand(text, directory, ["intent_type"]).intent == intent
+    assert understand(text, directory, []).intent is None, "only as the answer to that question"
