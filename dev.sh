@@ -57,6 +57,7 @@ setup() {  # setup EXTRAS: the package with those extras (the tests also run the
 
 case "${1:-}" in
   setup)
+    apt_install ffmpeg  # .mp3/.ogg/.m4a recordings (concierge.audio.recordings, via pydub)
     setup
     ;;
   demo)
@@ -65,7 +66,7 @@ case "${1:-}" in
     .venv/bin/apoena simulate fixtures/calls/entrega.slin
     ;;
   test)
-    apt_install chromium  # the monitoring page's browser test (tests/web/test_page.py)
+    apt_install chromium ffmpeg  # the page's browser test (tests/web/test_page.py); recordings in every format (tests/audio)
     setup dev,crewai,azure
     shift
     .venv/bin/python -m pytest "$@"
