@@ -80,6 +80,10 @@ class RulesBrain:
             dados.intent_type, conversation.intent_strength = heard.intent, heard.intent_strength
         if heard.visitor_name and self._is_resident_echo(conversation, heard):
             heard.visitor_name = None  # the resident's own name, said again, is not the visitor's
+        if self._own_name_instead(conversation, heard):
+            heard.visitor_name = heard.bare_name
+            if fold(heard.resident or "") == fold(heard.bare_name or ""):
+                heard.resident, heard.resident_mentions = None, []
         if heard.visitor_name and (dados.visitor_name is None or heard.visitor_explicit):
             dados.visitor_name = title_name(heard.visitor_name)
         if heard.block is None and self._block_missing(conversation):
@@ -146,6 +150,17 @@ class RulesBrain:
             conversation.resident_claim = self.directory.residents_of(conversation.apartment_claim or "")[0].name
             changed.add(RESIDENT)
         return frozenset(changed)
+
+    def _own_name_instead(self, conversation: Conversation, heard: Understanding) -> bool:
+        """A bare name nobody here has, said after the visitor already named whom they came for
+        ('Rosicleide Maranhão' … 'Wanderley'), or after their trade ('Carteiro Paulo'): the
+        visitor's own name, not a second resident."""
+        name, claim = heard.bare_name, conversation.resident_claim
+        if name is None or heard.visitor_name or conversation.dados.visitor_name is not None or claim is None:
+            return False
+        if fold(claim).split()[0] == fold(name).split()[0]:
+            return False
+        return heard.role_first or not self.directory.find(name)
 
     @staticmethod
     def _is_resident_echo(conversation: Conversation, heard: Understanding) -> bool:

@@ -125,6 +125,8 @@ class Understanding:
     answer: bool | None = None  # a yes (True) or no (False) to a read-back
     keyed: bool = False  # digits alone: typed on the keypad
     about_the_resident: bool = False  # 'o morador do 501': whoever lives there
+    bare_name: str | None = None  # the utterance is only a name ('Wanderley.', 'Carteiro Paulo.'), whoever's it is
+    role_first: bool = False  # it opens with the speaker's trade ('Carteiro Paulo.')
     resident: str | None = None
     resident_mentions: list[NameMention] = field(default_factory=list)
     resident_cued: bool = False  # the resident's name came after 'para', 'ver', 'dona'…
@@ -180,6 +182,9 @@ def understand(text: str, directory: Directory, asked: list[str] | tuple[str, ..
     result.keyed = bool(re.fullmatch(r"[\d#*\s]+", text.strip())) and any(ch.isdigit() for ch in text)
     result.about_the_resident = bool(THE_RESIDENT.search(folded))
     _find_resident(result, words, cased, directory, visitor_span, asked)
+    if visitor_span is None and (bare := _bare_name(words, cased)) is not None:
+        result.bare_name = _name_text(words[bare[0] : bare[1]])
+        result.role_first = bare[0] > 0 and words[0].folded in lexicon.words("roles")
     return result
 
 

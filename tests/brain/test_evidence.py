@@ -154,3 +154,15 @@ def test_entrega_ou_visita_asked_in_vain_twice_gives_way_to_the_other_questions(
     assert replies[0].mensagem.endswith("É entrega ou visita?")
     assert replies[1].mensagem.endswith("É entrega ou visita?")
     assert replies[2].mensagem == "Qual é o apartamento e o nome do morador?"
+
+
+def test_a_bare_unknown_name_after_the_resident_was_named_is_the_visitor_s(directory):
+    _, replies = talk(RulesBrain(directory), "Entrega pra Rosicleide Maranhão, apartamento 104.", "Não, é Rosicleide mesmo.", "Wanderley.")
+    assert replies[-1].dados.visitor_name == "Wanderley"
+    assert replies[-1].dados.resident_name is None and not replies[-1].valid_for_action
+
+
+def test_a_trade_then_a_name_is_the_visitor_even_if_a_resident_shares_it(directory):
+    _, replies = talk(RulesBrain(directory), "Correios, encomenda pra Rosilene Farias.", "Carteiro Paulo.")
+    assert replies[-1].dados.visitor_name == "Paulo"
+    assert replies[-1].dados.resident_name is None
