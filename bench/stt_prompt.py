@@ -120,10 +120,13 @@ def main() -> None:
     parser.add_argument("--split", nargs="+", default=["dev", "blind"])
     parser.add_argument("--limit", type=int, default=None, help="calls per split")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--turns", default=None, help="only turns whose text matches this regex (e.g. '^(Meu nome|Sou)')")
     args = parser.parse_args()
     transcriber = WhisperTranscriber(WhisperOptions())
     directories: dict[str, Directory] = {}
     work = [item for split in args.split for item in turns_of(split, args.limit)]
+    if args.turns:
+        work = [item for item in work if re.search(args.turns, item[2]["text"])]
     if not work:
         sys.exit(f"no rendered calls under {EVAL}: run scripts/render_dialogs.py first")
     print(f"{len(work)} turns from {args.split}")
