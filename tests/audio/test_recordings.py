@@ -6,16 +6,18 @@ back the same speech (aligned SNR), the same length, and one-line errors for wha
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from concierge.audio.pcm import AudioFileError, pcm_to_int16, read_audio_file
+
+from ..test_cli import ROOT, run
 
 DATA = Path(__file__).parent / "data"
 SOURCE = DATA / "entrega.slin"
@@ -142,11 +144,35 @@ def test_an_ffmpeg_without_the_codec_is_named_as_the_missing_decoder(
 
 @needs_ffmpeg
 def test_simulate_without_ffmpeg_exits_2_with_one_line_and_no_traceback(tmp_path: Path) -> None:
-    from ..test_cli import run
-
     mp3 = encode(SOURCE, tmp_path / "call.mp3", [])
     result = run(["simulate", str(mp3)], env={"PATH": str(tmp_path / "no-tools")})
     err = result.stderr.decode()
     assert result.returncode == 2, err
     assert "needs ffmpeg and ffprobe" in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+@needs_ffmpeg
+@pytest.mark.slow
+def test_simulate_plays_mp3_and_ulaw_versions_of_a_fixture_call_to_the_same_slots(tmp_path: Path) -> None:
+    fixture = ROOT / "fixtures" / "calls" / "entrega"
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"directory": {"path": str(ROOT / "data" / "apartamentos.json")}}))
+    calls = [
+        encode(fixture.with_suffix(".slin"), tmp_path / "entrega.mp3", ["-ar", "44100", "-b:a", "64k"]),
+        encode(fixture.with_suffix(".slin"), tmp_path / "entrega_ulaw.ulaw", ["-f", "mulaw"]),
+    ]
+    for call in calls:
+        shutil.copy(fixture.with_suffix(".json"), call.with_suffix(".json"))
+    result = run(["simulate", *map(str, calls), "--json", "--config", str(config)], timeout=300)
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    report = json.loads(result.stdout)
+    expected = json.loads(fixture.with_suffix(".json").read_text())["expected"]
+    assert [Path(call["file"]).name for call in report["calls"]] == ["entrega.mp3", "entrega_ulaw.ulaw"]
+    for call in report["calls"]:
+        assert call["passed"] is True and call["mismatches"] == [] and call["expected"] == expected
+        assert call["outcome"] == "completed"
+        assert call["final"]["valid_for_action"] is True
+        assert {key: call["final"]["dados"][key] for key in expected if key != "valid_for_action"} == {
+            key: value for key, value in expected.items() if key != "valid_for_action"
+        }
