@@ -34,6 +34,7 @@ ENCODINGS = {
     "call.alaw": (["-f", "alaw"], 30),
     "call.gsm": (["-c:a", "libgsm", "-f", "gsm"], 10),
     "call.wav": (["-ar", "44100", *STEREO], 40),
+    "call.WAV": (["-c:a", "libgsm_ms"], 10),  # Asterisk's wav49: GSM 06.10 inside a WAV
     "call.flac": (["-ar", "16000"], 40),
     "call.mp3": (["-ar", "22050", *STEREO, "-b:a", "64k"], 20),
     "call.ogg": (["-c:a", "libvorbis", "-ar", "16000"], 18),
