@@ -23,6 +23,7 @@ HONORIFICS = frozenset(
 
 DIAL_STRING = re.compile(r"[A-Za-z][A-Za-z0-9_]*/[^\s,&|^]+")
 LOOSE_NAME_DISTANCE = 0.26  # a slip in about one sound of four: Desvaldo/Edvaldo, Suéle/Sueli
+LOOSE_FULL_NAME_DISTANCE = 0.34  # beside a name word that matches: Doblas/Douglas, Zéfica/Jéssica
 """TECH/resource, as `Dial()` and `Originate` take it; no spaces, commas or '&' (no second target smuggled)."""
 
 
@@ -255,6 +256,20 @@ class Directory:
             if any(Levenshtein.normalized_distance(w, k) <= LOOSE_NAME_DISTANCE for w in said for k in known):
                 found.append(resident)
         return found
+
+    def heard_as(self, query: str) -> list[Resident]:
+        """Residents a badly heard full name can be: one word is one of their names (as `find`
+        allows) and another is within a third of its sounds of another of theirs ('Doblas Britos'
+        -> Douglas Brito, 'Zéfica Pacheco' -> Jéssica Pacheco). To be read back, never taken."""
+        said = [w for w in fold(query).split() if w not in PARTICLES and w not in HONORIFICS and len(w) >= 3]
+        found: dict[tuple[str, str], Resident] = {}
+        for anchor in said:
+            for resident in self._residents_matching(anchor, True):
+                others = [sound(t) for t in resident.tokens if not tokens_match(anchor, t)]
+                rest = [sound(w) for w in said if w != anchor]
+                if any(Levenshtein.normalized_distance(w, t) <= LOOSE_FULL_NAME_DISTANCE for w in rest for t in others):
+                    found[(resident.name, resident.apartment)] = resident
+        return list(found.values())
 
     def scan(self, words: list[str], fuzzy: bool | list[bool] = True) -> list[NameMention]:
         """Every place where a resident's name (first name, or first + more) starts in `words`.

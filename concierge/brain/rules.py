@@ -296,6 +296,9 @@ class RulesBrain:
                 f"Temos mais de um morador chamado {shown}.",
                 ONLY_RESIDENT, ("apartment_number",), "Qual é o número do apartamento?",
             ))  # fmt: skip
+        elif len(heard := self.directory.heard_as(name)) == 1 and not problems:
+            dados.resident_name, dados.apartment_number = heard[0].name, heard[0].apartment  # read back
+            conversation.unsure = sorted({*conversation.unsure, "resident_name", "apartment_number"})
         elif not everywhere:
             problems.append(Problem(f"Não encontrei nenhum morador chamado {shown}.", ONLY_RESIDENT))
         return problems

@@ -456,6 +456,17 @@ def _uncased_name(words: list[Word], start: int) -> tuple[int, int] | None:
     return (at, at + 1) if words[at].clause_end or at + 1 == len(words) else None
 
 
+def _uncased_resident(words: list[Word], start: int, directory: Directory) -> tuple[int, int] | None:
+    """'Encomenda para doblas britos.': words written small after a resident cue that the directory
+    can hear as one resident's full name (`Directory.heard_as`, read back before it counts)."""
+    end = start
+    while end < len(words) and end - start < 3 and words[end].text.isalpha() and words[end].folded not in NOT_NAMES:
+        end += 1
+        if words[end - 1].clause_end:
+            break
+    return (start, end) if end - start >= 2 and len(directory.heard_as(" ".join(w.text for w in words[start:end]))) == 1 else None
+
+
 def _corrected_name(words: list[Word], span: tuple[int, int], cased: bool) -> tuple[int, int]:
     """'Meu nome é Alemão, quer dizer, Vilmar': a name right after a correction replaces the one said."""
     for index in range(span[1], min(span[1] + 3, len(words))):
@@ -622,7 +633,7 @@ def _find_resident(
         return
     for index in range(1, len(words)):
         if index not in taken and _after_resident_cue(folded, index):
-            span = _name_span(words, index, cased)
+            span = _name_span(words, index, cased) or _uncased_resident(words, index, directory)
             if span is not None and not taken.intersection(range(*span)):
                 result.resident = _name_text(words[span[0] : span[1]])
                 return

@@ -166,3 +166,11 @@ def test_a_trade_then_a_name_is_the_visitor_even_if_a_resident_shares_it(directo
     _, replies = talk(RulesBrain(directory), "Correios, encomenda pra Rosilene Farias.", "Carteiro Paulo.")
     assert replies[-1].dados.visitor_name == "Paulo"
     assert replies[-1].dados.resident_name is None
+
+
+def test_a_full_name_heard_badly_anywhere_is_read_back_with_its_apartment(lettered):
+    assert [r.name for r in lettered.heard_as("Dedvaudo Santo")] == ["Edvaldo Santos"]
+    assert lettered.heard_as("Dedvaudo Pinto") == [], "one close word is not enough without an apartment"
+    _, replies = talk(RulesBrain(lettered), "Encomenda para roi tavare.", "Meu nome é Antelmo.")
+    assert replies[-1].dados.apartment_number == "C-43" and replies[-1].mensagem.endswith("certo?")
+    assert not replies[-1].valid_for_action
