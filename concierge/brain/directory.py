@@ -23,6 +23,8 @@ HONORIFICS = frozenset(
 
 DIAL_STRING = re.compile(r"[A-Za-z][A-Za-z0-9_]*/[^\s,&|^]+")
 LOOSE_NAME_DISTANCE = 0.26  # a slip in about one sound of four: Desvaldo/Edvaldo, Suéle/Sueli
+BLOCK_LETTER_SLIPS = {"V": ("B",), "P": ("B",), "T": ("D",), "B": ("V",), "D": ("T",)}
+"""Block letters a phone line turns into others ('bê' heard 'vê'), tried when the one heard is no block here."""
 LOOSE_FULL_NAME_DISTANCE = 0.34  # beside a name word that matches: Doblas/Douglas, Zéfica/Jéssica
 """TECH/resource, as `Dial()` and `Originate` take it; no spaces, commas or '&' (no second target smuggled)."""
 
@@ -212,8 +214,10 @@ class Directory:
         '1204' alone -> every block's 1204."""
         number = number.upper().lstrip("0") or "0"
         if block is not None and self.has_blocks:
-            key = f"{block.upper()}-{number}"
-            return [key] if key in self.apartments else []
+            for label in (block.upper(), *BLOCK_LETTER_SLIPS.get(block.upper(), ())):
+                if f"{label}-{number}" in self.apartments:
+                    return [f"{label}-{number}"]  # a slip ('V' for B) is read back: see evidence._weigh
+            return []
         if number in self.apartments:
             return [number]
         found = [key for key in self.apartments if "-" in key and key.rsplit("-", 1)[1].lstrip("0") == number]

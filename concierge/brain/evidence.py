@@ -66,7 +66,9 @@ def _weigh(heard: ApartmentHeard, directory: Directory, homes: set[str], penalty
     score = heard.prior - penalty
     if len(keys) == 1:
         vouched = keys[0] in homes
-        return ApartmentChoice(keys[0], said, Support.DIRECTORY, from_alternative and not vouched, score + 1.0 + 0.5 * vouched)
+        slipped = heard.block is not None and not keys[0].startswith(f"{heard.block.upper()}-")  # 'V-43' heard, B-43 here
+        unsure = (from_alternative or slipped) and not vouched
+        return ApartmentChoice(keys[0], said, Support.DIRECTORY, unsure, score + 1.0 + 0.5 * vouched - 0.2 * slipped)
     if len(keys) > 1:
         home = [key for key in keys if key in homes]
         if len(home) == 1:  # the block was not said: the resident's own block is read back

@@ -35,7 +35,7 @@ THOUSAND = {"mil": 1000}
 NUMBER_WORDS = {**UNITS, **TEENS, **TENS, **HUNDREDS, **THOUSAND}
 FUZZY_WORDS = {w: v for w, v in NUMBER_WORDS.items() if len(w) >= 7}  # long words survive one or two slips
 CONNECTORS = frozenset({"e", "de"})
-BLOCK_WORDS = frozenset({"bloco", "bl", "torre", "predio", "edificio", "ala", "quadra"})
+BLOCK_WORDS = frozenset({"bloco", "bl", "loco", "torre", "predio", "edificio", "ala", "quadra"})  # 'Lóco-V': bloco, misheard
 LETTER_WORDS = {"be": "b", "ce": "c", "de": "d", "ge": "g", "ha": "h", "ve": "v", "xis": "x"}
 SEPARATORS = frozenset({",", "-", "/"})
 BLOCK_PAUSES = frozenset({",", "-", ".", ":"})

@@ -200,8 +200,11 @@ class RulesBrain:
         """'É no bloco D': completes a number heard without its block, or waits for the number."""
         number = conversation.apartment_claim
         if number is not None and not self.directory.has_apartment(number) and self._in_block(number, block):
-            conversation.apartment_claim = f"{block}-{number}"
+            key = self.directory.apartments_numbered(number, block)[0]
+            conversation.apartment_claim = key
             conversation.apartment_support = Support.DIRECTORY.value
+            if not key.startswith(f"{block.upper()}-"):  # 'bloco V' heard, and only B has that number: read back
+                self._mark_unsure(conversation, "apartment_number")
         conversation.block_claim = block
 
     def _block_missing(self, conversation: Conversation) -> bool:
@@ -219,7 +222,8 @@ class RulesBrain:
         return (plain or fitting or [None])[-1]
 
     def _in_block(self, number: str, block: str) -> bool:
-        return self.directory.has_apartment(f"{block}-{number}")
+        """Whether `number` exists in `block`, or in the block a phone line turns it into ('V' for B)."""
+        return len(self.directory.apartments_numbered(number, block)) == 1
 
     def _single_resident_meant(self, conversation: Conversation, heard: Understanding) -> bool:
         """'o morador do 501', or 'não sei o nome' when asked: the apartment's only resident is meant."""

@@ -174,3 +174,11 @@ def test_a_full_name_heard_badly_anywhere_is_read_back_with_its_apartment(letter
     _, replies = talk(RulesBrain(lettered), "Encomenda para roi tavare.", "Meu nome é Antelmo.")
     assert replies[-1].dados.apartment_number == "C-43" and replies[-1].mensagem.endswith("certo?")
     assert not replies[-1].valid_for_action
+
+
+def test_a_block_letter_the_line_turned_into_another_is_read_back(lettered):
+    _, replies = talk(RulesBrain(lettered), "Tem um pacote aqui para o 43 do bloco V.", "Para o Edvaldo.", "Meu nome é Antelmo.")
+    assert replies[-1].dados.apartment_number == "B-43", "no block V here: 'vê' was 'bê'"
+    assert replies[-1].mensagem.endswith("certo?") and not replies[-1].valid_for_action
+    _, replies = talk(RulesBrain(lettered), "Entrega para o 43.", "Meu nome é Antelmo.", "Lóco-V.")
+    assert replies[-1].dados.apartment_number == "B-43"
