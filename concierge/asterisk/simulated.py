@@ -67,6 +67,7 @@ class SimulatedAsterisk:
     refuse_login: bool = False
     drop_on_originate: bool = False
     connect_leg: bool = True  # False: answered, but the leg never reaches AudioSocket
+    leg_delay: float = 0.0  # seconds between the answer and the leg reaching AudioSocket
     ring_seconds: float = 0.3  # before an answer
     speed: float = 1.0
     channels: dict[str, dict[str, str]] = field(default_factory=dict)  # channel -> its variables
@@ -187,6 +188,7 @@ class SimulatedAsterisk:
         await send(*fields, ("Response", "Success"), ("Reason", "4"), ("Uniqueid", f"{time.time():.2f}"))
         if self.connect_leg:
             assert self.resident is not None
+            await asyncio.sleep(self.leg_delay)
             report = ResidentLegReport(variables.get("APOENA_UUID", ""), channel)
             self.legs.append(report)
             await self._resident_leg(variables.get("APOENA_AUDIOSOCKET", ""), report, self.resident)

@@ -21,6 +21,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -325,6 +326,7 @@ class ResidentLegs:
         self.directory = directory
         self.dialing = dialing
         self._pending: dict[str, _Pending] = {}
+        self._ended: deque[str] = deque(maxlen=256)  # legs whose visit is over: one arriving late is hung up
         self._connecting = asyncio.Lock()
 
     @property
@@ -344,13 +346,15 @@ class ResidentLegs:
 
     def claims(self, connection: Connection) -> bool:
         """Whether this AudioSocket connection is a resident's leg Apoena is waiting for."""
-        return str(connection.call_id) in self._pending
+        leg_id = str(connection.call_id)
+        return leg_id in self._pending or leg_id in self._ended
 
     async def serve_leg(self, connection: Connection) -> None:
         """Run a resident's leg (the AudioSocket handler for a claimed connection)."""
         pending = self._pending.get(str(connection.call_id))
         if pending is None or pending.arrived.done():
-            await connection.hangup()  # a second connection with the same UUID, or the visit is over
+            log.warning("resident leg %s arrived after its visit ended (or twice): hung up", connection.call_id)
+            await connection.hangup()
             return
         pending.arrived.set_result(connection)
         pending.observe(ResidentAnswered(pending.call_id, pending.leg_id))
@@ -394,9 +398,13 @@ class ResidentLegs:
         except asyncio.CancelledError:
             decided(CANCELLED, "the visitor hung up before the resident decided")
             raise
+        except Exception as error:  # a bug must still end the visit politely, and on the record
+            log.exception("call %s: the visit failed", call_id)
+            return decided(Decision.NO_ANSWER, f"the visit failed: {type(error).__name__}: {error}")
         finally:
             pending.cancelled.set()  # a leg still running says goodbye and hangs up
             self._pending.pop(pending.leg_id, None)
+            self._ended.append(pending.leg_id)
 
     async def _reach(self, pending: _Pending, dials: list[str], ringing: dict, decided) -> VisitDecided:
         asterisk = self.config.asterisk

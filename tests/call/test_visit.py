@@ -169,3 +169,14 @@ def test_a_visitor_who_hangs_up_while_the_resident_is_on_the_line_cancels_the_vi
     assert next(e for e in events if isinstance(e, CallEnded)).outcome is Outcome.CALLER_HUNG_UP
     assert asterisk.legs[0].ended_at is not None, "the resident's leg was hung up too"
     assert "APOENA_DECISION" not in asterisk.channels[VISITOR_CHANNEL], "nothing is opened for a visit nobody decided"
+
+
+def test_a_resident_leg_arriving_after_its_visit_gave_up_is_hung_up_not_greeted(directory, redis_server, tmp_path):
+    from concierge.call.events import CallStarted
+
+    decided, events, _, asterisk, _ = visit(
+        directory, redis_server, tmp_path, VISITOR, leg_delay=3.0, resident=SimulatedResident(digits="1")
+    )
+    assert decided.decision == "no_answer" and "never reached the AudioSocket server" in decided.reason
+    assert [e.call_id for e in events if isinstance(e, CallStarted)] == [decided.call_id], "the late leg was no visitor call"
+    assert asterisk.legs[0].ended_at is not None and not asterisk.legs[0].received, "hung up without a word"
