@@ -115,10 +115,10 @@ def _read_with_ffmpeg(path: Path) -> tuple[np.ndarray, int]:
     missing = [tool for tool in ("ffmpeg", "ffprobe") if shutil.which(tool) is None]
     if missing:
         raise AudioFileError(
-            f"{path}: decoding an {_kind(path)} needs {' and '.join(missing)},"
+            f"{path}: {_kind(path)}s need {' and '.join(missing)} to be decoded,"
             f" which {'is' if len(missing) == 1 else 'are'} not installed (apt-get install ffmpeg)"
         )
-    with warnings.catch_warnings():  # pydub warns at import about tools we have just checked
+    with warnings.catch_warnings():  # pydub warns at import: audioop's deprecation, tools it looks for
         warnings.simplefilter("ignore")
         from pydub import AudioSegment
         from pydub.exceptions import CouldntDecodeError

@@ -121,7 +121,7 @@ def test_without_ffmpeg_compressed_files_name_the_missing_decoder_and_asterisk_f
     with pytest.raises(AudioFileError) as caught:
         read_audio_file(mp3)
     assert str(caught.value) == (
-        f"{mp3}: decoding an MP3 file needs ffmpeg and ffprobe, which are not installed (apt-get install ffmpeg)"
+        f"{mp3}: MP3 files need ffmpeg and ffprobe to be decoded, which are not installed (apt-get install ffmpeg)"
     )
     assert len(read_audio_file(ulaw)) == len(SOURCE.read_bytes())
 
@@ -149,7 +149,7 @@ def test_simulate_without_ffmpeg_exits_2_with_one_line_and_no_traceback(tmp_path
     result = run(["simulate", str(mp3)], env={"PATH": str(tmp_path / "no-tools")})
     err = result.stderr.decode()
     assert result.returncode == 2, err
-    assert "needs ffmpeg and ffprobe" in err and "Traceback" not in err
+    assert "need ffmpeg and ffprobe" in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
 
 
