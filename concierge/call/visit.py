@@ -23,6 +23,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from concierge.asterisk.ami import AMIClient, AMIError, AMILoginRefused
@@ -154,6 +155,7 @@ class _Pending:
     arrived: asyncio.Future[Connection] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
     decided: asyncio.Future[ResidentDialog] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
     asked_at: float | None = None  # monotonic: the first prompt's first byte
+    rendering: dict[str, Future] = field(default_factory=dict)  # the opening's sentences, synthesized while it rings
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -247,7 +249,11 @@ class ResidentLine:
             for sentence in sentences(prompt.text):
                 if interruptible and not self.inputs.empty():
                     break
-                pcm = await loop.run_in_executor(self.services.work_pool, self.services.synthesizer.synthesize, sentence)  # type: ignore[attr-defined]
+                early = self.pending.rendering.pop(sentence, None)
+                if early is not None:
+                    pcm = await asyncio.wrap_future(early)
+                else:
+                    pcm = await loop.run_in_executor(self.services.work_pool, self.services.synthesizer.synthesize, sentence)  # type: ignore[attr-defined]
                 if pcm:
                     playbacks.append(self.pacer.play(pcm))
                 if self.pending.asked_at is None and playbacks:
@@ -372,6 +378,7 @@ class ResidentLegs:
         pending = _Pending(call_id, str(uuid.uuid4()), facts, name_pcm, services, observe, started)
         dials = self.dial_strings(facts.apartment)
         observe(VisitStarted(call_id, pending.leg_id, facts, tuple(dials)))
+        pending.rendering = self._render_opening_while_ringing(facts, services)
         self._pending[pending.leg_id] = pending
         ringing: dict[str, object] = {"attempts": (), "answered_at": None}
 
@@ -442,6 +449,18 @@ class ResidentLegs:
             reason = "the resident hung up before deciding" if not said else f"no clear answer in {said} turns"
             return decided(Decision.NO_ANSWER, reason, dialog)
         return decided(dialog.decision, f"the resident decided by {dialog.by}", dialog)  # type: ignore[arg-type]
+
+    def _render_opening_while_ringing(self, facts: VisitFacts, services) -> dict[str, Future]:
+        """Synthesize the resident's opening (it names the visitor: not a fixed phrase) while the phone rings,
+        so the resident hears it the moment they pick up; the synthesis cache keeps the result."""
+        from concierge.call.services import sentences
+
+        rendering: dict[str, Future] = {}
+        for prompt in ResidentDialog(facts, self.config.asterisk.condominium).start():
+            if isinstance(prompt, Say):
+                for sentence in sentences(prompt.text):
+                    rendering[sentence] = services.work_pool.submit(services.synthesizer.synthesize, sentence)
+        return rendering
 
     async def _manager(self) -> AMIClient:
         async with self._connecting:
