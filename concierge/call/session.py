@@ -363,7 +363,11 @@ class CallSession:
             decided = await visits.ask(self.call_id, facts, self._name_pcm, self.services, self._emit)
             await self._note(f"visita: {decided.decision} ({decided.reason})")
             acting = asyncio.create_task(self._act(facts, decided))
-            message = await self._render(decided.visitor_message)  # the waiting sound plays on meanwhile
+            try:
+                message = await self._render(decided.visitor_message)  # the waiting sound plays on meanwhile
+            except Exception:  # no voice for the decision: the visitor is still hung up, the decision still acted on
+                log.exception("call %s: cannot synthesize the decision for the visitor", self.call_id)
+                message = []
         finally:
             waiting.cancel()
             await asyncio.gather(waiting, return_exceptions=True)
