@@ -107,6 +107,8 @@ class RulesBrain:
             if dados.resident_name:
                 conversation.resident_claim = dados.resident_name
             conversation.unsure = []
+            if not heard.correction:  # 'Isso, glória a Deus', 'Isso, dona Neide': the yes is the answer
+                heard.resident, heard.resident_mentions, heard.apartments = None, [], []
         elif heard.answer is False:  # what was read back is wrong: ask for it again, keep no part of it
             conversation.apartment_claim = conversation.apartment_support = conversation.resident_claim = None
             conversation.unsure = []
@@ -295,6 +297,8 @@ class RulesBrain:
             dados.resident_name = everywhere[0].name
             if not problems:
                 dados.apartment_number = everywhere[0].apartment
+                if len(fold(name).split()) < 2:  # one name word alone picked the home: on a phone line, read it back
+                    conversation.unsure = sorted({*conversation.unsure, "apartment_number"})
         elif everywhere and not problems:
             problems.append(Problem(
                 f"Temos mais de um morador chamado {shown}.",

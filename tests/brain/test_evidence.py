@@ -182,3 +182,26 @@ def test_a_block_letter_the_line_turned_into_another_is_read_back(lettered):
     assert replies[-1].mensagem.endswith("certo?") and not replies[-1].valid_for_action
     _, replies = talk(RulesBrain(lettered), "Entrega para o 43.", "Meu nome é Antelmo.", "Lóco-V.")
     assert replies[-1].dados.apartment_number == "B-43"
+
+
+@pytest.fixture
+def small(tmp_path):
+    entries = [{"apartment_number": "201", "residents": ["Neide Bastos"]}, {"apartment_number": "302", "residents": ["Antônio Souza"]}]
+    path = tmp_path / "small.json"
+    path.write_text(json.dumps(entries), encoding="utf-8")
+    return Directory.load(path)
+
+
+def test_one_name_word_alone_never_completes_a_visit_unconfirmed(small):
+    # heard on a rendered call: "pra dona Neide, do 201" came out as below, and the visit completed for 302
+    _, replies = talk(RulesBrain(small), "Boa tarde, é da Grungazinho.", "Entrega de remédio pra dona Neste, José Antonio.", "Meu nome é Patricia.")
+    assert not replies[-1].valid_for_action
+    assert replies[-1].mensagem == "Entrega para Antônio Souza, no apartamento 302, certo?"
+    _, replies = talk(RulesBrain(small), "Entrega pro Antônio Souza.", "Meu nome é Patricia.")
+    assert replies[-1].valid_for_action, "a full name is enough"
+
+
+def test_a_yes_to_a_read_back_is_not_a_new_name(directory):
+    conversation, replies = talk(RulesBrain(directory), "Visita para a Camila.", "Meu nome é Ezequiel.", "Isso, glória a Deus.")
+    assert replies[1].mensagem.endswith("certo?")
+    assert replies[-1].valid_for_action and replies[-1].dados.resident_name == "Camila Ribeiro"

@@ -49,7 +49,7 @@ def test_embedded_redis_needs_no_setup_and_persists(tmp_path):
 def test_redis_dying_mid_conversation_does_not_lose_the_conversation(directory):
     server = RedisServer()
     concierge = Concierge(RulesBrain(directory), open_store(RedisConfig(url=server.url)))
-    concierge.respond("c1", "Entrega para a Joana")
+    concierge.respond("c1", "Entrega para a Joana Prado")
     server.stop()
     reply = concierge.respond("c1", "Meu nome é Carlos")
     assert reply.valid_for_action
