@@ -132,6 +132,8 @@ class RulesBrain:
             if fold(heard.resident) != fold(conversation.resident_claim or ""):
                 changed.add(RESIDENT)
             conversation.resident_claim = heard.resident
+            if heard.resident_weak:  # heard among names nobody here has: read back before anyone is told
+                conversation.unsure = sorted({*conversation.unsure, "resident_name"})
         if heard.block is not None and not heard.apartments:
             self._take_block(conversation, heard.block)
         if conversation.block_claim and not any(h.block for h in heard.apartments):
@@ -297,8 +299,6 @@ class RulesBrain:
             dados.resident_name = everywhere[0].name
             if not problems:
                 dados.apartment_number = everywhere[0].apartment
-                if len(fold(name).split()) < 2:  # one name word alone picked the home: on a phone line, read it back
-                    conversation.unsure = sorted({*conversation.unsure, "apartment_number"})
         elif everywhere and not problems:
             problems.append(Problem(
                 f"Temos mais de um morador chamado {shown}.",

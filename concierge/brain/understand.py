@@ -131,6 +131,7 @@ class Understanding:
     resident_mentions: list[NameMention] = field(default_factory=list)
     resident_cued: bool = False  # the resident's name came after 'para', 'ver', 'dona'…
     resident_of_relation: bool = False  # the resident was named as the visitor's relative's ('mãe do Bernardo')
+    resident_weak: bool = False  # the name matched beside name words that did not ('Neste, José Antonio'): read back
     injection: bool = False
     greeting: str | None = None
     farewell: bool = False
@@ -315,7 +316,7 @@ APARTMENT_LEAD_INS = frozenset({"o", "do", "no", "pro", "pra", "para", "ao"})
 
 def yes_or_no(folded: str) -> bool | None:
     """A yes or a no at the start of an answer ('Sim, isso mesmo', 'Não, é o 302'), or None."""
-    folded = re.sub(r"^(ah |ai |olha |entao |oi |opa |hum |uai |bah |oxe |sim sim )+", "", folded)
+    folded = re.sub(r"^(ah |ai |olha |entao |oi |opa |hum |uai |bah |oxe |amem |sim sim )+", "", folded)
     if NO.match(folded):
         return False
     if YES.match(folded):
@@ -454,6 +455,25 @@ def _uncased_name(words: list[Word], start: int) -> tuple[int, int] | None:
     if words[at].folded in lexicon.words("relations") | lexicon.words("roles") | lexicon.words("interjections"):
         return None
     return (at, at + 1) if words[at].clause_end or at + 1 == len(words) else None
+
+
+def _among_unknown_names(words: list[Word], mention: NameMention, cased: bool, directory: Directory, taken: set[int]) -> bool:
+    """Whether the resident's name was heard among name words nobody here has: one right before
+    it in the same name ('José Antonio' for Antônio Souza), or another name said for the resident
+    in the same breath ('pra dona Neste, José Antonio'). A phone line garbled that turn."""
+    before = mention.start - 1
+    if cased and before >= 0 and not words[before].clause_end and before not in taken and _is_name_word(words[before], cased):
+        if words[before].folded not in HONORIFICS and not directory.find(words[before].text):
+            return True
+    for index in range(1, len(words)):
+        if index in taken or mention.start <= index < mention.end or words[index - 1].clause_end:
+            continue  # 'A paz do Senhor! Somos…': a new sentence, not a name after a cue
+        if not _after_resident_cue([w.folded for w in words], index):
+            continue
+        span = _name_span(words, index, cased)
+        if span is not None and cased and not directory.find(" ".join(w.text for w in words[span[0] : span[1]])):
+            return True
+    return False
 
 
 def _uncased_resident(words: list[Word], start: int, directory: Directory) -> tuple[int, int] | None:
@@ -628,6 +648,7 @@ def _find_resident(
                 chosen = [m for m in chosen if support[m.resident] == most]
         result.resident = " ".join(w.text for w in words[first.start : first.end])
         result.resident_mentions = chosen
+        result.resident_weak = _among_unknown_names(words, first, cased, directory, taken)
         result.resident_of_relation = _owned_by_relation(folded, first.start, first.end)
         result.resident_cued = strength(first)[2]
         return

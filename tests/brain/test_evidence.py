@@ -192,7 +192,7 @@ def small(tmp_path):
     return Directory.load(path)
 
 
-def test_one_name_word_alone_never_completes_a_visit_unconfirmed(small):
+def test_a_name_heard_among_names_nobody_has_is_read_back(small):
     # heard on a rendered call: "pra dona Neide, do 201" came out as below, and the visit completed for 302
     _, replies = talk(RulesBrain(small), "Boa tarde, é da Grungazinho.", "Entrega de remédio pra dona Neste, José Antonio.", "Meu nome é Patricia.")
     assert not replies[-1].valid_for_action
@@ -202,6 +202,6 @@ def test_one_name_word_alone_never_completes_a_visit_unconfirmed(small):
 
 
 def test_a_yes_to_a_read_back_is_not_a_new_name(directory):
-    conversation, replies = talk(RulesBrain(directory), "Visita para a Camila.", "Meu nome é Ezequiel.", "Isso, glória a Deus.")
+    conversation, replies = talk(RulesBrain(directory), "Visita para a Camila, apartamento 814.", "Meu nome é Ezequiel.", "Isso, glória a Deus.")
     assert replies[1].mensagem.endswith("certo?")
     assert replies[-1].valid_for_action and replies[-1].dados.resident_name == "Camila Ribeiro"
