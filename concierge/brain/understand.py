@@ -131,7 +131,7 @@ class Understanding:
     resident_mentions: list[NameMention] = field(default_factory=list)
     resident_cued: bool = False  # the resident's name came after 'para', 'ver', 'dona'…
     resident_of_relation: bool = False  # the resident was named as the visitor's relative's ('mãe do Bernardo')
-    resident_weak: bool = False  # the name matched beside name words that did not ('Neste, José Antonio'): read back
+    resident_weak: bool = False  # one name word, unasked and uncued ('Fula, Jorge.'), or beside name words nobody has ('Neste, José Antonio'): read back
     injection: bool = False
     greeting: str | None = None
     farewell: bool = False
@@ -316,7 +316,7 @@ APARTMENT_LEAD_INS = frozenset({"o", "do", "no", "pro", "pra", "para", "ao"})
 
 def yes_or_no(folded: str) -> bool | None:
     """A yes or a no at the start of an answer ('Sim, isso mesmo', 'Não, é o 302'), or None."""
-    folded = re.sub(r"^(ah |ai |olha |entao |oi |opa |hum |uai |bah |oxe |amem |sim sim )+", "", folded)
+    folded = re.sub(r"^(ah |ai |olha |entao |oi |opa |hum |uai |bah |oxe |amem |hai |sim sim )+", "", folded)
     if NO.match(folded):
         return False
     if YES.match(folded):
@@ -648,7 +648,8 @@ def _find_resident(
                 chosen = [m for m in chosen if support[m.resident] == most]
         result.resident = " ".join(w.text for w in words[first.start : first.end])
         result.resident_mentions = chosen
-        result.resident_weak = _among_unknown_names(words, first, cased, directory, taken)
+        uncued = not strength(first)[2] and first.matched < 2 and "resident_name" not in asked  # 'Fula, Jorge.'
+        result.resident_weak = uncued or _among_unknown_names(words, first, cased, directory, taken)
         result.resident_of_relation = _owned_by_relation(folded, first.start, first.end)
         result.resident_cued = strength(first)[2]
         return

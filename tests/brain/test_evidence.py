@@ -205,3 +205,11 @@ def test_a_yes_to_a_read_back_is_not_a_new_name(directory):
     conversation, replies = talk(RulesBrain(directory), "Visita para a Camila, apartamento 814.", "Meu nome é Ezequiel.", "Isso, glória a Deus.")
     assert replies[1].mensagem.endswith("certo?")
     assert replies[-1].valid_for_action and replies[-1].dados.resident_name == "Camila Ribeiro"
+
+
+def test_a_lone_first_name_nobody_asked_for_is_read_back(directory):
+    # heard on a rendered call: 'Fula, Jorge.' answered 'É entrega ou visita?' and the visit completed for the only Jorge
+    _, replies = talk(RulesBrain(directory), "Boa tarde.", "Fula, Camila.", "Meu nome é Jorge.", "É visita.")
+    assert replies[-1].mensagem.endswith("certo?") and not replies[-1].valid_for_action
+    _, replies = talk(RulesBrain(directory), "Visita para a Camila.", "Meu nome é Jorge.")
+    assert replies[-1].valid_for_action, "cued by 'para a': no read-back"
