@@ -386,3 +386,11 @@ def test_a_keypad_yes_in_simulate_authorizes_and_a_failing_webhook_is_retried(tm
     assert report.passed, report.mismatches
     assert {"action": "webhook", "ok": True, "detail": f"HTTP 200 from {failing_first.url}", "attempts": 2} in visit["gate"]
     assert [body["decision"] for body in failing_first.bodies] == ["authorized", "authorized"]
+
+
+def test_a_folder_runs_every_recording_format_and_nothing_else(tmp_path):
+    from concierge.apps.simulate import find_recordings
+
+    for name in ("a.slin", "b.mp3", "c.ulaw", "d.WAV", "a.json", "notes.txt"):
+        (tmp_path / name).write_bytes(b"")
+    assert [p.name for p in find_recordings([tmp_path])] == ["a.slin", "b.mp3", "c.ulaw", "d.WAV"]

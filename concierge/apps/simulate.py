@@ -38,7 +38,7 @@ from concierge.apps.common import configure_logging, load_setup, tune_for_real_t
 from concierge.apps.visitor import ANSWER_KINDS, Answer, answer
 from concierge.asterisk.ami import AMIClient
 from concierge.asterisk.simulated import SimulatedAsterisk, SimulatedResident
-from concierge.audio.pcm import FRAME_BYTES, FRAME_SECONDS, AudioFileError, read_audio_file, write_wav
+from concierge.audio.pcm import FRAME_BYTES, FRAME_SECONDS, SUPPORTED_SUFFIXES, AudioFileError, read_audio_file, write_wav
 from concierge.audiosocket.client import AudioSocketClient
 from concierge.audiosocket.protocol import Audio, Hangup
 from concierge.audiosocket.server import AudioSocketServer
@@ -52,7 +52,7 @@ from concierge.call.visit import Dialing, ResidentLegs, ResidentTurnHeard, Visit
 from concierge.config import CallState
 from concierge.errors import UserError
 
-AUDIO_SUFFIXES = (".slin", ".wav")
+AUDIO_SUFFIXES = frozenset(SUPPORTED_SUFFIXES)  # every format read_audio_file reads
 TAIL_SECONDS = 4.0  # after the recording ends, the caller listens this long before hanging up
 PRE_ROLL_SECONDS = 0.5  # a turn is played from a little before its first word to a little after its
 POST_ROLL_SECONDS = 0.5  # last, so the endpointer's cut holds only the recording: the same bytes every run
