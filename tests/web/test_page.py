@@ -166,6 +166,7 @@ def test_page_shows_a_visit_waiting_on_the_resident_live_then_the_decision(direc
                         ringing = card.locator('[data-visit-status="ringing"]')
                         await ringing.wait_for(timeout=60_000)
                         seen["ringing"] = await ringing.inner_text()
+                        seen["state"] = await card.locator(".state").inner_text()
                         seen["waiting_note"] = await page.locator("#waiting-note").inner_text()
                         await page.screenshot(path=str(ARTIFACTS / "monitor-visit.png"), full_page=True)
                         await asyncio.wait_for(calling, 90)
@@ -186,6 +187,7 @@ def test_page_shows_a_visit_waiting_on_the_resident_live_then_the_decision(direc
         records.close()
     assert "waiting on a resident" in seen["ringing"] and "PJSIP/ap104" in seen["ringing"]
     assert "1 waiting on a resident" in seen["waiting_note"]
+    assert seen["state"] == "waiting on the resident", "the card's state says who is being waited for, not 'thinking'"
     assert "authorized" in seen["visit"] and "Joana Prado" in seen["visit"] and "keypad" in seen["visit"]
     assert "channel_variable" in seen["visit"] or "gate" in seen["visit"]
     assert "keypad" in seen["resident_turn"] and "authorize" in seen["resident_turn"]

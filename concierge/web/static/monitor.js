@@ -76,9 +76,10 @@ function elapsed(iso) {
   return `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
 }
 
-function stateBadge(state) {
+function stateBadge(state, visit) {
+  const asking = state === "WAITING" && visit && visit.status !== "decided";  // not thinking: a resident is being asked
   return el("span", { class: `badge state-${STATES[state] || "unknown"}`, dataset: { state: String(state) } },
-    STATE_LABELS[state] || String(state));
+    asking ? "waiting on the resident" : STATE_LABELS[state] || String(state));
 }
 
 function outcomeBadge(outcome) {
@@ -142,7 +143,7 @@ function liveCard(call) {
 }
 
 function updateCard(card, call) {
-  card.querySelector(".state").replaceChildren(stateBadge(call.state));
+  card.querySelector(".state").replaceChildren(stateBadge(call.state, call.visit));
   card.querySelector(".turns").textContent = call.turn_count;
   card.querySelector(".response").textContent = ms(call.last_response_ms);
   const visit = visitStatus(call.visit);
