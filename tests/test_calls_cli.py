@@ -246,3 +246,15 @@ def test_calls_show_the_residents_decision(tmp_path, config):
     assert (visit["decision"], visit["via"], visit["decided_by"], visit["decision_ms"]) == ("authorized", "keypad", "Joana Prado", 14200.0)
     assert [t["transcript"] for t in visit["resident_turns"]] == ["Quem é?", "1"]
     assert listed(run(["calls", "--json", "--config", str(config)]))[0]["visit"]["decision"] == "authorized"
+
+
+@pytest.mark.parametrize("what", ["missing", "folder", "empty id"])
+def test_a_wrong_db_or_an_empty_id_is_one_line_and_exit_2(tmp_path, what):
+    args = {
+        "missing": ["calls", "--db", str(tmp_path / "nowhere" / "x.db")],
+        "folder": ["calls", "--db", str(tmp_path)],
+        "empty id": ["calls", "show", "", "--db", str(tmp_path / "x.db")],
+    }[what]
+    result = run(args)
+    err = result.stderr.decode().strip()
+    assert result.returncode == 2 and len(err.splitlines()) == 1 and "no calls recorded yet" not in err + result.stdout.decode()

@@ -50,6 +50,8 @@ def run_list(config_path: Path | None, db: Path | None, since: str | None, outco
 
 
 def run_show(config_path: Path | None, db: Path | None, call_id: str, as_json: bool) -> int:
+    if not call_id.strip():
+        raise UserError("give a call id, or its first characters: `apoena calls` lists them", exit_code=2)
     path = records_path(config_path, db)
     if not path.is_file():
         raise UserError(f"no call {call_id}: {NOTHING_YET}")
@@ -77,7 +79,7 @@ def run_show(config_path: Path | None, db: Path | None, call_id: str, as_json: b
 def run_purge(config_path: Path | None, db: Path | None, older_than_days: float | None) -> int:
     if older_than_days is not None and older_than_days < 0:
         raise UserError("--older-than-days must be 0 or more", exit_code=2)
-    path, days = db, older_than_days
+    path, days = (records_path(config_path, db) if db is not None else None), older_than_days
     if path is None or days is None:
         from concierge.config import load_config
 
@@ -93,8 +95,13 @@ def run_purge(config_path: Path | None, db: Path | None, older_than_days: float 
 
 
 def records_path(config_path: Path | None, db: Path | None) -> Path:
-    """--db when given, else records.path from the configuration."""
+    """--db when given (it must be a records file), else records.path from the configuration
+    (which may not exist yet: nothing was recorded)."""
     if db is not None:
+        if db.is_dir():
+            raise UserError(f"--db {db} is a folder: give the records file itself (records.path in config.json)", exit_code=2)
+        if not db.is_file():
+            raise UserError(f"--db {db}: no such file — give an existing records file, or leave --db out", exit_code=2)
         return db
     from concierge.config import load_config
 
