@@ -122,7 +122,30 @@ def create_app(records: CallRecords, live: LiveCalls, metrics: CallMetrics, toke
         ],
         exception_handlers={404: _not_found, 405: _not_allowed},
     )
-    return _SecurityHeaders(_TokenGate(app, token) if token else app)
+    return _SecurityHeaders(_TokenGate(app, token) if token else _LoopbackHost(app))
+
+
+class _LoopbackHost:
+    """Without a token the page is served on loopback only, so a request must also *name* a
+    loopback host: a web page elsewhere that points its own name at 127.0.0.1 (DNS rebinding)
+    sends its own Host header and gets 421 instead of the transcripts."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not _names_loopback(dict(scope["headers"]).get(b"host", b"").decode("latin-1")):
+            await _error(421, "this page answers only to localhost, 127.0.0.1 or [::1] (set web.token to serve it under another name)")(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _names_loopback(host: str) -> bool:
+    from concierge.web.server import is_loopback
+
+    name = host.strip()
+    name = name[1 : name.index("]")] if name.startswith("[") and "]" in name else name.rsplit(":", 1)[0] if name.count(":") == 1 else name
+    return bool(name) and is_loopback(name.lower())
 
 
 class _TokenGate:

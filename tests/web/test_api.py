@@ -41,7 +41,7 @@ class Monitor:
         self.records = CallRecords(tmp_path / "calls.db", "rules")
         self.live = LiveCalls(GREETING)
         self.metrics = CallMetrics()
-        self.client = TestClient(create_app(self.records, self.live, self.metrics, token))
+        self.client = TestClient(create_app(self.records, self.live, self.metrics, token), base_url="http://127.0.0.1:8080")
 
     def emit(self, *events) -> None:
         for event in events:
@@ -312,3 +312,17 @@ def test_a_visit_is_live_while_the_resident_is_asked_and_its_decision_is_served_
     text = monitor.client.get(f"/api/visits/{call_id.upper()}?format=text")
     assert text.status_code == 200 and text.text == "authorized" and text.headers["content-type"].startswith("text/plain")
     assert monitor.client.get("/api/visits/not-a-call").status_code == 404
+
+
+@pytest.mark.parametrize("host, status", [
+    ("127.0.0.1:8080", 200), ("localhost:8080", 200), ("[::1]:8080", 200), ("localhost", 200),
+    ("evil.example", 421), ("evil.example:8080", 421), ("127.0.0.1.evil.example", 421), ("", 421),
+])  # fmt: skip
+def test_without_a_token_the_page_answers_only_to_a_loopback_name(monitor, host, status):
+    response = monitor.client.get("/api/live", headers={"host": host})
+    assert response.status_code == status
+
+
+def test_with_a_token_any_host_name_may_be_used(guarded):
+    response = guarded.client.get("/api/live", headers={"host": "portaria.example:8080", "authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == 200
