@@ -125,7 +125,7 @@ class RulesBrain:
             other = next((o for o in others if o.resident_mentions), None)
             if other is not None:  # the name is only in another reading of the audio: read it back
                 heard.resident, heard.resident_mentions = other.resident, other.resident_mentions
-                conversation.unsure = sorted({*conversation.unsure, "resident_name"})
+                self._mark_unsure(conversation, "resident_name")
         if heard.resident is not None and self._keeps_resident(conversation, heard):
             heard.resident = None
         if heard.resident is not None:
@@ -133,7 +133,7 @@ class RulesBrain:
                 changed.add(RESIDENT)
             conversation.resident_claim = heard.resident
             if heard.resident_weak:  # heard among names nobody here has: read back before anyone is told
-                conversation.unsure = sorted({*conversation.unsure, "resident_name"})
+                self._mark_unsure(conversation, "resident_name")
         if heard.block is not None and not heard.apartments:
             self._take_block(conversation, heard.block)
         if conversation.block_claim and not any(h.block for h in heard.apartments):
@@ -291,7 +291,7 @@ class RulesBrain:
                 ))  # fmt: skip
             elif len(heard := self.directory.heard_in(name, apartment)) == 1:
                 dados.resident_name = heard[0].name  # a badly heard name of someone who lives there: read it back
-                conversation.unsure = sorted({*conversation.unsure, "resident_name"})
+                self._mark_unsure(conversation, "resident_name")
             else:
                 problems.append(Problem(f"Não encontrei nenhum morador chamado {shown} no apartamento {apartment}.", BOTH))
             return problems
@@ -306,15 +306,16 @@ class RulesBrain:
             ))  # fmt: skip
         elif len(heard := self.directory.heard_as(name)) == 1 and not problems:
             dados.resident_name, dados.apartment_number = heard[0].name, heard[0].apartment  # read back
-            conversation.unsure = sorted({*conversation.unsure, "resident_name", "apartment_number"})
+            self._mark_unsure(conversation, "resident_name", "apartment_number")
         elif not everywhere:
             problems.append(Problem(f"Não encontrei nenhum morador chamado {shown}.", ONLY_RESIDENT))
         return problems
 
     @staticmethod
-    def _mark_unsure(conversation: Conversation, slot: str) -> None:
-        if conversation.apartment_support not in (CONFIRMED, KEYPAD) or slot != "apartment_number":
-            conversation.unsure = sorted({*conversation.unsure, slot})
+    def _mark_unsure(conversation: Conversation, *slots: str) -> None:
+        """Slots to read back before the visit is valid (never a confirmed or keyed-in apartment)."""
+        settled = conversation.apartment_support in (CONFIRMED, KEYPAD)
+        conversation.unsure = sorted({*conversation.unsure, *(s for s in slots if not (settled and s == "apartment_number"))})
 
     def _compose(
         self, conversation: Conversation, heard: Understanding, text: str, problem: Problem | None, before: Dados | None
