@@ -1,19 +1,32 @@
-"""Load `config.json` plus environment / `.env` overrides into validated pydantic models.
+"""Load `config.json`, then environment / `.env` overrides, into validated pydantic models (pydantic-settings).
 
-Overrides: ``APOENA_<SECTION>__<KEY>=value`` (e.g. ``APOENA_SYSTEM__SILENCE_THRESHOLD_SECONDS=0.6``),
-plus the well-known ``REDIS_URL``. Values are parsed as JSON when they can be (numbers, booleans,
-null), else taken as strings. Relative paths in the file are relative to the file's folder.
+Overrides, strongest first: the environment, then a `.env` file beside the config file, then the
+file. Names: ``APOENA_<SECTION>__<KEY>`` (e.g. ``APOENA_SYSTEM__SILENCE_THRESHOLD_SECONDS=0.6``) and
+the well-known ``REDIS_URL``, ``LLM_MODEL``, ``LLM_API_KEY``, ``LLM_BASE_URL``, ``APOENA_WEB_TOKEN``.
+A value is text that the key's type reads (``0.6``, ``true``; ``LLM_API_KEY=12345678`` stays text);
+``null`` unsets a key. Relative paths in the file are relative to the file's folder.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
+from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from concierge.errors import ConfigError
 
@@ -200,6 +213,8 @@ class GateConfig(Strict):
 
 
 class Config(Strict):
+    """The whole configuration: `load_config()` reads it; `Config.model_validate(data)` builds one from data alone."""
+
     greeting: GreetingConfig = GreetingConfig()
     system: SystemConfig = SystemConfig()
     audio: AudioConfig = AudioConfig()
@@ -215,30 +230,112 @@ class Config(Strict):
     source: Path | None = Field(None, exclude=True)
 
 
+class _Settings(BaseSettings, Config):
+    """`Config` read through pydantic-settings: the file's data (init values), `.env`, the environment."""
+
+    model_config = SettingsConfigDict(
+        extra="forbid",
+        validate_default=True,
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        env_parse_none_str="null",
+        dotenv_filtering="only_existing",  # AZURE_SPEECH_KEY & co. in .env are not config keys
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Strongest first: the environment, `.env`, then the file's data (passed as init values)."""
+        env_file = getattr(dotenv_settings, "env_file", None)
+        dotenv = _read_dotenv(Path(env_file)) if isinstance(env_file, (str, Path)) else {}
+        return (
+            _KeysOnly(settings_cls),
+            _WellKnownNames(settings_cls, os.environ),
+            _DotEnvKeysOnly(settings_cls, env_file=env_file),
+            _WellKnownNames(settings_cls, dotenv),
+            init_settings,
+        )
+
+
+class _OneKeyPerVariable:
+    """Only ``APOENA_<SECTION>__<KEY>`` variables set keys. A bare ``APOENA_<SECTION>`` would be
+    read as JSON for a whole section; it is ignored instead (the Asterisk tests' ``APOENA_ASTERISK``
+    is a folder, not this section)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        _, key, is_complex = super().get_field_value(field, field_name)  # type: ignore[misc]
+        return None, key, is_complex
+
+
+class _KeysOnly(_OneKeyPerVariable, EnvSettingsSource):
+    pass
+
+
+class _DotEnvKeysOnly(_OneKeyPerVariable, DotEnvSettingsSource):
+    pass
+
+
+class _WellKnownNames(PydanticBaseSettingsSource):
+    """`REDIS_URL`, `LLM_MODEL` & co. (ENV_ALIASES), each setting one key, as written."""
+
+    def __init__(self, settings_cls: type[BaseSettings], variables: Mapping[str, str | None]) -> None:
+        super().__init__(settings_cls)
+        self.variables = variables
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # __call__ reads whole names, not fields
+
+    def __call__(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        for name, key in ENV_ALIASES.items():
+            value = self.variables.get(name)
+            if value is None:
+                continue
+            section = data
+            for part in key[:-1]:
+                section = section.setdefault(part, {})
+            section[key[-1]] = None if value == "null" else value
+        return data
+
+
 def default_config_path() -> Path:
     """`./config.json` when present, else the project's own `config.json`."""
     local = Path("config.json")
     return local if local.is_file() else PROJECT_ROOT / "config.json"
 
 
-def load_config(path: Path | str | None = None, environ: dict[str, str] | None = None) -> Config:
-    """Read, override and validate the configuration; raise ConfigError with one clear line."""
-    explicit = path is not None or "APOENA_CONFIG" in (environ or os.environ)
-    file = Path(path or (environ or os.environ).get("APOENA_CONFIG") or default_config_path())
+def load_config(path: Path | str | None = None) -> Config:
+    """Read, override and validate the configuration; raise ConfigError with one clear line.
+
+    The `.env` beside the file also fills the environment with the names it sets that are not
+    config keys (AZURE_SPEECH_KEY & co., read by the engines), as python-dotenv does: the real
+    environment wins."""
+    explicit = path is not None or "APOENA_CONFIG" in os.environ
+    file = Path(path or os.environ.get("APOENA_CONFIG") or default_config_path())
     if not file.is_file():
         hint = "pass --config PATH" if not explicit else "check the path"
         raise ConfigError(f"config file not found: {file} — {hint}")
     data = _read_json(file)
-    dotenv = _read_dotenv(file.parent / ".env")
-    if environ is None:  # like python-dotenv: .env fills what the real environment leaves unset
-        for name, value in dotenv.items():  # (AZURE_SPEECH_KEY & co. are read by the engines)
+    dotenv_file = file.parent / ".env"
+    dotenv = _read_dotenv(dotenv_file)
+    for name, value in dotenv.items():
+        if value is not None and not _is_config_name(name):
             os.environ.setdefault(name, value)
-    env = {**dotenv, **(environ if environ is not None else os.environ)}
-    origins = _apply_overrides(data, env)
+    origins = {**_origins(dotenv, f" in {dotenv_file}"), **_origins(os.environ)}
+    _check_sections(origins, data, file)
     try:
-        config = Config.model_validate(data)
+        settings = _Settings(_env_file=dotenv_file, **data)
     except ValidationError as error:
         raise ConfigError(_describe(error, file, origins)) from None
+    except SettingsError as error:  # a value the sources could not even read
+        raise ConfigError(f"{dotenv_file} or the environment: {error} — set one key per variable, as APOENA_<SECTION>__<KEY>") from None
+    config = Config(**{name: getattr(settings, name) for name in Config.model_fields})
     return _resolve_paths(config, file)
 
 
@@ -254,60 +351,53 @@ def _read_json(file: Path) -> dict[str, Any]:
     return data
 
 
-def _read_dotenv(file: Path) -> dict[str, str]:
-    """KEY=value lines of a `.env` file; comments, blanks and `export ` prefixes allowed."""
+def _read_dotenv(file: Path) -> dict[str, str | None]:
     if not file.is_file():
         return {}
-    values: dict[str, str] = {}
-    for line in file.read_text(encoding="utf-8", errors="replace").splitlines():
-        line = line.strip().removeprefix("export ").strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.partition("=")
-        values[key.strip()] = value.strip().strip("'\"")
-    return values
+    try:
+        return dict(dotenv_values(file, encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{file}: cannot be read ({error})") from None
 
 
-def _apply_overrides(data: dict[str, Any], env: dict[str, str]) -> dict[tuple[str, ...], str]:
-    """Write env overrides into `data`; return which env variable set each dotted key."""
+def _is_config_name(name: str) -> bool:
+    return name in ENV_ALIASES or name.upper().startswith(ENV_PREFIX)
+
+
+def _origins(variables: Mapping[str, str | None], file: str = "") -> dict[tuple[str, ...], str]:
+    """Which variable sets each dotted key: "environment variable NAME", or "NAME in FILE"."""
     origins: dict[tuple[str, ...], str] = {}
-    for name, value in env.items():
+    for name in variables:
+        said = f"{name}{file}" if file else f"environment variable {name}"
         if name in ENV_ALIASES:
-            key = ENV_ALIASES[name]
-        elif name.startswith(ENV_PREFIX) and "__" in name:
-            key = tuple(part.lower() for part in name[len(ENV_PREFIX):].split("__"))
-        else:
-            continue
-        section = data
-        for part in key[:-1]:
-            existing = section.get(part)
-            section = section.setdefault(part, {}) if existing is None else existing
-            if not isinstance(section, dict):
-                break
-        else:
-            section[key[-1]] = _parse_env_value(value)
-            origins[key] = name
+            origins[ENV_ALIASES[name]] = said
+        elif name.upper().startswith(ENV_PREFIX) and "__" in name:
+            origins[tuple(part.lower() for part in name[len(ENV_PREFIX):].split("__"))] = said
     return origins
 
 
-def _parse_env_value(value: str) -> Any:
-    try:
-        return json.loads(value)
-    except json.JSONDecodeError:
-        return value
+def _check_sections(origins: dict[tuple[str, ...], str], data: dict[str, Any], file: Path) -> None:
+    """A variable or top-level key naming no section is a mistake (pydantic-settings would skip it)."""
+    sections = [name for name, field in Config.model_fields.items() if not field.exclude]
+    for key, origin in origins.items():
+        if key[0] not in sections:
+            raise ConfigError(f"{origin}: unknown section '{key[0]}' — use one of: {', '.join(sections)}")
+    for name in data:
+        if name.startswith("_"):  # BaseSettings would take `_env_file` & co. as its own arguments
+            raise ConfigError(f"{file}: unknown key '{name}' — remove it or use one of: {', '.join(sections)}")
 
 
 def _describe(error: ValidationError, file: Path, origins: dict[tuple[str, ...], str]) -> str:
     first = error.errors()[0]
     loc = tuple(str(part) for part in first["loc"])
     key = ".".join(loc)
-    where = f"environment variable {origins[loc]}" if loc in origins else str(file)
+    where = origins.get(loc, str(file))
     if first["type"] == "extra_forbidden":
         known = _known_keys(loc[:-1])
         return f"{where}: unknown key '{key}' — remove it or use one of: {', '.join(known)}"
     got = first.get("input")
     shown = json.dumps(got, ensure_ascii=False, default=str) if not isinstance(got, dict) else "an object"
-    return f"{where}: '{key}' {first['msg'][0].lower()}{first['msg'][1:]} (got {shown}) — fix it in {where}"
+    return f"{where}: '{key}' {first['msg'][0].lower()}{first['msg'][1:]} (got {shown}) — fix {where}"
 
 
 def _known_keys(section: tuple[str, ...]) -> list[str]:
