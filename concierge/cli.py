@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from concierge import __version__
-from concierge.errors import UserError
+from concierge.errors import EXIT_INTERRUPTED, UserError
 
 app = typer.Typer(
     add_completion=False,
@@ -180,4 +180,4 @@ def main() -> None:
         print(f"\033[31merror:\033[0m {error}" if sys.stderr.isatty() else f"error: {error}", file=sys.stderr)
         sys.exit(error.exit_code)
     except KeyboardInterrupt:
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)

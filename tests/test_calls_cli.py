@@ -110,10 +110,10 @@ def test_show_takes_a_unique_prefix_and_prints_every_turn(config, calls):
 
 
 @pytest.mark.parametrize("prefix, expected", [("deadbeef", "no call deadbeef"), ("a1b2", "several call ids")])
-def test_unknown_or_ambiguous_id_is_one_line_and_exit_1(config, calls, prefix, expected):
+def test_unknown_or_ambiguous_id_is_one_line_and_exit_2(config, calls, prefix, expected):
     result = run(["calls", "show", prefix, "--config", str(config)])
     err = result.stderr.decode().strip()
-    assert result.returncode == 1 and expected in err and len(err.splitlines()) == 1 and not result.stdout
+    assert result.returncode == 2 and expected in err and len(err.splitlines()) == 1 and not result.stdout
 
 
 def test_purge_deletes_old_calls_and_prints_the_count(config, calls, tmp_path):
@@ -129,7 +129,7 @@ def test_no_database_yet_is_said_plainly(config):
     assert listed(run(["calls", "--json", "--config", str(config)])) == []
     assert run(["calls", "purge", "--config", str(config)]).stdout.decode().strip() == "no calls recorded yet"
     shown = run(["calls", "show", "abc", "--config", str(config)])
-    assert shown.returncode == 1 and "no calls recorded yet" in shown.stderr.decode()
+    assert shown.returncode == 2 and "no calls recorded yet" in shown.stderr.decode()
     assert not (config.parent / "calls.db").exists(), "looking does not create a database"
 
 

@@ -100,7 +100,7 @@ def test_bad_directory_is_refused_at_start(config, tmp_path):
 
 def test_unreachable_redis_url_fails_at_start(config):
     result = run(["chat", "--config", str(config)], b"oi\n", env={"REDIS_URL": "redis://127.0.0.1:1/0"})
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "cannot reach Redis" in result.stderr.decode() and b"Traceback" not in result.stderr
 
 

@@ -421,14 +421,14 @@ def without_pyaudio(tmp_path) -> dict:
 
 def test_list_devices_without_pyaudio_says_how_to_install_it(without_pyaudio):
     result = run(["mic", "--list-devices"], env=without_pyaudio)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert result.stderr.decode().strip() == f"error: {PYAUDIO_MISSING}"
 
 
 def test_mic_without_pyaudio_fails_before_calling(without_pyaudio):
     port = free_port()
     result = run(["mic", "--port", str(port)], env=without_pyaudio)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert result.stderr.decode().strip() == f"error: {PYAUDIO_MISSING}"
 
 

@@ -28,9 +28,9 @@ _AGE_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 def run_list(config_path: Path | None, db: Path | None, since: str | None, outcome: str | None, limit: int, as_json: bool) -> int:
     start = parse_since(since) if since is not None else None
     if outcome is not None and outcome not in STATUSES:
-        raise UserError(f"--outcome must be one of: {', '.join(STATUSES)}", exit_code=2)
+        raise UserError(f"--outcome must be one of: {', '.join(STATUSES)}")
     if limit < 1:
-        raise UserError("--limit must be 1 or more", exit_code=2)
+        raise UserError("--limit must be 1 or more")
     path = records_path(config_path, db)
     if not path.is_file():
         return _nothing_yet(as_json, {"calls": []})
@@ -51,7 +51,7 @@ def run_list(config_path: Path | None, db: Path | None, since: str | None, outco
 
 def run_show(config_path: Path | None, db: Path | None, call_id: str, as_json: bool) -> int:
     if not call_id.strip():
-        raise UserError("give a call id, or its first characters: `apoena calls` lists them", exit_code=2)
+        raise UserError("give a call id, or its first characters: `apoena calls` lists them")
     path = records_path(config_path, db)
     if not path.is_file():
         raise UserError(f"no call {call_id}: {NOTHING_YET}")
@@ -78,7 +78,7 @@ def run_show(config_path: Path | None, db: Path | None, call_id: str, as_json: b
 
 def run_purge(config_path: Path | None, db: Path | None, older_than_days: float | None) -> int:
     if older_than_days is not None and older_than_days < 0:
-        raise UserError("--older-than-days must be 0 or more", exit_code=2)
+        raise UserError("--older-than-days must be 0 or more")
     path, days = (records_path(config_path, db) if db is not None else None), older_than_days
     if path is None or days is None:
         from concierge.config import load_config
@@ -99,9 +99,9 @@ def records_path(config_path: Path | None, db: Path | None) -> Path:
     (which may not exist yet: nothing was recorded)."""
     if db is not None:
         if db.is_dir():
-            raise UserError(f"--db {db} is a folder: give the records file itself (records.path in config.json)", exit_code=2)
+            raise UserError(f"--db {db} is a folder: give the records file itself (records.path in config.json)")
         if not db.is_file():
-            raise UserError(f"--db {db}: no such file — give an existing records file, or leave --db out", exit_code=2)
+            raise UserError(f"--db {db}: no such file — give an existing records file, or leave --db out")
         return db
     from concierge.config import load_config
 
@@ -117,7 +117,7 @@ def parse_since(text: str, now: float | None = None) -> float:
         return datetime.fromisoformat(text.strip()).timestamp()
     except ValueError:
         hint = "give a date (2026-11-01), a date and time (2026-11-01T14:00) or an age (24h, 7d)"
-        raise UserError(f"--since {text!r}: {hint}", exit_code=2) from None
+        raise UserError(f"--since {text!r}: {hint}") from None
 
 
 def _nothing_yet(as_json: bool, empty: dict) -> int:

@@ -205,12 +205,12 @@ def find_recordings(paths: list[Path]) -> list[Path]:
         if path.is_dir():
             found = sorted(p for p in path.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
             if not found:
-                raise UserError(f"{path}: no .slin or .wav recordings in this folder", exit_code=2)
+                raise UserError(f"{path}: no .slin or .wav recordings in this folder")
             files += found
         elif path.is_file():
             files.append(path)
         else:
-            raise UserError(f"{path}: no such file or folder", exit_code=2)
+            raise UserError(f"{path}: no such file or folder")
     return files
 
 
@@ -218,7 +218,7 @@ def load_recording(path: Path) -> Recording:
     try:
         pcm = read_audio_file(path)
     except AudioFileError as error:
-        raise UserError(str(error), exit_code=2) from None
+        raise UserError(str(error)) from None
     sidecar = path.with_suffix(".json")
     if not sidecar.is_file():
         return Recording(path, pcm, [], None)
@@ -246,7 +246,7 @@ def load_recording(path: Path) -> Recording:
                 raise ValueError(f"directory {directory} not found")
         info = {key: data[key] for key in ("split", "source", "name") if key in data}
     except (ValueError, KeyError, TypeError, AttributeError) as error:
-        raise UserError(f"{sidecar}: unreadable expectations ({error}) — see fixtures/calls/README.md", exit_code=2) from None
+        raise UserError(f"{sidecar}: unreadable expectations ({error}) — see fixtures/calls/README.md") from None
     return Recording(path, pcm, dtmf, expected, spans, answers, if_asked, directory, idle, info)
 
 
@@ -352,7 +352,7 @@ def load_resident(path: Path) -> ResidentAnswer:
     try:
         pcm = read_audio_file(path)
     except AudioFileError as error:
-        raise UserError(f"--resident: {error}", exit_code=2) from None
+        raise UserError(f"--resident: {error}") from None
     sidecar = path.with_suffix(".json")
     data: dict = {}
     if sidecar.is_file():
@@ -362,7 +362,7 @@ def load_resident(path: Path) -> ResidentAnswer:
             if any(d not in "0123456789*#" for d in digits):
                 raise ValueError(f"dtmf {digits!r} is not keypad digits")
         except (ValueError, AttributeError) as error:
-            raise UserError(f"{sidecar}: unreadable resident answer ({error})", exit_code=2) from None
+            raise UserError(f"{sidecar}: unreadable resident answer ({error})") from None
     return ResidentAnswer(SimulatedResident(pcm, str(data.get("dtmf") or "")), data.get("expected_decision"), path)
 
 
@@ -656,9 +656,9 @@ def run_simulate(
     configure_logging(logging.WARNING)
     tune_for_real_time()
     if speed <= 0 or speed > 100:
-        raise UserError("--speed must be between 0 and 100 (1 = real time)", exit_code=2)
+        raise UserError("--speed must be between 0 and 100 (1 = real time)")
     if resident is not None and resident_no_answer:
-        raise UserError("--resident and --resident-no-answer exclude each other: choose one", exit_code=2)
+        raise UserError("--resident and --resident-no-answer exclude each other: choose one")
     answer_as = load_resident(resident) if resident is not None else ResidentAnswer(None, "no_answer") if resident_no_answer else None
     recordings = [load_recording(path) for path in find_recordings(paths)]
     console = Console(stderr=as_json)

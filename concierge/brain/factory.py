@@ -19,4 +19,4 @@ def make_brain(name: str, directory: Directory, config: Config) -> Brain:
         from concierge.brain.crew import make_crew_brain
 
         return make_crew_brain(directory, config)
-    raise UserError(f"unknown brain '{name}' — choose one of: {', '.join(BRAINS)}", exit_code=2)
+    raise UserError(f"unknown brain '{name}' — choose one of: {', '.join(BRAINS)}")
