@@ -52,6 +52,9 @@ DONT_KNOW = re.compile(
     r"esqueci|apagad[oa]|ilegivel|sem nome|molhou|rasgou|"
     r"nome (d[oa] \w+ )?nao (saiu|veio|aparece|apareceu|consta|esta)|nao (saiu|veio|aparece|apareceu|consta) o nome)\b"
 )
+EXPLICIT_DELIVERY = re.compile(r"\b(entreg\w*|coleta|devolucao|sedex|correios?|carteir[oa]|motoboy|moto boy|pedido|etiqueta|destinatari[oa])\b")
+"""Words only a delivery uses; 'trouxe', 'encomenda' or goods are also what a relative or a customer says."""
+ERRAND = re.compile(r"\b(vim|venho|vou|to aqui pra|estou aqui pra|pra|para)( so)? (buscar|pegar|retirar|recolher)\b|\bassinar\b")
 DELIVERING = re.compile(r"\b(entreg\w*|encomendas?|pacotes?|pacotinho|sedex|vim (so )?deixar|trouxe|trazendo|vim trazer)\b")
 """Words of bringing something, which a service word ('técnico', 'montador') does not outweigh."""
 SOMEONE_HOME = re.compile(r"\b(t[áa]|est[áa]|estão|se encontra)( a[íi]| em casa)?\s*\?", re.IGNORECASE)  # 'A Ketlyn tá?' 
@@ -77,7 +80,8 @@ VISITOR_CUES: tuple[tuple[str, ...], ...] = (
     ("meu", "nome", "completo", "e"), ("meu", "nome", "mesmo", "e"), ("meu", "nome", "de", "verdade", "e"),
     ("meu", "nome", "verdadeiro", "e"), ("meu", "nome", "e"), ("o", "meu", "nome", "e"), ("meu", "nome"),
     ("me", "chamo"), ("me", "llamo"), ("mi", "nombre", "es"), ("aqui", "quem", "fala", "e"),
-    ("quem", "fala", "e"), ("aqui", "e", "o"), ("aqui", "e", "a"), ("eu", "sou", "o"), ("eu", "sou", "a"),
+    ("quem", "fala", "e"), ("quem", "ta", "falando", "e"), ("quem", "esta", "falando", "e"),
+    ("quem", "ta", "chamando", "e"), ("quem", "esta", "chamando", "e"), ("aqui", "e", "o"), ("aqui", "e", "a"), ("eu", "sou", "o"), ("eu", "sou", "a"),
     ("sou", "o"), ("sou", "a"), ("eu", "sou"), ("sou",), ("fala", "o"), ("fala", "a"),
     ("que", "e", "o"), ("que", "e", "a"), ("que", "eh", "o"), ("que", "eh", "a"), ("que", "e"), ("que", "eh"),
     ("anunciar", "o"), ("anunciar", "a"), ("anuncia", "o"), ("anuncia", "a"), ("anunciar",), ("anuncia",),
@@ -218,6 +222,11 @@ def detect_intent(folded: str) -> Intent | None:
         return corrected
     if lexicon.pattern("visit_explicit").search(folded):
         return Intent.VISITA
+    explicit_delivery = EXPLICIT_DELIVERY.search(folded) or _brand_heard(folded)
+    if ERRAND.search(folded) and not explicit_delivery:
+        return Intent.VISITA  # 'vim buscar uma encomenda com a Tatiane', 'um documento pra ela assinar': in person
+    if _family_pattern().search(folded) and not explicit_delivery and not lexicon.pattern("services").search(folded):
+        return Intent.VISITA  # 'vim trazer um bolo pra minha mãe': family brings things, couriers deliver them
     service = lexicon.pattern("services").search(folded)
     if service and not DELIVERING.search(folded):  # the 'montador de móveis, da loja' comes to work, not to deliver
         return Intent.VISITA
@@ -272,6 +281,8 @@ def intent_strength(folded: str, intent: Intent | None) -> int:
     strong = ("visit_explicit", "services") if intent == Intent.VISITA else ("delivery", "goods")
     if any(lexicon.pattern(kind).search(folded) for kind in strong) or (intent == Intent.ENTREGA and _brand_heard(folded)):
         return 2
+    if intent == Intent.VISITA and _family_pattern().search(folded):
+        return 2  # 'sou a madrinha dele' after 'vim trazer o presente': family, not a courier
     return 1
 
 
@@ -297,6 +308,16 @@ def _relation_pattern() -> re.Pattern[str]:
     """'filho do Antônio', 'amiga dela', 'sou a sobrinha': someone related to a resident."""
     relations = "|".join(sorted(lexicon.words("relations"), key=len, reverse=True))
     return re.compile(rf"\b({relations}) (do|da|de|dos|das|dele|dela)\b|\b(sou|somos) (o |a |os |as )?({relations})\b")
+
+
+WORK_RELATIONS = frozenset({"chefe", "cliente", "funcionaria", "funcionario", "colega", "colegas", "socio", "socia", "paciente", "parceiro", "parceira", "ex"})
+
+
+@cache
+def _family_pattern() -> re.Pattern[str]:
+    """'sou a madrinha dele', 'pra minha mãe': a relative or friend of the resident's, declared."""
+    family = "|".join(sorted(lexicon.words("relations") - WORK_RELATIONS, key=len, reverse=True))
+    return re.compile(rf"\b(sou|somos) (o |a |os |as )?({family})\b|\b(minha|meu|minhas|meus) ({family})\b")
 
 
 def _sound_key(word: str) -> str:
