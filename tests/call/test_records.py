@@ -16,11 +16,12 @@ from contextlib import closing
 import pytest
 
 from concierge.audiosocket.client import AudioSocketClient
-from concierge.brain.reply import Dados, Intent, Reply
-from concierge.call.events import CallEnded, CallStarted, DtmfReceived, Outcome, StateChanged, Turn, VisitorNameHeard
+from concierge.brain.reply import Intent
+from concierge.call.events import CallEnded, CallStarted, DtmfReceived, Outcome, StateChanged, Turn
 from concierge.call.records import _TURN_COLUMNS, MIGRATIONS, SCHEMA_VERSION, STOPPED_MID_CALL, CallRecords, RecordsError
 from concierge.config import CallState
 
+from .recorded import name_heard, play_call, reply
 from .helpers import ROOT, FailingTranscriber, LengthTranscriber, ScriptedTranscriber, fixture_turns, make_services, pace, running_server
 
 DAY = 86400.0
@@ -56,21 +57,6 @@ async def keep_line_alive(client, condition, seconds: float = 15.0) -> None:
 def first_turn_audio() -> bytes:
     pcm, turns = fixture_turns("entrega")
     return pcm[int(turns[0]["start_seconds"] * 16000) - 4800 : int(turns[0]["end_seconds"] * 16000) + 3200]
-
-
-def reply(mensagem: str = "Qual é o seu nome?", **dados: str) -> Reply:
-    return Reply(mensagem=mensagem, dados=Dados(**dados), valid_for_action=False, set_call_status=CallState.USER_TURN)
-
-
-def play_call(records: CallRecords, started: float, outcome: Outcome | None = Outcome.COMPLETED, turns: int = 1) -> str:
-    """Feed the events of one finished call (or one still open, with outcome None) to the records."""
-    call_id = str(uuid.uuid4())
-    records.observer(CallStarted(call_id, call_id, at=started))
-    for index in range(1, turns + 1):
-        records.observer(Turn(call_id, index, "speech", f"fala {index}", reply(intent_type=Intent.ENTREGA), 300, 1, 50, 400.0 + index))
-    if outcome is not None:
-        records.observer(CallEnded(call_id, outcome, "test", at=started + 20))
-    return call_id
 
 
 def test_ten_simultaneous_calls_are_each_recorded_whole_and_apart(directory, redis_server, records, tmp_path):
@@ -321,11 +307,6 @@ def test_an_unusable_path_is_one_clear_error(tmp_path):
 # -- the visitor's name, in their voice; schema 2 ------------------------------------------------
 
 
-def name_heard(call_id: str, turn: int, name: str, seconds: float = 1.5) -> VisitorNameHeard:
-    pcm = (bytes(range(256)) * (int(seconds * 16000) // 256 + 1))[: int(seconds * 16000)]
-    return VisitorNameHeard(call_id, turn, name, pcm)
-
-
 def test_the_visitors_name_audio_is_kept_with_the_call_and_replaced_when_the_name_changes(records):
     call_id = play_call(records, time.time(), outcome=None, turns=2)
     records.observer(name_heard(call_id, 1, "Patrícia", seconds=1.0))
@@ -420,7 +401,7 @@ def test_a_version_1_database_is_migrated_keeping_every_call_and_turn(tmp_path):
     version_1_database(path)
     with CallRecords(path) as migrated:
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (3,)
+            assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (4,)
             assert db.execute("PRAGMA foreign_key_check").fetchall() == []
             assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         old = migrated.get("aaaa")
