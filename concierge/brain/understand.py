@@ -52,9 +52,13 @@ DONT_KNOW = re.compile(
     r"esqueci|apagad[oa]|ilegivel|sem nome|molhou|rasgou|"
     r"nome (d[oa] \w+ )?nao (saiu|veio|aparece|apareceu|consta|esta)|nao (saiu|veio|aparece|apareceu|consta) o nome)\b"
 )
-EXPLICIT_DELIVERY = re.compile(r"\b(entreg\w*|coleta|devolucao|sedex|correios?|carteir[oa]|motoboy|moto boy|pedido|etiqueta|destinatari[oa])\b")
+EXPLICIT_DELIVERY = re.compile(
+    r"\b(entreg\w*|coleta|devolucao|sedex|correios?|carteir[oa]|motoboy|moto boy|pedido|etiqueta|destinatari[oa]|registrada)\b"
+)
 """Words only a delivery uses; 'trouxe', 'encomenda' or goods are also what a relative or a customer says."""
-ERRAND = re.compile(r"\b(vim|venho|vou|to aqui pra|estou aqui pra|pra|para)( so)? (buscar|pegar|retirar|recolher)\b|\bassinar\b")
+ERRAND = re.compile(r"\b(vim|venho|vou|to aqui pra|estou aqui pra|vim aqui pra)( so)? (buscar|pegar|retirar|recolher)\b|\bassinar\b")
+"""The visitor's own errand in person: fetching something or someone, a paper to sign ('Desce alguém
+pra pegar' is a courier asking, not an errand)."""
 DELIVERING = re.compile(r"\b(entreg\w*|encomendas?|pacotes?|pacotinho|sedex|vim (so )?deixar|trouxe|trazendo|vim trazer)\b")
 """Words of bringing something, which a service word ('técnico', 'montador') does not outweigh."""
 SOMEONE_HOME = re.compile(r"\b(t[áa]|est[áa]|estão|se encontra)( a[íi]| em casa)?\s*\?", re.IGNORECASE)  # 'A Ketlyn tá?' 
@@ -279,6 +283,8 @@ def intent_strength(folded: str, intent: Intent | None) -> int:
     if NEGATED_INTENT.search(folded) or _corrected_intent(folded) is not None:
         return 3
     strong = ("visit_explicit", "services") if intent == Intent.VISITA else ("delivery", "goods")
+    if intent == Intent.VISITA and ERRAND.search(folded):
+        return 2
     if any(lexicon.pattern(kind).search(folded) for kind in strong) or (intent == Intent.ENTREGA and _brand_heard(folded)):
         return 2
     if intent == Intent.VISITA and _family_pattern().search(folded):
@@ -315,9 +321,10 @@ WORK_RELATIONS = frozenset({"chefe", "cliente", "funcionaria", "funcionario", "c
 
 @cache
 def _family_pattern() -> re.Pattern[str]:
-    """'sou a madrinha dele', 'pra minha mãe': a relative or friend of the resident's, declared."""
+    """'sou a madrinha dele', 'pra minha mãe': a relative or friend of the resident's, declared ('sou a
+    irmã Zuleide' is a church title)."""
     family = "|".join(sorted(lexicon.words("relations") - WORK_RELATIONS, key=len, reverse=True))
-    return re.compile(rf"\b(sou|somos) (o |a |os |as )?({family})\b|\b(minha|meu|minhas|meus) ({family})\b")
+    return re.compile(rf"\b(sou|somos) (o |a |os |as )?({family}) (do|da|de|dos|das|dele|dela)\b|\b(minha|meu|minhas|meus) ({family})\b")
 
 
 def _sound_key(word: str) -> str:
@@ -442,7 +449,8 @@ def _visitor_span(
                 continue  # 'Fala, o Toninho tá aí?' is a greeting, not 'fala o Toninho'
             if words[end - 1].clause_end and cue[-1] not in SELF:
                 continue
-            start = end + 1 if cue[-1] in SELF and end < len(words) and folded[end] in {"a", "o"} else end
+            article = (cue[-1] in SELF or cue[-1] == "e") and end < len(words) and folded[end] in {"a", "o"}
+            start = end + 1 if article else end  # 'sou eu, a Patrícia', 'quem tá falando é a Thayná'
             span = _name_span(words, start, cased) or _name_after_who(words, start, cased)
             if span is None and ("nome" in cue or "chamo" in cue):
                 span = _uncased_name(words, start)
@@ -580,20 +588,25 @@ def _name_then_who(words: list[Word], cased: bool) -> tuple[int, int] | None:
 
 def _introduction(words: list[Word], cased: bool, directory: Directory) -> tuple[int, int] | None:
     """An opening 'É a Carla, amiga da Paula' or 'Aqui é o Jorge': the name of whoever is speaking,
-    unless it is a resident's name said without saying who the speaker is."""
-    start = _after_greetings(words)
-    if start + 1 >= len(words) or (words[start].folded, words[start + 1].folded) not in {("e", "o"), ("e", "a"), ("eh", "o"), ("eh", "a")}:
-        return None
-    span = _name_span(words, start + 2, cased) or _name_after_who(words, start + 2, cased)
-    if span is None:
-        return None
-    after = words[span[1]].folded if span[1] < len(words) else ""
-    who_follows = words[span[1] - 1].clause_end and after in lexicon.words("relations") | lexicon.words("roles") | {"do", "da"}
-    if who_follows:
-        return span
-    names_a_place = after in {"do", "da", "no", "na"} or after.isdigit()
-    named_resident = bool(directory.find(" ".join(w.text for w in words[span[0] : span[1]])))
-    return None if named_resident and (names_a_place or span[1] < len(words) - 1) else span
+    unless it is a resident's name said without saying who the speaker is. Later in the turn
+    ('… o seu Benedito? É o Cícero, amigo dele') only with who they are."""
+    opening = _after_greetings(words)
+    for start in range(opening, len(words) - 1):
+        if start > opening and not words[start - 1].clause_end:
+            continue
+        if (words[start].folded, words[start + 1].folded) not in {("e", "o"), ("e", "a"), ("eh", "o"), ("eh", "a")}:
+            continue
+        span = _name_span(words, start + 2, cased) or _name_after_who(words, start + 2, cased)
+        if span is None:
+            continue
+        after = words[span[1]].folded if span[1] < len(words) else ""
+        if words[span[1] - 1].clause_end and after in lexicon.words("relations") | lexicon.words("roles") | {"do", "da"}:
+            return span
+        if start == opening:
+            names_a_place = after in {"do", "da", "no", "na"} or after.isdigit()
+            named_resident = bool(directory.find(" ".join(w.text for w in words[span[0] : span[1]])))
+            return None if named_resident and (names_a_place or span[1] < len(words) - 1) else span
+    return None
 
 
 def _bare_name(words: list[Word], cased: bool) -> tuple[int, int] | None:
