@@ -3,27 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import signal
+import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from concierge.apps.common import configure_logging, load_setup, tune_for_real_time
-from concierge.asterisk.ami import AMIClient, AMIUnreachable
-from concierge.audiosocket.server import AudioSocketServer
-from concierge.brain.directory import Directory
-from concierge.call.events import CallEnded, CallEvent, CallStarted, Observer, Turn
-from concierge.call.records import CallRecords
-from concierge.call.services import CallServices, build_services
-from concierge.call.gate import Gate
-from concierge.call.session import call_handler
-from concierge.call.visit import Dialing, ResidentLegs, VisitDecided
-from concierge.config import AsteriskConfig, WebConfig
+from concierge.config import WebConfig, load_config
 from concierge.errors import UserError
-from concierge.web.app import create_app
-from concierge.web.live import LiveCalls
-from concierge.web.metrics import CallMetrics
 from concierge.web.server import WebServer, check_exposure
+
+if TYPE_CHECKING:  # imported where used: the ports are bound before anything heavy is imported or loaded
+    from concierge.asterisk.ami import AMIClient
+    from concierge.brain.directory import Directory
+    from concierge.call.events import CallEvent, Observer
+    from concierge.call.records import CallRecords
+    from concierge.call.services import CallServices
+    from concierge.config import AsteriskConfig
+    from concierge.web.live import LiveCalls
+    from concierge.web.metrics import CallMetrics
 
 log = logging.getLogger("apoena.serve")
 SHUTDOWN_GRACE_SECONDS = 10.0
@@ -38,36 +39,60 @@ def run_serve(
     web_port: int | None = None,
     no_web: bool = False,
 ) -> int:
-    configure_logging(logging.INFO)
-    tune_for_real_time()
-    setup = load_setup(config_path, directory_path, None)
-    host = host or setup.config.server.host
-    port = setup.config.server.port if port is None else port
-    web = None if no_web else setup.config.web.model_copy(update={} if web_port is None else {"port": web_port})
+    config = load_config(config_path)
+    host = host or config.server.host
+    port = config.server.port if port is None else port
+    web = None if no_web else config.web.model_copy(update={} if web_port is None else {"port": web_port})
     if web is not None:
-        check_exposure(web.host, web.token)  # before loading the models: a mistake here is found in a second
-    checking = manager_client(setup.config.asterisk)
-    if checking is not None:  # a refused login is found in a second, before the speech models load
-        try:
+        check_exposure(web.host, web.token)
+    with contextlib.ExitStack() as cleanup:  # closed in reverse: services, records, memory, sockets
+        # Both ports are taken before anything slow is imported or loaded: a busy one is found at once.
+        calls_socket = cleanup.enter_context(listen(host, port))
+        page_socket = None if web is None else _early_page_socket(web, cleanup)
+        from concierge.apps.common import configure_logging, load_setup, tune_for_real_time
+        from concierge.call.services import build_services
+
+        configure_logging(logging.INFO)
+        tune_for_real_time()
+        setup = load_setup(config_path, directory_path, None)
+        cleanup.callback(setup.concierge.store.close)
+        checking = manager_client(setup.config.asterisk)
+        if checking is not None:  # a refused login is found in a second, before the speech models load
             asyncio.run(_check_and_close(checking))
-        except UserError:
-            setup.concierge.store.close()
-            raise
-    records = open_records(setup.config.records.path, setup.config.records.retention_days, setup.concierge.brain.name)
-    try:
+        records = open_records(setup.config.records.path, setup.config.records.retention_days, setup.concierge.brain.name)
+        cleanup.callback(records.close)
         services = build_services(setup.config, setup.directory, setup.concierge)
-        try:
-            asyncio.run(serve(services, host, port, records=records, web=web, directory=setup.directory))
-        finally:
-            services.close()
-    finally:
-        records.close()
-        setup.concierge.store.close()
+        cleanup.callback(services.close)
+        asyncio.run(
+            serve(services, host, port, records=records, web=web, directory=setup.directory, sock=calls_socket, web_sock=page_socket)
+        )
     return 0
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to host:port and listening (closed by `with`); UserError when it cannot be had."""
+    try:
+        family = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
+        return socket.create_server((host, port), family=family, backlog=128)
+    except OSError as error:
+        reason = os.strerror(error.errno) if error.errno else str(error)  # create_server's own text names the address again
+        raise UserError(f"cannot listen on {host}:{port}: {reason} — choose another --port or stop what uses it") from None
+
+
+def _early_page_socket(web: WebConfig, cleanup: contextlib.ExitStack) -> socket.socket | None:
+    """The page's port, taken now. A busy one costs the page, not the calls: serve() tries it once
+    more when it starts the page, and says so."""
+    try:
+        sock = listen(web.host, web.port)
+    except UserError:
+        return None
+    return cleanup.enter_context(sock)
 
 
 def open_records(path: Path, retention_days: float, brain: str) -> CallRecords:
     """The call records, with calls past retention purged and calls left open by a dead server closed."""
+    from concierge.call.records import CallRecords
+
     records = CallRecords(path, brain)
     purged = records.purge(retention_days)
     closed = records.close_interrupted()
@@ -90,6 +115,9 @@ def observe_all(*observers: Observer) -> Observer:
 
 def log_call_event(event: CallEvent) -> None:
     """One line when a call starts, one per turn at debug level, one when it ends."""
+    from concierge.call.events import CallEnded, CallStarted, Turn
+    from concierge.call.visit import VisitDecided
+
     if isinstance(event, CallStarted):
         log.info("call %s started", event.call_id)
     elif isinstance(event, Turn):
@@ -104,6 +132,8 @@ def manager_client(asterisk: AsteriskConfig) -> AMIClient | None:
     """The Manager Interface client residents are called through; None when it is not configured."""
     if not asterisk.enabled:
         return None
+    from concierge.asterisk.ami import AMIClient
+
     ami = asterisk.ami
     return AMIClient(ami.host, ami.port, ami.username, ami.secret or "", ami.timeout_seconds)
 
@@ -111,6 +141,8 @@ def manager_client(asterisk: AsteriskConfig) -> AMIClient | None:
 async def check_manager(ami: AMIClient) -> None:
     """Log in once at start: a refused login stops the start (one line); an Asterisk not up yet is
     only a warning, and each visit tries again."""
+    from concierge.asterisk.ami import AMIUnreachable
+
     try:
         await ami.connect()
     except AMIUnreachable as error:
@@ -128,18 +160,26 @@ async def serve(
     web: WebConfig | None = None,
     directory: Directory | None = None,
     ami: AMIClient | None = None,
+    sock: socket.socket | None = None,
+    web_sock: socket.socket | None = None,
 ) -> None:
     """Serve calls until SIGINT/SIGTERM, then let calls in progress end (or cut them after a grace period).
     With `records`, every call is recorded and records past retention are purged once a day; with
     `web` too, the monitoring page and /metrics are served on a second port, in this event loop.
     With a Manager client (`ami`, or `asterisk.ami` configured) and the `directory`, residents are
-    called to decide complete visits, and their legs are served on the same port."""
+    called to decide complete visits, and their legs are served on the same port. `sock` and
+    `web_sock` are the ports already bound (`listen`), else host:port and web.port are bound here."""
+    from concierge.audiosocket.server import AudioSocketServer
+    from concierge.call.gate import Gate
+    from concierge.call.session import call_handler
+    from concierge.call.visit import Dialing, ResidentLegs
+
     observers: list[Observer] = [] if records is None else [records.observer]
     monitor = None
     if web is not None:
         if records is None:
             raise ValueError("the monitoring page needs the call records")
-        monitor = _monitor(services, records, web)
+        monitor = _monitor(services, records, web, web_sock)
         observers += [monitor.live.observer, monitor.metrics.observer]
     observer = observe_all(*observers, log_call_event)
 
@@ -150,7 +190,7 @@ async def serve(
             raise ValueError("calling residents needs the directory (their dial strings)")
         await check_manager(ami)
     services.gate = Gate(config.gate, ami)
-    server = AudioSocketServer(call_handler(services, observer), host, port)
+    server = AudioSocketServer(call_handler(services, observer), host, port, sock=sock)
     try:
         await server.start()
     except OSError as error:
@@ -213,11 +253,15 @@ class _Monitor:
     token: str | None
 
 
-def _monitor(services: CallServices, records: CallRecords, web: WebConfig) -> _Monitor:
+def _monitor(services: CallServices, records: CallRecords, web: WebConfig, sock: socket.socket | None = None) -> _Monitor:
     """The monitoring page's live state and metrics (to feed from the calls) and its web server."""
+    from concierge.web.app import create_app
+    from concierge.web.live import LiveCalls
+    from concierge.web.metrics import CallMetrics
+
     live, metrics = LiveCalls(services.config.greeting.message), CallMetrics()
     app = create_app(records, live, metrics, web.token)
-    return _Monitor(live, metrics, WebServer(app, web.host, web.port, web.token), web.token)
+    return _Monitor(live, metrics, WebServer(app, web.host, web.port, web.token, sock=sock), web.token)
 
 
 async def purge_daily(records: CallRecords, retention_days: float) -> None:

@@ -138,10 +138,12 @@ class AudioSocketServer:
         *,
         first_message_timeout: float = 5.0,
         max_payload: int = DEFAULT_MAX_PAYLOAD,
+        sock: socket.socket | None = None,
     ) -> None:
         self._handler = handler
         self._host = host
         self._requested_port = port
+        self._sock = sock  # already bound and listening (`apoena serve` binds before loading models)
         self._first_message_timeout = first_message_timeout
         self._max_payload = max_payload
         self._server: asyncio.Server | None = None
@@ -149,8 +151,11 @@ class AudioSocketServer:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        """Bind and start accepting connections."""
-        self._server = await asyncio.start_server(self._accept, self._host, self._requested_port)
+        """Bind (unless given a bound socket) and start accepting connections."""
+        if self._sock is not None:
+            self._server = await asyncio.start_server(self._accept, sock=self._sock)
+        else:
+            self._server = await asyncio.start_server(self._accept, self._host, self._requested_port)
         self._port = self._server.sockets[0].getsockname()[1]
         log.info("listening on %s:%d", self._host, self._port)
 
