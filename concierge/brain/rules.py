@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from concierge.brain.base import decide, is_complete
-from concierge.brain.directory import Directory
+from concierge.brain.directory import Directory, tokens_match
 from concierge.brain.memory import Conversation
 from concierge.brain.reply import Dados, Intent, Reply
 from concierge.brain.text import clean_utterance, fold, title_name
@@ -80,6 +80,8 @@ class RulesBrain:
             dados.intent_type, conversation.intent_strength = heard.intent, heard.intent_strength
         if heard.visitor_name and self._is_resident_echo(conversation, heard):
             heard.visitor_name = None  # the resident's own name, said again, is not the visitor's
+        elif heard.visitor_name and self._names_resident_in_full(conversation, heard):
+            heard.resident, heard.resident_mentions, heard.visitor_name = heard.visitor_name, [], None
         if self._own_name_instead(conversation, heard):
             heard.visitor_name = heard.bare_name
             if fold(heard.resident or "") == fold(heard.bare_name or ""):
@@ -173,6 +175,15 @@ class RulesBrain:
         resident = fold(conversation.dados.resident_name or conversation.resident_claim or "")
         said = fold(heard.visitor_name or "")
         return not heard.visitor_named_self and bool(resident) and bool(said) and resident.startswith(said)
+
+    def _names_resident_in_full(self, conversation: Conversation, heard: Understanding) -> bool:
+        """'o Luiz, torre B' … 'Luiz Henrique, isso. Batista.': a fuller name of someone here, starting
+        with the first name the visitor gave for the resident, says whom they came for, not who they
+        are (it may well be someone else than the resident first matched)."""
+        claim, said = fold(conversation.resident_claim or "").split(), fold(heard.visitor_name or "").split()
+        if heard.visitor_named_self or len(said) < 2 or not claim or not tokens_match(said[0], claim[0]):
+            return False
+        return any(len(m.resident.tokens) >= 2 for m in self.directory.scan(said, True) if m.matched >= 2)
 
     def _keeps_resident(self, conversation: Conversation, heard: Understanding) -> bool:
         """A resident the directory knows is not replaced by a name it does not know ('neto da dona

@@ -561,6 +561,8 @@ def _name_after_who(words: list[Word], start: int, cased: bool) -> tuple[int, in
     limit = index + 7
     while index < len(words) and index < limit and not words[index].clause_end:
         index += 1  # past the owner: 'dela', 'do seu Carlos'
+        if index < len(words) and words[index].folded == "que":
+            return None  # 'é o filho dela que eu vim ver, o Vinícius': whom they came for, not their name
     index += 1
     if index < len(words) and words[index].folded in {"o", "a", "e", "eh"}:
         index += 1
@@ -660,11 +662,14 @@ def _find_resident(
         m
         for m in directory.scan(folded, fuzzy)
         if not taken.intersection(range(m.start, m.end))
-        and (m.first_name or (m.start > 0 and folded[m.start - 1] in SURNAME_CUES))
+        and (m.first_name or _surname_called(words, m, cased))
         and folded[m.start] not in NOT_NAMES
         and not (m.start > 0 and folded[m.start - 1] in SAINTS)  # 'Farmácia São João' is a shop
+        and not (m.end - m.start == 1 and m.start > 0 and folded[m.start - 1] in {"das", "dos"})  # 'Solar das Rosas'
         and not _contradicted(m, words, cased)
     ]
+    if len({m.resident for m in mentions}) > 1:  # 'a Sandra tá viajando, é o filho dela, o Vinícius'
+        mentions = [m for m in mentions if not ABSENT.match(" ".join(folded[m.end : m.end + 3]))] or mentions
     if mentions:
         def strength(m: NameMention) -> tuple:
             cued = any(cue_before[i] for i in range(max(0, m.start - 1), m.start + 1))
@@ -680,6 +685,8 @@ def _find_resident(
             most = max(support.values())
             if most and list(support.values()).count(most) == 1:
                 chosen = [m for m in chosen if support[m.resident] == most]
+        if (instead := _resident_corrected(words, mentions, first, cue_before)) is not None:
+            first, chosen = instead, [m for m in mentions if (m.start, m.end) == (instead.start, instead.end)]
         result.resident = " ".join(w.text for w in words[first.start : first.end])
         result.resident_mentions = chosen
         uncued = not strength(first)[2] and first.matched < 2 and "resident_name" not in asked  # 'Fula, Jorge.'
@@ -697,6 +704,31 @@ def _find_resident(
         span = _bare_name(words, cased)
         if span is not None:
             result.resident = _name_text(words[span[0] : span[1]])
+
+
+ABSENT = re.compile(r"(ta|esta|tava|estava) viajando|nao (ta|esta|mora)|saiu|viajou|mudou|se mudou")
+"""Said right after a resident's name: not the one the visitor came for ('a Sandra tá viajando')."""
+
+
+def _surname_called(words: list[Word], mention: NameMention, cased: bool) -> bool:
+    """A surname alone counts after a title ('seu Rebouças'), or capitalised after an article
+    ('o Rebouças tá?', 'o Ferreira do 302')."""
+    before = words[mention.start - 1].folded if mention.start > 0 else ""
+    if before in SURNAME_CUES:
+        return True
+    return cased and before in {"o", "a", "do", "da", "pro", "pra"} and words[mention.start].capitalized
+
+
+def _resident_corrected(words: list[Word], mentions: list[NameMention], first: NameMention, cue_before: list[bool]) -> NameMention | None:
+    """'É pra dona Rosa… não, desculpa, … É pra dona Jandira': another resident, named with a cue
+    after a correction, replaces the first ('… não o Carlos' takes one back instead)."""
+    folded = [w.folded for w in words]
+    later = [
+        m for m in mentions
+        if m.start >= first.end and m.resident != first.resident and cue_before[m.start]
+        and _corrects(folded[first.end : m.start]) and "nao" not in folded[max(first.end, m.start - 3) : m.start]
+    ]  # fmt: skip
+    return max(later, key=lambda m: m.start) if later else None
 
 
 def _self_named(words: list[Word], cased: bool) -> set[int]:
