@@ -102,10 +102,10 @@ class PostgresCluster:
 class RedisProcess:
     """Debian's redis-server on a loopback port, nothing kept on disk."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int | None = None) -> None:
         import redis
 
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process = subprocess.Popen(
             [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],

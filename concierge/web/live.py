@@ -1,5 +1,10 @@
-"""The calls in progress in this process, kept in memory from the call observer: state, conversation
-id and the transcript as the seed's debug page showed it (visitor, concierge and system lines)."""
+"""The calls in progress, kept from the call observer: state, conversation id and the transcript as
+the seed's debug page showed it (visitor, concierge and system lines), each tagged with its node.
+
+By default only this process's calls, in memory. With a shared Redis (`REDIS_URL`), each call is
+also posted to a `LiveBoard` (`concierge.store.live`), so the page of any node shows every live
+call of the central, and a dead node's calls leave the page by themselves (TTL + heartbeat).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from typing import Any
 
 from concierge.call.events import CallEnded, CallEvent, CallStarted, DtmfReceived, StateChanged, Turn, TurnFailed
 from concierge.call.visit import ResidentAnswered, ResidentDialing, ResidentTurnHeard, VisitDecided, VisitStarted
+from concierge.store.live import LiveBoard, default_node
 
 MAX_LINES_PER_CALL = 500  # a call is capped at max_transaction_time_seconds anyway; this bounds memory
 
@@ -20,6 +26,7 @@ class LiveCall:
     call_id: str
     conversation_id: str
     started_at: float
+    node: str
     state: str = "STANDBY"
     turn_count: int = 0
     last_response_ms: float | None = None
@@ -33,6 +40,7 @@ class LiveCall:
         return {
             "call_id": self.call_id,
             "conversation_id": self.conversation_id,
+            "node": self.node,
             "started_at": _iso(self.started_at),
             "state": self.state,
             "turn_count": self.turn_count,
@@ -43,23 +51,33 @@ class LiveCall:
 
 
 class LiveCalls:
-    """Give `observer` to the call sessions; read `snapshot()` / `get()` on the same event loop."""
+    """Give `observer` to the call sessions; read `snapshot()` / `get()` on the same event loop
+    (they answer from memory, also with a board: they never wait on the network)."""
 
-    def __init__(self, greeting: str | None = None) -> None:
+    def __init__(self, greeting: str | None = None, node: str | None = None, board: LiveBoard | None = None) -> None:
         self.greeting = greeting
+        self.board = board
+        self.node = board.node if board is not None else node or default_node()
         self._calls: dict[str, LiveCall] = {}
 
     def __len__(self) -> int:
+        """Calls in progress on this node."""
         return len(self._calls)
 
     def observer(self, event: CallEvent) -> None:
         if isinstance(event, CallStarted):
-            call = self._calls[event.call_id] = LiveCall(event.call_id, event.conversation_id, event.at)
+            call = self._calls[event.call_id] = LiveCall(event.call_id, event.conversation_id, event.at, self.node)
             if self.greeting:
                 call.add_line("concierge", self.greeting)
+            self._post(call)
             return
         call = self._calls.get(event.call_id)
         if call is None:
+            return
+        if isinstance(event, CallEnded):
+            del self._calls[event.call_id]
+            if self.board is not None:
+                self.board.remove(event.call_id)
             return
         if isinstance(event, StateChanged):
             call.state = event.state.value
@@ -89,20 +107,41 @@ class LiveCalls:
             call.add_line("system", f"decision: {event.decision} ({event.reason})")
             if event.visitor_message:
                 call.add_line("concierge", event.visitor_message)
-        elif isinstance(event, CallEnded):
-            del self._calls[event.call_id]
+        else:
+            return
+        self._post(call)
+
+    def _post(self, call: LiveCall) -> None:
+        if self.board is not None:
+            self.board.put(call.call_id, call.as_json())
 
     def snapshot(self) -> list[dict[str, Any]]:
-        """Every call in progress, oldest first, as JSON-ready dicts."""
-        return [call.as_json() for call in sorted(self._calls.values(), key=lambda call: call.started_at)]
+        """Every call in progress (of the whole central, with a board), oldest first, as JSON-ready dicts."""
+        calls = self.board.entries() if self.board is not None else [call.as_json() for call in self._calls.values()]
+        return sorted(calls, key=lambda call: call["started_at"])
 
     def waiting_on_resident(self) -> int:
-        """Calls whose visit waits on a resident's decision."""
-        return sum(1 for call in self._calls.values() if call.visit is not None and call.visit["status"] != "decided")
+        """Calls whose visit waits on a resident's decision (of the whole central, with a board)."""
+        return sum(1 for call in self.snapshot() if call["visit"] is not None and call["visit"]["status"] != "decided")
 
     def get(self, call_id: str) -> dict[str, Any] | None:
+        if self.board is not None:
+            return self.board.get(call_id)
         call = self._calls.get(call_id)
         return None if call is None else call.as_json()
+
+    def close(self) -> None:
+        """Take this node's calls off the shared board."""
+        if self.board is not None:
+            self.board.close()
+
+
+def open_live_calls(greeting: str | None, redis_url: str | None, node: str | None = None) -> LiveCalls:
+    """In-process live calls, or (with `redis_url`) shared through that Redis; an unreachable Redis
+    is one clear line (LiveStateUnavailable, exit code 2)."""
+    if not redis_url:
+        return LiveCalls(greeting, node)
+    return LiveCalls(greeting, board=LiveBoard(redis_url, node).start())
 
 
 def _iso(seconds: float) -> str:
