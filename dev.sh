@@ -66,7 +66,7 @@ case "${1:-}" in
     .venv/bin/apoena simulate fixtures/calls/entrega.slin
     ;;
   test)
-    apt_install chromium ffmpeg  # the page's browser test (tests/web/test_page.py); recordings in every format (tests/audio)
+    apt_install chromium ffmpeg postgresql redis-server  # the page's browser test (tests/web/test_page.py); recordings in every format (tests/audio); a real PostgreSQL and Redis for records and live state (tests/servers.py)
     setup dev,crewai,azure
     shift
     .venv/bin/python -m pytest "$@"
