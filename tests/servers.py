@@ -41,8 +41,9 @@ def postgres_bin() -> Path | None:
 class PostgresCluster:
     """A PostgreSQL cluster of its own on a loopback port, trusting local connections, gone after."""
 
-    def __init__(self, bin_dir: Path) -> None:
+    def __init__(self, bin_dir: Path, durable: bool = False) -> None:
         self.bin = bin_dir
+        self.durable = durable  # fsync on, as a real server (benchmarks); off for the tests' speed
         self.root = Path(tempfile.mkdtemp(prefix="apoena-pg-"))
         self.data = self.root / "data"
         self.port = free_port()
@@ -76,7 +77,7 @@ class PostgresCluster:
 
     def resume(self) -> None:
         """Start it again, on the same port, with the same data."""
-        options = f"-h 127.0.0.1 -p {self.port} -k {self.root} -F -c fsync=off -c full_page_writes=off"
+        options = f"-h 127.0.0.1 -p {self.port} -k {self.root}" + ("" if self.durable else " -F -c fsync=off -c full_page_writes=off")
         self._run("pg_ctl", "start", "-w", "-t", "60", "-D", self.data, "-l", self.root / "log", "-o", options)
 
     def url(self, database: str = "postgres") -> str:
