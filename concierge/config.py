@@ -2,7 +2,7 @@
 
 Overrides, strongest first: the environment, then a `.env` file beside the config file, then the
 file. Names: ``APOENA_<SECTION>__<KEY>`` (e.g. ``APOENA_SYSTEM__SILENCE_THRESHOLD_SECONDS=0.6``) and
-the well-known ``REDIS_URL``, ``LLM_MODEL``, ``LLM_API_KEY``, ``LLM_BASE_URL``, ``APOENA_WEB_TOKEN``.
+the well-known ``REDIS_URL``, ``DATABASE_URL``, ``LLM_MODEL``, ``LLM_API_KEY``, ``LLM_BASE_URL``, ``APOENA_WEB_TOKEN``.
 A value is text that the key's type reads (``0.6``, ``true``; ``LLM_API_KEY=12345678`` stays text);
 ``null`` unsets a key. Relative paths in the file are relative to the file's folder.
 """
@@ -33,6 +33,7 @@ from concierge.errors import ConfigError
 ENV_PREFIX = "APOENA_"
 ENV_ALIASES = {
     "REDIS_URL": ("redis", "url"),
+    "DATABASE_URL": ("records", "url"),
     "LLM_MODEL": ("brain", "llm", "model"),
     "LLM_API_KEY": ("brain", "llm", "api_key"),
     "LLM_BASE_URL": ("brain", "llm", "base_url"),
@@ -95,6 +96,9 @@ class SpeechConfig(Strict):
 
 class RecordsConfig(Strict):
     path: Path = Path(".apoena/calls.db")
+    url: str | None = Field(
+        None, repr=False, description="postgresql://user:password@host/db: records in PostgreSQL, shared by nodes (else SQLite at path)"
+    )
     retention_days: float = Field(30, gt=0, description="calls older than this are purged (LGPD)")
 
 
