@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, NoReturn, Optional
 
+import click
 import typer
 
 from concierge import __version__
-from concierge.errors import EXIT_INTERRUPTED, UserError
+from concierge.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UserError
 
 app = typer.Typer(
     add_completion=False,
@@ -174,10 +175,23 @@ def mic(
 
 
 def main() -> None:
+    """Run one command and exit by the rule in concierge.errors; every mistake is one line on stderr."""
     try:
-        app()
+        code = app(standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as error:
+        error.show()  # `apoena` alone: the help, as a usage mistake
+        sys.exit(EXIT_USAGE)
+    except click.ClickException as error:  # a bad option or argument, as click words it
+        command = f" — see '{error.ctx.command_path} --help'" if isinstance(error, click.UsageError) and error.ctx else ""
+        _fail(f"{error.format_message()}{command}", EXIT_USAGE)
     except UserError as error:
-        print(f"\033[31merror:\033[0m {error}" if sys.stderr.isatty() else f"error: {error}", file=sys.stderr)
-        sys.exit(error.exit_code)
-    except KeyboardInterrupt:
+        _fail(str(error), error.exit_code)
+    except (KeyboardInterrupt, click.exceptions.Abort):
         sys.exit(EXIT_INTERRUPTED)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    line = " ".join(message.split())  # one line, whatever the message held
+    print(f"\033[31merror:\033[0m {line}" if sys.stderr.isatty() else f"error: {line}", file=sys.stderr)
+    sys.exit(code)

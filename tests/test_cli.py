@@ -106,7 +106,7 @@ def test_unreachable_redis_url_fails_at_start(config):
 
 def test_crewai_brain_without_an_llm_fails_clearly_at_start(config):
     result = run(["chat", "--brain", "crewai", "--config", str(config)], b"oi\n")
-    assert result.returncode != 0 and "CrewAI" in result.stderr.decode() and "LLM_MODEL" in result.stderr.decode()
+    assert result.returncode == 2 and "CrewAI" in result.stderr.decode() and "LLM_MODEL" in result.stderr.decode()
 
 
 def test_version_and_help_stay_light():
