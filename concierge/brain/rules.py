@@ -92,6 +92,8 @@ class RulesBrain:
             heard.block = self._block_answer(text, conversation.apartment_claim or "")
         changed = self._update_claims(conversation, heard, others or [])
         problem = next((p for p in self._resolve(conversation) if p.about & changed), None)
+        if self._visiting_unsaid(conversation):
+            dados.intent_type = Intent.VISITA  # strength stays 0: any word of either intent later wins
         message, asked = self._compose(conversation, heard, text, problem, before if settled_before else None)
         if "apartment_number" in asked:
             conversation.apartment_asks += 1
@@ -175,6 +177,16 @@ class RulesBrain:
         resident = fold(conversation.dados.resident_name or conversation.resident_claim or "")
         said = fold(heard.visitor_name or "")
         return not heard.visitor_named_self and bool(resident) and bool(said) and resident.startswith(said)
+
+    @staticmethod
+    def _visiting_unsaid(conversation: Conversation) -> bool:
+        """Asked 'entrega ou visita?', the visitor gave their own name and a resident's, and never a
+        word of either intent: someone who introduces themselves to see a person by name is visiting."""
+        dados = conversation.dados
+        return (
+            dados.intent_type == Intent.DESCONHECIDO and conversation.intent_strength == 0 and conversation.intent_asks >= 1
+            and dados.visitor_name is not None and dados.resident_name is not None
+        )  # fmt: skip
 
     def _names_resident_in_full(self, conversation: Conversation, heard: Understanding) -> bool:
         """'o Luiz, torre B' … 'Luiz Henrique, isso. Batista.': a fuller name of someone here, starting

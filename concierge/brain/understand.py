@@ -44,7 +44,13 @@ YES = re.compile(
     r"sim senhora|com certeza|ok|okay|beleza|certeza|tudo certo|e|eh|si|exacto|claro|yes)\b"
 )
 NO = re.compile(r"^(nao|negativo|errado|esta errado|ta errado|nada disso|nao e|nao nao)\b")
-THE_RESIDENT = re.compile(r"\b(morador|moradora|moradores|dono|dona|pessoa) d[oa] (apartamento |ap |apto |casa )?\d")
+THE_RESIDENT = re.compile(
+    r"\b(morador|moradora|moradores|dono|dona|pessoa) d[oa] (apartamento |ap |apto |casa )?\d"
+    r"|\b(o|a|com|pro|pra) (sindico|sindica|morador|moradora|proprietario|proprietaria|inquilino|inquilina|dono|dona)"
+    r"(?= d[oa] (apartamento|ap|apto|casa|unidade|lote)\b| (ele|ela|que|mora|de la)\b|$)"
+)
+"""The resident meant by their place, not their name: 'o morador do 501', 'falar com o síndico, ele mora
+no 101', 'a dona do apartamento seis' (the apartment's only resident is meant)."""
 GREETING = re.compile(r"\b(bom dia|boa tarde|boa noite)\b")
 FAREWELL = re.compile(r"\b(volto (mais tarde|depois|outra hora|amanha)|deixa pra la|desisto|tchau|ate logo)\b")
 DONT_KNOW = re.compile(
@@ -362,12 +368,15 @@ def apartment_readings(text: str) -> list[ApartmentHeard]:
     heard: list[ApartmentHeard] = []
     previous_end = None
     previous_block = None
+    previous_value = ""
     for reading in numbers.readings(words):
         corrected = previous_end is not None and any(
             w in CORRECTION_WORDS for w in words[previous_end : reading.start]
         )
+        if previous_end is not None and reading.start >= previous_end and len(reading.value) > len(previous_value) > 1:
+            corrected = corrected or reading.value.endswith(previous_value)  # 'quinhentos e dois… mil quinhentos e dois'
         if previous_end is None or reading.start >= previous_end:
-            previous_end = reading.end
+            previous_end, previous_value = reading.end, reading.value
         after = words[reading.end] if reading.end < len(words) else ""
         before = [w for w in words[max(0, reading.start - 3) : reading.start] if w not in ",-."]
         if after in NUMBER_STOP_AFTER:

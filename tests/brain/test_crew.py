@@ -497,14 +497,14 @@ def test_simultaneous_calls_each_get_their_own_answer(scripted):
 MODEL_MAKES_IT_RIGHT = [
     {
         "name": "intent_from_a_card_game_visit",
-        "turns": ["Boa noite, é o pessoal do truco, viemos na casa do seu Raimundo.", "Eu sou o Osmar."],
+        "turns": ["Boa noite, eu sou o Osmar, do pessoal do truco, viemos na casa do seu Raimundo."],
         "model": {"intent_type": "visita"},
         "expect": {"intent_type": "visita", "visitor_name": "Osmar", "apartment_number": "201",
                    "resident_name": "Raimundo Nonato Ferreira", "valid_for_action": True},
     },
     {
         "name": "intent_from_an_errand_asked_by_the_resident",
-        "turns": ["A Joana pediu pra eu passar aí.", "Sou o Sandro."],
+        "turns": ["Sou o Sandro, a Joana pediu pra eu passar aí."],
         "model": {"intent_type": "visita"},
         "expect": {"intent_type": "visita", "visitor_name": "Sandro", "apartment_number": "104",
                    "resident_name": "Joana Prado", "valid_for_action": True},

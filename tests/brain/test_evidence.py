@@ -209,7 +209,7 @@ def test_a_yes_to_a_read_back_is_not_a_new_name(directory):
 
 def test_a_lone_first_name_nobody_asked_for_is_read_back(directory):
     # heard on a rendered call: 'Fula, Jorge.' answered 'É entrega ou visita?' and the visit completed for the only Jorge
-    _, replies = talk(RulesBrain(directory), "Boa tarde.", "Fula, Camila.", "Meu nome é Jorge.", "É visita.")
+    _, replies = talk(RulesBrain(directory), "Boa tarde.", "Fula, Camila.", "Meu nome é Jorge.")  # asked, no intent said: a visit
     assert replies[-1].mensagem.endswith("certo?") and not replies[-1].valid_for_action
     _, replies = talk(RulesBrain(directory), "Visita para a Camila.", "Meu nome é Jorge.")
     assert replies[-1].valid_for_action, "cued by 'para a': no read-back"
