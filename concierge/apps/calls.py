@@ -31,10 +31,10 @@ def run_list(config_path: Path | None, db: Path | None, since: str | None, outco
         raise UserError(f"--outcome must be one of: {', '.join(STATUSES)}")
     if limit < 1:
         raise UserError("--limit must be 1 or more")
-    path = records_path(config_path, db)
-    if not path.is_file():
+    location, spool = records_location(config_path, db)
+    if _nothing_recorded(location):
         return _nothing_yet(as_json, {"calls": []})
-    with CallRecords(path) as records:
+    with CallRecords(location, spool=spool) as records:
         calls = records.recent(limit, start, outcome)
     if as_json:
         print(json.dumps({"calls": [call.as_json(with_turns=False) for call in calls]}, ensure_ascii=False, indent=2))
@@ -52,16 +52,17 @@ def run_list(config_path: Path | None, db: Path | None, since: str | None, outco
 def run_show(config_path: Path | None, db: Path | None, call_id: str, as_json: bool) -> int:
     if not call_id.strip():
         raise UserError("give a call id, or its first characters: `apoena calls` lists them")
-    path = records_path(config_path, db)
-    if not path.is_file():
+    location, spool = records_location(config_path, db)
+    if _nothing_recorded(location):
         raise UserError(f"no call {call_id}: {NOTHING_YET}")
-    with CallRecords(path) as records:
+    with CallRecords(location, spool=spool) as records:
         matches = records.ids_starting_with(call_id.strip().lower())
         if len(matches) > 1:
             raise UserError(f"{call_id} is the start of several call ids — give more of it")
         call = records.get(matches[0]) if matches else None
+        where = records.where
     if call is None:
-        raise UserError(f"no call {call_id} in {path} — `apoena calls` lists them")
+        raise UserError(f"no call {call_id} in {where} — `apoena calls` lists them")
     if as_json:
         print(json.dumps(call.as_json(), ensure_ascii=False, indent=2))
         return 0
@@ -79,33 +80,45 @@ def run_show(config_path: Path | None, db: Path | None, call_id: str, as_json: b
 def run_purge(config_path: Path | None, db: Path | None, older_than_days: float | None) -> int:
     if older_than_days is not None and older_than_days < 0:
         raise UserError("--older-than-days must be 0 or more")
-    path, days = (records_path(config_path, db) if db is not None else None), older_than_days
-    if path is None or days is None:
+    location, spool = records_location(config_path, db)
+    days = older_than_days
+    if days is None:
         from concierge.config import load_config
 
-        config = load_config(config_path)
-        path, days = path or config.records.path, config.records.retention_days if days is None else days
-    if not path.is_file():
+        days = load_config(config_path).records.retention_days
+    if _nothing_recorded(location):
         print(NOTHING_YET)
         return 0
-    with CallRecords(path) as records:
+    with CallRecords(location, spool=spool) as records:
         purged = records.purge(days)
-    print(f"{purged} call{'' if purged == 1 else 's'} older than {days:g} days deleted from {path}")
+        where = records.where
+    print(f"{purged} call{'' if purged == 1 else 's'} older than {days:g} days deleted from {where}")
     return 0
 
 
-def records_path(config_path: Path | None, db: Path | None) -> Path:
-    """--db when given (it must be a records file), else records.path from the configuration
-    (which may not exist yet: nothing was recorded)."""
+def records_location(config_path: Path | None, db: Path | None) -> tuple[Path | str, Path | None]:
+    """Where the records are, and the spool `apoena serve` keeps beside them: --db when given (it
+    must be a records file), else records.url (DATABASE_URL, PostgreSQL) or records.path from the
+    configuration (a file that may not exist yet: nothing was recorded)."""
     if db is not None:
         if db.is_dir():
             raise UserError(f"--db {db} is a folder: give the records file itself (records.path in config.json)")
         if not db.is_file():
             raise UserError(f"--db {db}: no such file — give an existing records file, or leave --db out")
-        return db
+        return db, None
     from concierge.config import load_config
 
-    return load_config(config_path).records.path
+    records = load_config(config_path).records
+    return records.url or records.path, spool_path(records.path)
+
+
+def spool_path(records_path: Path) -> Path:
+    """Where writes wait while PostgreSQL is unreachable: beside the SQLite records file."""
+    return records_path.with_name("records-spool.db")
+
+
+def _nothing_recorded(location: Path | str) -> bool:
+    return isinstance(location, Path) and not location.is_file()
 
 
 def parse_since(text: str, now: float | None = None) -> float:

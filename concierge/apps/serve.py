@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # imported where used: the ports are bound before anything he
     from concierge.call.events import CallEvent, Observer
     from concierge.call.records import CallRecords
     from concierge.call.services import CallServices
-    from concierge.config import AsteriskConfig
+    from concierge.config import AsteriskConfig, RecordsConfig
     from concierge.web.live import LiveCalls
     from concierge.web.metrics import CallMetrics
 
@@ -59,7 +59,7 @@ def run_serve(
         checking = manager_client(setup.config.asterisk)
         if checking is not None:  # a refused login is found in a second, before the speech models load
             asyncio.run(_check_and_close(checking))
-        records = open_records(setup.config.records.path, setup.config.records.retention_days, setup.concierge.brain.name)
+        records = open_records(setup.config.records, setup.concierge.brain.name, node_name(calls_socket.getsockname()[1]))
         cleanup.callback(records.close)
         services = build_services(setup.config, setup.directory, setup.concierge)
         cleanup.callback(services.close)
@@ -89,16 +89,23 @@ def _early_page_socket(web: WebConfig, cleanup: contextlib.ExitStack) -> socket.
     return cleanup.enter_context(sock)
 
 
-def open_records(path: Path, retention_days: float, brain: str) -> CallRecords:
-    """The call records, with calls past retention purged and calls left open by a dead server closed."""
+def node_name(port: int) -> str:
+    """This node, as the dialplan reaches it: host:AudioSocket port (beside its calls on pages and records)."""
+    return f"{socket.gethostname()}:{port}"
+
+
+def open_records(config: RecordsConfig, brain: str, node: str | None = None) -> CallRecords:
+    """The call records (PostgreSQL at records.url, else SQLite at records.path), with calls past
+    retention purged and calls left open by a dead server closed."""
+    from concierge.apps.calls import spool_path
     from concierge.call.records import CallRecords
 
-    records = CallRecords(path, brain)
-    purged = records.purge(retention_days)
+    records = CallRecords(config.url or config.path, brain, node=node, spool=spool_path(config.path))
+    purged = records.purge(config.retention_days)
     closed = records.close_interrupted()
     log.info(
         "call records in %s: %d calls older than %g days purged, %d left open by a stopped server closed",
-        path, purged, retention_days, closed,
+        records.where, purged, config.retention_days, closed,
     )  # fmt: skip
     return records
 
@@ -173,14 +180,21 @@ async def serve(
     from concierge.call.gate import Gate
     from concierge.call.session import call_handler
     from concierge.call.visit import Dialing, ResidentLegs
+    from concierge.web.live import open_live_calls
 
     observers: list[Observer] = [] if records is None else [records.observer]
     monitor = None
-    if web is not None:
+    node = node_name(sock.getsockname()[1] if sock is not None else port)
+    # With a shared Redis, this node's calls are posted there even without a page of its own.
+    shared = services.config.redis.url
+    live = open_live_calls(services.config.greeting.message, shared, node) if web is not None or shared else None
+    if web is not None and live is not None:
         if records is None:
             raise ValueError("the monitoring page needs the call records")
-        monitor = _monitor(services, records, web, web_sock)
-        observers += [monitor.live.observer, monitor.metrics.observer]
+        monitor = _monitor(records, live, web, web_sock)
+        observers.append(monitor.metrics.observer)
+    if live is not None:
+        observers.append(live.observer)
     observer = observe_all(*observers, log_call_event)
 
     config = services.config
@@ -220,6 +234,8 @@ async def serve(
     await _close_manager(ami)
     if monitor is not None:
         await monitor.server.close()
+    if live is not None:
+        live.close()
 
 
 async def _check_and_close(ami: AMIClient) -> None:
@@ -253,13 +269,12 @@ class _Monitor:
     token: str | None
 
 
-def _monitor(services: CallServices, records: CallRecords, web: WebConfig, sock: socket.socket | None = None) -> _Monitor:
-    """The monitoring page's live state and metrics (to feed from the calls) and its web server."""
+def _monitor(records: CallRecords, live: LiveCalls, web: WebConfig, sock: socket.socket | None = None) -> _Monitor:
+    """The monitoring page's metrics (to feed from the calls) and its web server, showing `live`."""
     from concierge.web.app import create_app
-    from concierge.web.live import LiveCalls
     from concierge.web.metrics import CallMetrics
 
-    live, metrics = LiveCalls(services.config.greeting.message), CallMetrics()
+    metrics = CallMetrics()
     app = create_app(records, live, metrics, web.token)
     return _Monitor(live, metrics, WebServer(app, web.host, web.port, web.token, sock=sock), web.token)
 
@@ -268,6 +283,10 @@ async def purge_daily(records: CallRecords, retention_days: float) -> None:
     """Keep deleting calls past retention while the server runs (LGPD), off the event loop."""
     while True:
         await asyncio.sleep(PURGE_EVERY_SECONDS)
-        purged = await asyncio.to_thread(records.purge, retention_days)
+        try:
+            purged = await asyncio.to_thread(records.purge, retention_days)
+        except UserError as error:  # PostgreSQL away: tomorrow's purge catches up
+            log.error("call records: purge skipped: %s", error)
+            continue
         if purged:
             log.info("call records: %d calls older than %g days purged", purged, retention_days)
