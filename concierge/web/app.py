@@ -2,14 +2,18 @@
 
 Live calls come from memory (`LiveCalls`, fed by the call observer); history from the call
 records, read in a worker thread so SQLite never blocks the event loop. With a token, everything
-but the page's static code needs it: `Authorization: Bearer TOKEN`, or `?token=TOKEN` on the
-page's own URL (the page then sends it as a Bearer header on its API calls).
+but the page's static code needs it: `Authorization: Bearer TOKEN`, or the page's session cookie.
+`?token=TOKEN` on the page's own URL is exchanged once for that cookie (HttpOnly, SameSite=Strict)
+and the browser is sent on to the same URL without it, so the token stays out of the history,
+the links and the page's script.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
+import html
 import io
 import re
 import wave
@@ -20,7 +24,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -29,10 +33,15 @@ from concierge.web.live import LiveCalls
 from concierge.web.metrics import CONTENT_TYPE, CallMetrics
 
 STATIC = Path(__file__).resolve().parent / "static"
-ASSETS = {"monitor.js": "text/javascript; charset=utf-8", "monitor.css": "text/css; charset=utf-8"}
+ASSETS = {"monitor.js": "text/javascript; charset=utf-8", "monitor.css": "text/css; charset=utf-8", "swap.js": "text/javascript; charset=utf-8"}
 MAX_LIMIT = 500
 CALL_ID = re.compile(r"^[0-9a-fA-F-]{1,64}$")
 PAGE_PATHS = re.compile(r"^/(calls/[^/]+)?$")
+SESSION_COOKIE = "apoena_session"
+SWAP_PAGE = (
+    '<!doctype html><meta charset="utf-8"><title>Apoena</title><script src="/assets/swap.js" defer></script>'
+    '<a id="next" href="{target}">Apoena — call monitor</a>'
+)
 SECURITY_HEADERS = {
     "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self';"
     " img-src 'self' data:; media-src blob:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
@@ -149,28 +158,55 @@ def _names_loopback(host: str) -> bool:
 
 
 class _TokenGate:
-    """Answers 401 unless the request carries the token (the static /assets/ are code, not data: open)."""
+    """Answers 401 unless the request carries the token as `Authorization: Bearer TOKEN` or the
+    session cookie; `?token=TOKEN` on a page URL is swapped for the cookie. The static /assets/ are
+    code, not data: open."""
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app
         self.token = token.encode()
+        # The cookie holds a value derived from the token, not the token: it opens this page only,
+        # and changing web.token logs every browser out.
+        self.session = hmac.new(self.token, b"apoena monitoring page session", hashlib.sha256).hexdigest().encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith("/assets/") or self._allowed(scope):
+        if scope["type"] != "http" or scope["path"].startswith("/assets/"):
             await self.app(scope, receive, send)
             return
-        response = _error(401, "a token is needed: Authorization: Bearer TOKEN (or ?token=TOKEN on the page's URL)")
-        response.headers["www-authenticate"] = 'Bearer realm="apoena"'
+        request = Request(scope)
+        if "token" in request.query_params and PAGE_PATHS.match(scope["path"]):
+            response = self._exchange(request)
+        elif self._allowed(request):
+            await self.app(scope, receive, send)
+            return
+        else:
+            response = _error(401, "a token is needed: Authorization: Bearer TOKEN (or open the page once with ?token=TOKEN)")
+            response.headers["www-authenticate"] = 'Bearer realm="apoena"'
         await response(scope, receive, send)
 
-    def _allowed(self, scope: Scope) -> bool:
-        headers = dict(scope["headers"])
-        scheme, _, given = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
-        if scheme.lower() != "bearer" and PAGE_PATHS.match(scope["path"]):
-            given = QueryParams(scope["query_string"].decode("latin-1")).get("token", "")
-        elif scheme.lower() != "bearer":
-            return False
-        return hmac.compare_digest(given.strip().encode(), self.token)
+    def _exchange(self, request: Request) -> Response:
+        """The page's URL with the right token: the session cookie, and on to the URL without it.
+
+        On by the page itself (swap.js: location.replace, so Back never returns to the token's URL),
+        not by a 303: a browser sends no SameSite=Strict cookie along a redirect chain another site
+        started (a link in a chat or an e-mail), but does on a navigation this page starts."""
+        if not hmac.compare_digest(request.query_params["token"].strip().encode(), self.token):
+            return _error(401, "wrong token: open the page with ?token= set to web.token (APOENA_WEB_TOKEN)")
+        rest = [(key, value) for key, value in request.query_params.multi_items() if key != "token"]
+        target = html.escape(request.url.path + (f"?{QueryParams(rest)}" if rest else ""))
+        response = HTMLResponse(SWAP_PAGE.format(target=target))
+        response.set_cookie(
+            SESSION_COOKIE, self.session.decode(), path="/", httponly=True, samesite="strict",
+            secure=request.url.scheme == "https",  # behind a TLS proxy that says so (X-Forwarded-Proto)
+        )  # fmt: skip
+        return response
+
+    def _allowed(self, request: Request) -> bool:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer":
+            return hmac.compare_digest(given.strip().encode(), self.token)
+        cookie = request.cookies.get(SESSION_COOKIE)
+        return cookie is not None and hmac.compare_digest(cookie.encode(), self.session)
 
 
 class _SecurityHeaders:

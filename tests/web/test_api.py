@@ -205,11 +205,12 @@ def test_with_a_token_everything_but_assets_needs_it(guarded, path):
 
 
 def test_token_in_the_query_opens_the_page_but_not_the_api(guarded):
-    assert guarded.client.get(f"/?token={TOKEN}").status_code == 200
     assert guarded.client.get("/?token=wrong").status_code == 401
     assert guarded.client.get(f"/api/live?token={TOKEN}").status_code == 401
     assert guarded.client.get(f"/metrics?token={TOKEN}").status_code == 401
     assert guarded.client.get("/api/live").headers["www-authenticate"].startswith("Bearer")
+    assert guarded.client.get(f"/?token={TOKEN}").status_code == 200, "swapped for the session cookie (tests/web/test_token_cookie.py)"
+    assert guarded.client.get("/api/live").status_code == 200, "the cookie opens the API"
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.0.10", "portaria.local"])

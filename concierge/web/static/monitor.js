@@ -18,11 +18,8 @@ const OUTCOMES = {
 };
 const nameAudioUrls = new Map();  // "call id/turn" -> blob: URL of the visitor's voice saying their name
 
-const token = (() => {
-  const fromUrl = new URLSearchParams(location.search).get("token");
-  if (fromUrl) sessionStorage.setItem("apoena-token", fromUrl);
-  return fromUrl || sessionStorage.getItem("apoena-token") || "";
-})();
+// With web.token set, the server swapped ?token= for an HttpOnly session cookie before this page
+// loaded: the script never sees the token, and same-origin requests carry the cookie.
 
 function el(tag, props, ...children) {
   const node = document.createElement(tag);
@@ -38,15 +35,8 @@ function el(tag, props, ...children) {
   return node;
 }
 
-function pageLink(path) {
-  return token ? `${path}?token=${encodeURIComponent(token)}` : path;
-}
-
 async function api(path) {
-  const response = await fetch(path, {
-    headers: token ? { Authorization: `Bearer ${token}` } : {},
-    cache: "no-store",
-  });
+  const response = await fetch(path, { cache: "no-store" });
   if (response.status === 401) throw new Error("access token needed: open this page with ?token=…");
   const body = await response.json();
   if (!response.ok) throw Object.assign(new Error(body.error || response.statusText), { status: response.status });
@@ -130,7 +120,7 @@ function liveCard(call) {
   const card = el("article", { class: "call", dataset: { callId: call.call_id } },
     el("div", { class: "call-head" },
       el("span", { class: "state" }),
-      el("a", { class: "call-id", href: pageLink(`/calls/${encodeURIComponent(call.call_id)}`) }, call.call_id.slice(0, 8)),
+      el("a", { class: "call-id", href: `/calls/${encodeURIComponent(call.call_id)}` }, call.call_id.slice(0, 8)),
       el("span", { class: "clock" })),
     el("dl", { class: "meta compact" },
       el("dt", {}, "conversation"), el("dd", { class: "conversation" }, call.conversation_id),
@@ -190,7 +180,7 @@ async function refreshRecent() {
   document.querySelector("#recent tbody").replaceChildren(...calls.map((call) =>
     el("tr", { dataset: { callId: call.call_id } },
       el("td", {}, dateTime(call.started_at)),
-      el("td", {}, el("a", { href: pageLink(`/calls/${encodeURIComponent(call.call_id)}`) }, el("code", {}, call.call_id.slice(0, 8)))),
+      el("td", {}, el("a", { href: `/calls/${encodeURIComponent(call.call_id)}` }, el("code", {}, call.call_id.slice(0, 8)))),
       el("td", {}, outcomeBadge(call.outcome), call.reason ? el("span", { class: "reason" }, call.reason) : null),
       el("td", { class: "num" }, call.turn_count),
       el("td", { class: "num" }, ms(call.response_ms_p50)),
@@ -232,10 +222,7 @@ function turnLines(call) {
 async function nameAudioUrl(callId, turn) {
   const key = `${callId}/${turn}`;
   if (!nameAudioUrls.has(key)) {
-    const response = await fetch(`/api/calls/${encodeURIComponent(callId)}/name.wav`, {
-      headers: token ? { Authorization: `Bearer ${token}` } : {},
-      cache: "no-store",
-    });
+    const response = await fetch(`/api/calls/${encodeURIComponent(callId)}/name.wav`, { cache: "no-store" });
     if (!response.ok) throw new Error(response.statusText);
     nameAudioUrls.set(key, URL.createObjectURL(await response.blob()));
   }
@@ -298,7 +285,7 @@ function renderDetail(call) {
 function detail(callId) {
   document.getElementById("detail").hidden = false;
   document.getElementById("detail-id").textContent = callId;
-  document.getElementById("back").href = pageLink("/");
+  document.getElementById("back").href = "/";
   const tick = async () => {
     let again = true;
     try {
@@ -321,7 +308,7 @@ function detail(callId) {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  document.getElementById("home").href = pageLink("/");
+  document.getElementById("home").href = "/";
   const match = location.pathname.match(/^\/calls\/([^/]+)$/);
   if (match) detail(decodeURIComponent(match[1]));
   else overview();
