@@ -272,7 +272,7 @@ def _first_line(error: BaseException) -> str:
 
 def describe_unreachable(error: BaseException) -> str:
     """Why a server could not be reached, in one line (psycopg's messages span several)."""
-    return _first_line(error)
+    return _first_line(error).removeprefix("connection failed: ")
 
 
 def redact(url: str) -> str:

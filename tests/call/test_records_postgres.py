@@ -4,6 +4,7 @@ that is down at start or goes away mid-call, and calls whose process died, told 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -23,6 +24,7 @@ from concierge.call.events import CallEnded, CallStarted, DtmfReceived, Outcome,
 from concierge.call.records import STOPPED_MID_CALL, CallRecords, RecordsError
 from concierge.store.schema import POSTGRES_MIGRATIONS, SCHEMA_VERSION, SQLITE_MIGRATIONS
 from tests.servers import free_port, own_postgres, postgres_cluster, postgres_url  # noqa: F401 (fixtures)
+from tests.test_cli import run
 
 from .recorded import ROOT, name_heard, play_call, reply
 
@@ -48,7 +50,15 @@ def location(request, tmp_path) -> str:
 # -- two nodes, one database ----------------------------------------------------------------------
 
 
-def test_two_nodes_record_into_one_postgres_and_one_reader_sees_both(postgres_url, tmp_path):
+@pytest.fixture
+def config(tmp_path) -> Path:
+    """A config of its own (records.path, and so the spool, in tmp_path)."""
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"directory": {"path": str(ROOT / "data" / "apartamentos.json")}, "records": {"path": "calls.db"}}))
+    return path
+
+
+def test_two_nodes_record_into_one_postgres_and_one_listing_shows_both(postgres_url, tmp_path, config):
     other = node_process(
         f"""
         import time
@@ -77,6 +87,16 @@ def test_two_nodes_record_into_one_postgres_and_one_reader_sees_both(postgres_ur
         assert all(by_node[call_id] == ("node-b", "caller_hung_up", 2) for call_id in theirs)
         assert reader.stats()["completed"] == 3 and reader.stats()["caller_hung_up"] == 3
         assert reader.get(theirs[0]).as_json()["node"] == "node-b"
+
+    listing = run(["calls", "--json", "--config", str(config)], env={"DATABASE_URL": postgres_url})
+    assert listing.returncode == 0, listing.stderr.decode()
+    listed = json.loads(listing.stdout)["calls"]
+    assert {(call["call_id"], call["node"]) for call in listed} == {*((c, "node-a") for c in mine), *((c, "node-b") for c in theirs)}
+    shown = run(["calls", "show", theirs[0][:8], "--config", str(config)], env={"DATABASE_URL": postgres_url, "COLUMNS": "200"})
+    assert shown.returncode == 0 and theirs[0] in shown.stdout.decode() and "fala 2" in shown.stdout.decode()
+    purged = run(["calls", "purge", "--older-than-days", "0", "--config", str(config)], env={"DATABASE_URL": postgres_url})
+    assert purged.returncode == 0 and purged.stdout.decode().startswith("6 calls older than 0 days deleted from postgresql://")
+    assert not (tmp_path / "calls.db").exists(), "nothing went to SQLite"
 
 
 def test_everything_a_call_keeps_reads_back_the_same_from_postgres(postgres_url, tmp_path):
@@ -263,6 +283,16 @@ def test_an_unreachable_postgres_at_start_is_one_clear_line_exit_2():
     assert message.startswith("cannot reach PostgreSQL at postgresql://apoena:***@127.0.0.1:") and "secret" not in message
     assert "Connection refused" in message and "DATABASE_URL" in message
     assert time.monotonic() - started < 6
+
+
+@pytest.mark.parametrize("command", [["calls"], ["calls", "show", "abc"], ["calls", "purge"], ["serve", "--port", "0", "--no-web"]])
+def test_an_unreachable_database_url_stops_the_command_with_one_line_exit_2(config, command):
+    url = f"postgresql://apoena:secret@127.0.0.1:{free_port()}/calls"
+    result = run([*command, "--config", str(config)], env={"DATABASE_URL": url}, timeout=120)
+    err = result.stderr.decode().strip()
+    assert result.returncode == 2, err
+    assert err.splitlines()[-1].startswith("error: cannot reach PostgreSQL at postgresql://apoena:***@127.0.0.1:") and "secret" not in err
+    assert "Traceback" not in err and len([line for line in err.splitlines() if "PostgreSQL" in line]) == 1
 
 
 def test_a_records_url_of_another_kind_is_one_clear_line():
