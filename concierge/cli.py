@@ -97,8 +97,8 @@ def simulate(
         Optional[Path], typer.Option("--record", help="Keep the call records in this SQLite file (default: a temporary one).")
     ] = None,
     resident: Annotated[
-        Optional[Path],
-        typer.Option("--resident", help="Call the resident through a simulated Asterisk, who answers with this recording (.slin/.wav; a sidecar .json may add keys)."),
+        Optional[list[Path]],
+        typer.Option("--resident", help="Call the resident through a simulated Asterisk, who answers with this recording (.slin/.wav; a sidecar .json may add keys). Once per dial attempt, in order; no-answer and busy are attempts nobody picks up."),
     ] = None,
     resident_no_answer: Annotated[
         bool, typer.Option("--resident-no-answer", help="Call the resident through a simulated Asterisk; nobody picks up.")

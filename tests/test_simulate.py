@@ -335,7 +335,7 @@ def test_simulate_asks_the_resident_and_the_webhook_reaches_a_local_server(tmp_p
     assert call["outcome"] == "completed" and call["passed"] is True, call["mismatches"]
     assert visit["decision"] == decision, visit
     assert told in visit["visitor_turns_after"][0]["reply"]
-    assert visit["decision_ms"] > 0 and visit["attempts"] == [["PJSIP/ap104", "answered" if answer[0] == "--resident" else "no_answer"]]
+    assert visit["decision_ms"] > 0 and [a[:2] for a in visit["attempts"]] == [["PJSIP/ap104", "answered" if answer[0] == "--resident" else "no_answer"]]
     if decision == "no_answer":
         assert visit["resident_turns"] == [] and 5000 <= visit["decision_ms"] < 8000, "rang asterisk.ring_seconds (5 s), then gave up"
     else:

@@ -237,8 +237,8 @@ def _visit_lines(visit: dict) -> list[str]:
              if visit.get(key) is not None]  # fmt: skip
     if times:
         lines.append(f"[bold]after the visit was complete[/] {' · '.join(times)}")
-    if visit.get("attempts"):
-        lines.append("[bold]dialled[/] " + ", ".join(f"{_text(dial)} ({how})" for dial, how in visit["attempts"]))
+    for number, (dial, how, *leg) in enumerate(visit.get("attempts") or [], 1):  # older records: no leg UUID
+        lines.append(f"[bold]resident leg {number}[/] {_text(dial)} ({how})" + (f" · AudioSocket UUID {_text(leg[0])}" if leg else ""))
     if visit.get("visitor_message"):
         lines.append(f"[bold]visitor told[/] {_text(visit['visitor_message'])}")
     for action in visit.get("gate") or []:

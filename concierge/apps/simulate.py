@@ -15,8 +15,13 @@ With `--resident ANSWER.slin` (or `--resident-no-answer`), a complete visit call
 through a simulated Asterisk (`concierge.asterisk.simulated`: a real Manager Interface on a
 loopback socket) that answers by connecting a second AudioSocket client into the same server
 with the UUID Apoena chose, and plays ANSWER.slin (and the keys its sidecar names) once Apoena
-has asked. Apartments without dial strings are rung as ``Local/<apartment>@simulated``, so any
-directory works. Without these options nobody is asked: the visit's decision is `not_asked`.
+has asked — or at once, when its sidecar says it `speaks_first` (a mailbox). `--resident` may be
+given once per dial attempt, in order, and also takes `no-answer` and `busy`: `--resident
+fixtures/resident/caixa_postal.slin --resident fixtures/resident/sim.slin` rings the apartment
+twice, a mailbox answering the first attempt and a resident saying yes on the second. The
+apartment is rung exactly that many times: its own dial strings first, then
+``Local/<apartment>-<n>@simulated``, so any directory works. Without these options nobody is
+asked: the visit's decision is `not_asked`.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import logging
 import statistics
 import tempfile
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,7 +54,7 @@ from concierge.call.records import CallRecords
 from concierge.call.gate import Gate, GateActed
 from concierge.call.services import CallServices, build_services
 from concierge.call.session import call_handler
-from concierge.call.visit import Dialing, ResidentLegs, ResidentTurnHeard, VisitDecided, VisitStarted
+from concierge.call.visit import Dialing, ResidentDialing, ResidentLegs, ResidentTurnHeard, VisitDecided, VisitStarted
 from concierge.config import CallState
 from concierge.errors import UserError
 
@@ -131,7 +137,8 @@ class CallReport:
     unheard: list[int] = field(default_factory=list)  # scripted steps after which nothing was answered
     considered: int = 0  # the last concierge turn the caller decided whether to answer
     visit: dict | None = None  # the resident's decision, once the visit was complete
-    expected_decision: str | None = None  # from the resident answer's sidecar
+    expected_decision: str | None = None  # from the resident answers' sidecars
+    expected_attempts: list[str] = field(default_factory=list)  # how each dial attempt must end
 
     @property
     def final(self) -> dict | None:
@@ -153,7 +160,11 @@ class CallReport:
         got = self.visit["decision"] if self.visit else None
         if self.expected_decision is None or not self.recording.expected or not self.recording.expected.get("valid_for_action"):
             return []
-        return [] if got == self.expected_decision else [f"decision: expected {self.expected_decision!r}, got {got!r}"]
+        wrong = [] if got == self.expected_decision else [f"decision: expected {self.expected_decision!r}, got {got!r}"]
+        attempts = [attempt[1] for attempt in (self.visit or {}).get("attempts") or []]
+        if self.expected_attempts and attempts != self.expected_attempts:
+            wrong.append(f"attempts: expected {' → '.join(self.expected_attempts)}, got {' → '.join(attempts) or 'none'}")
+        return wrong
 
     @property
     def passed(self) -> bool | None:
@@ -338,21 +349,33 @@ def _frames(pcm: bytes) -> list[bytes]:
     return [f + bytes(FRAME_BYTES - len(f)) if len(f) < FRAME_BYTES else f for f in frames]
 
 
+RESIDENT_LINES = {"no-answer": "no_answer", "busy": "busy"}
+"""`--resident` values that are no recording: a phone that rings out, or is busy."""
+MOVES_ON = frozenset({"voicemail", "no_answer", "busy"})
+"""How an attempt ends when the next dial string is tried."""
+
+
 @dataclass(frozen=True)
 class ResidentAnswer:
-    """How the simulated resident answers: `resident` None never picks up; `expected` is the decision it must lead to."""
+    """How one dial attempt is answered: `resident` None never picks up; `expected` is the decision it
+    must lead to, `attempt` how the attempt must end (`answered`, or one of MOVES_ON)."""
 
     resident: SimulatedResident | None
     expected: str | None = None
     path: Path | None = None
+    attempt: str = "answered"
 
 
 def load_resident(path: Path) -> ResidentAnswer:
-    """A resident's recorded answer, with its sidecar (`dtmf` keys to press, `expected_decision`)."""
+    """A resident's recorded answer, with its sidecar (`dtmf` keys to press, `speaks_first`, `expected_decision`,
+    `expected_attempt`); or `no-answer` / `busy`."""
+    if str(path) in RESIDENT_LINES and not path.exists():
+        line = RESIDENT_LINES[str(path)]
+        return ResidentAnswer(SimulatedResident(line=line), "no_answer", None, line)  # type: ignore[arg-type]
     try:
         pcm = read_audio_file(path)
     except AudioFileError as error:
-        raise UserError(f"--resident: {error}") from None
+        raise UserError(f"--resident: {error} (or give no-answer or busy)") from None
     sidecar = path.with_suffix(".json")
     data: dict = {}
     if sidecar.is_file():
@@ -361,9 +384,24 @@ def load_resident(path: Path) -> ResidentAnswer:
             digits = str(data.get("dtmf") or "")
             if any(d not in "0123456789*#" for d in digits):
                 raise ValueError(f"dtmf {digits!r} is not keypad digits")
+            attempt = str(data.get("expected_attempt") or "answered")
+            if attempt != "answered" and attempt not in MOVES_ON:
+                raise ValueError(f"expected_attempt {attempt!r} is not answered, {', '.join(sorted(MOVES_ON))}")
         except (ValueError, AttributeError) as error:
             raise UserError(f"{sidecar}: unreadable resident answer ({error})") from None
-    return ResidentAnswer(SimulatedResident(pcm, str(data.get("dtmf") or "")), data.get("expected_decision"), path)
+    resident = SimulatedResident(pcm, str(data.get("dtmf") or ""), speaks_first=bool(data.get("speaks_first")))
+    return ResidentAnswer(resident, data.get("expected_decision"), path, str(data.get("expected_attempt") or "answered"))
+
+
+def expected_visit(answers: list[ResidentAnswer]) -> tuple[str | None, list[str]]:
+    """The decision a visit must reach when its attempts are answered so, in order, and how each
+    attempt rung must end: up to the first one answered by a person, whose answer decides."""
+    attempts: list[str] = []
+    for answer in answers:
+        attempts.append(answer.attempt)
+        if answer.attempt not in MOVES_ON:
+            return answer.expected, attempts
+    return "no_answer", attempts
 
 
 class Simulator:
@@ -372,14 +410,14 @@ class Simulator:
 
     def __init__(
         self, services: CallServices, speed: float = 1.0, wait: bool = True, on_event=None, record: Observer | None = None,
-        resident: ResidentAnswer | None = None, directory=None,
+        resident: ResidentAnswer | None = None, directory=None, residents: Sequence[ResidentAnswer] = (),
     ) -> None:  # fmt: skip
         self.services = services
         self.speed = speed
         self.wait = wait
         self.on_event = on_event
         self.record = record
-        self.resident = resident
+        self.residents = list(residents) or ([resident] if resident is not None else [])  # one per dial attempt
         self.directory = directory
         self.calls: dict[str, CallReport] = {}
         self.server: AudioSocketServer | None = None
@@ -390,12 +428,14 @@ class Simulator:
         self.server = AudioSocketServer(call_handler(self.services, self._observe), "127.0.0.1", 0)
         await self.server.start()
         self.services.visits = None
-        if self.resident is not None:
+        if self.residents:
             if self.directory is None:
                 raise ValueError("simulating the resident needs the directory")
-            self.asterisk = await SimulatedAsterisk(self.resident.resident).start()
+            self.asterisk = await SimulatedAsterisk(residents=[answer.resident for answer in self.residents]).start()
             self._ami = AMIClient("127.0.0.1", self.asterisk.port, "apoena", "simulated", ping_interval=None)
-            dialing = Dialing(self._ami, self.server.port, fallback_dial=lambda apartment: f"Local/{apartment}@simulated")
+            dialing = Dialing(
+                self._ami, self.server.port, fallback_dial=lambda apartment: f"Local/{apartment}@simulated", attempts=len(self.residents)
+            )
             self.services.visits = ResidentLegs(self.services.config, self.directory, dialing)
         self.services.gate = Gate(self.services.config.gate, self._ami)
         return self
@@ -423,7 +463,7 @@ class Simulator:
                 report.listening += 1
         elif isinstance(event, Turn):
             report.turns.append(event)
-        elif isinstance(event, VisitStarted | ResidentTurnHeard | VisitDecided | GateActed):
+        elif isinstance(event, VisitStarted | ResidentDialing | ResidentTurnHeard | VisitDecided | GateActed):
             _visit_report(report, event)
         elif isinstance(event, CallEnded):
             report.outcome = event.outcome.value
@@ -435,8 +475,8 @@ class Simulator:
         """Place one call and play `recording` into it; return when the call is over."""
         call_id = uuid.uuid4()
         report = CallReport(recording, str(call_id))
-        if self.resident is not None:
-            report.expected_decision = self.resident.expected
+        if self.residents:
+            report.expected_decision, report.expected_attempts = expected_visit(self.residents)
         if self.asterisk is not None:
             self.asterisk.add_channel(f"SIM/visitor-{len(self.calls) + 1:04d}", APOENA_CALL=str(call_id))
         self.calls[report.call_id] = report
@@ -627,8 +667,9 @@ def _visit_report(report: CallReport, event: object) -> None:
         visit["dial_strings"] = list(event.dial_strings)
     elif isinstance(event, ResidentTurnHeard):
         visit["resident_turns"].append(
-            {"via": event.by, "transcript": event.heard, "answer": event.answer, "reply": event.reply, "stt_ms": round(event.stt_ms, 1)}
-        )
+            {"via": event.by, "transcript": event.heard, "answer": event.answer, "reply": event.reply, "stt_ms": round(event.stt_ms, 1),
+             "leg_id": event.leg_id}
+        )  # fmt: skip
     elif isinstance(event, VisitDecided):
         visit.update(
             decision=event.decision, reason=event.reason, via=event.by, decided_by=event.decided_by, decision_ms=event.decision_ms,
@@ -648,7 +689,7 @@ def run_simulate(
     as_json: bool,
     out_dir: Path | None,
     record: Path | None = None,
-    resident: Path | None = None,
+    resident: list[Path] | None = None,
     resident_no_answer: bool = False,
 ) -> int:
     from rich.console import Console
@@ -657,9 +698,9 @@ def run_simulate(
     tune_for_real_time()
     if speed <= 0 or speed > 100:
         raise UserError("--speed must be between 0 and 100 (1 = real time)")
-    if resident is not None and resident_no_answer:
-        raise UserError("--resident and --resident-no-answer exclude each other: choose one")
-    answer_as = load_resident(resident) if resident is not None else ResidentAnswer(None, "no_answer") if resident_no_answer else None
+    if resident and resident_no_answer:
+        raise UserError("--resident and --resident-no-answer exclude each other: use --resident no-answer as one of the attempts")
+    answers = [load_resident(path) for path in resident or []] or ([load_resident(Path("no-answer"))] if resident_no_answer else [])
     recordings = [load_recording(path) for path in find_recordings(paths)]
     console = Console(stderr=as_json)
     reports: list[CallReport | None] = [None] * len(recordings)
@@ -677,7 +718,7 @@ def run_simulate(
                         console.print(f"[dim]directory {setup.config.directory.path if directory is None else directory}[/]", highlight=False)
                     chosen = [recordings[i] for i in indices]
                     done = asyncio.run(
-                        _simulate(services, chosen, speed, not no_wait, console, records.observer, answer_as, setup.directory)
+                        _simulate(services, chosen, speed, not no_wait, console, records.observer, answers, setup.directory)
                     )
                     for index, report in zip(indices, done):
                         reports[index] = report
@@ -701,7 +742,7 @@ def run_simulate(
 
 async def _simulate(
     services: CallServices, recordings: list[Recording], speed: float, wait: bool, console, record: Observer | None = None,
-    resident: ResidentAnswer | None = None, directory=None,
+    residents: Sequence[ResidentAnswer] = (), directory=None,
 ) -> list[CallReport]:  # fmt: skip
     def show(report: CallReport, event: CallEvent) -> None:
         if isinstance(event, Turn):
@@ -721,14 +762,18 @@ async def _simulate(
                 f"[dim]{report.recording.path.name} resident[/] [bold]morador:[/] {event.heard or '(silêncio)'} "
                 f"[dim]({event.by}, {event.answer})[/]\n    [bold cyan]concierge:[/] {event.reply}", highlight=False,
             )  # fmt: skip
+        elif isinstance(event, ResidentDialing):
+            console.print(f"[dim]{report.recording.path.name} resident[/] [bold]ringing[/] {event.dial}", highlight=False)
         elif isinstance(event, VisitDecided):
+            tried = " · ".join(f"{dial} {how}" for dial, how, *_ in event.attempts)
+            console.print(f"[dim]{report.recording.path.name} resident[/] [bold]attempts:[/] {tried or '—'}", highlight=False)
             console.print(
                 f"[dim]{report.recording.path.name}[/] [bold]decision:[/] {event.decision} — {event.reason}"
                 f"{'' if event.decision_ms is None else f' · {event.decision_ms / 1000:.1f} s'}\n"
                 f"    [bold cyan]concierge → visitante:[/] {event.visitor_message or '—'}", highlight=False,
             )  # fmt: skip
 
-    async with Simulator(services, speed, wait, show, record, resident, directory) as simulator:
+    async with Simulator(services, speed, wait, show, record, directory=directory, residents=residents) as simulator:
         return [await simulator.call(recording) for recording in recordings]
 
 

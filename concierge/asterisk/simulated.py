@@ -7,7 +7,13 @@ connecting a second AudioSocket client to the ``APOENA_AUDIOSOCKET`` address wit
 ``APOENA_UUID`` the dialplan contract passes, exactly as the resident context would; that client
 plays a `SimulatedResident`: it listens, and once Apoena has spoken and gone quiet, it says its
 recorded answer (or keys it). `resident=None` is a resident who never picks up: the call rings
-for the Originate's whole `Timeout` and ends as no answer.
+for the Originate's whole `Timeout` and ends as no answer. A resident whose `line` is ``busy``
+ends the call as busy; one who `speaks_first` is a mailbox or the carrier's recording: it talks
+the moment it answers, and then only listens (records).
+
+`residents` gives each attempt of a visit its own answer, in order: the first Originate for a
+visit (told apart by its ``APOENA_VISIT`` variable) reaches the first, the second the second…;
+an attempt beyond the list rings out. Without `residents`, `resident` answers every attempt.
 
 Visitor channels can be declared (`add_channel`) with their variables, so `Status` finds the
 visitor's channel by ``APOENA_CALL`` and a decision set with `Setvar` can be checked afterwards.
@@ -21,7 +27,9 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from concierge.asterisk.protocol import Message, Parser, ProtocolError, encode_message
 from concierge.audio.pcm import FRAME_BYTES, FRAME_SECONDS
@@ -39,12 +47,16 @@ LONGEST_LEG_SECONDS = 180.0
 class SimulatedResident:
     """What the resident does once asked: say `pcm` (8 kHz slin) and/or key `digits`, at most
     `answers` times (a question asked again is answered again); `hang_up_after` seconds into the
-    leg, hang up whatever happens."""
+    leg, hang up whatever happens. `speaks_first`: say `pcm` the moment the call is answered and
+    nothing more (a mailbox, the carrier's message). `line`: ``answers``, or ``busy`` / ``no_answer``
+    for a phone that never picks up."""
 
     pcm: bytes = b""
     digits: str = ""
     answers: int = 2
     hang_up_after: float | None = None
+    speaks_first: bool = False
+    line: Literal["answers", "busy", "no_answer"] = "answers"
 
 
 @dataclass
@@ -57,11 +69,13 @@ class ResidentLegReport:
     answered: int = 0
     first_audio_at: float | None = None  # monotonic
     ended_at: float | None = None
+    hung_up_by_apoena: bool = False  # Apoena sent the hangup (0x00), rather than the resident closing
 
 
 @dataclass
 class SimulatedAsterisk:
     resident: SimulatedResident | None = None  # None: nobody picks up
+    residents: Sequence[SimulatedResident | None] = ()  # one per attempt of a visit, in order (over `resident`)
     username: str = "apoena"
     secret: str | None = None  # None accepts any secret
     refuse_login: bool = False
@@ -72,6 +86,7 @@ class SimulatedAsterisk:
     speed: float = 1.0
     channels: dict[str, dict[str, str]] = field(default_factory=dict)  # channel -> its variables
     originates: list[Message] = field(default_factory=list)
+    attempts: dict[str, int] = field(default_factory=dict)  # APOENA_VISIT -> Originates seen for that visit
     legs: list[ResidentLegReport] = field(default_factory=list)
     port: int = 0
     _server: asyncio.Server | None = None
@@ -174,24 +189,32 @@ class SimulatedAsterisk:
             await send(("Event", "Status"), ("ActionID", action_id), ("Channel", channel), ("ChannelStateDesc", "Up"), *shown)
         await send(("Event", "StatusComplete"), ("ActionID", action_id), ("EventList", "Complete"), ("Items", str(len(self.channels))))
 
+    def _resident_for(self, visit: str) -> SimulatedResident | None:
+        """Who answers this attempt of `visit`: the next of `residents`, or `resident` for every attempt."""
+        attempt = self.attempts.get(visit, 0)
+        self.attempts[visit] = attempt + 1
+        if not self.residents:
+            return self.resident
+        return self.residents[attempt] if attempt < len(self.residents) else None
+
     async def _originate(self, action: Message, action_id: str, send) -> None:
         channel = action.get("Channel") or ""
         variables = dict(v.partition("=")[::2] for v in action.get_all("Variable"))
         timeout = int(action.get("Timeout") or 30000) / 1000
-        answered = self.resident is not None
-        await asyncio.sleep((self.ring_seconds if answered else timeout) / self.speed)
+        resident = self._resident_for(variables.get("APOENA_VISIT", ""))
+        line = "no_answer" if resident is None else resident.line
+        await asyncio.sleep((timeout if line == "no_answer" else self.ring_seconds) / self.speed)
         fields = [("Event", "OriginateResponse"), ("Privilege", "call,all"), ("ActionID", action_id), ("Channel", channel),
                   ("Context", action.get("Context") or ""), ("Exten", action.get("Exten") or "")]  # fmt: skip
-        if not answered:
-            await send(*fields, ("Response", "Failure"), ("Reason", "3"), ("Uniqueid", "<null>"))
+        if resident is None or line != "answers":
+            await send(*fields, ("Response", "Failure"), ("Reason", "5" if line == "busy" else "3"), ("Uniqueid", "<null>"))
             return
         await send(*fields, ("Response", "Success"), ("Reason", "4"), ("Uniqueid", f"{time.time():.2f}"))
         if self.connect_leg:
-            assert self.resident is not None
             await asyncio.sleep(self.leg_delay)
             report = ResidentLegReport(variables.get("APOENA_UUID", ""), channel)
             self.legs.append(report)
-            await self._resident_leg(variables.get("APOENA_AUDIOSOCKET", ""), report, self.resident)
+            await self._resident_leg(variables.get("APOENA_AUDIOSOCKET", ""), report, resident)
 
     async def _resident_leg(self, address: str, report: ResidentLegReport, resident: SimulatedResident) -> None:
         """The resident's phone, answered into AudioSocket: listen, answer when Apoena has asked, until hung up."""
@@ -218,7 +241,11 @@ class SimulatedAsterisk:
                 if now - started >= LONGEST_LEG_SECONDS:
                     break
                 asked = heard.spoke and now - heard.last_voice >= QUIET_BEFORE_ANSWER / self.speed
-                if asked and not pending and report.answered < resident.answers:
+                if resident.speaks_first:
+                    if tick == 0:  # a recording: it talks at once, over whatever Apoena says, then records
+                        report.answered = 1
+                        pending = _frames(resident.pcm)
+                elif asked and not pending and report.answered < resident.answers:
                     report.answered += 1
                     heard.spoke = False
                     for digit in resident.digits:
@@ -250,6 +277,7 @@ async def _listen(client: AudioSocketClient, report: ResidentLegReport, heard: _
     while True:
         message = await client.receive()
         if isinstance(message, Hangup):
+            report.hung_up_by_apoena = True
             return
         if isinstance(message, Audio):
             report.received += message.pcm

@@ -1,9 +1,12 @@
 """A resident's answer to "Posso liberar?", in pt-BR words or keypad digits: one `Answer`.
 
 The words live in `data/decision.json` by class (authorize, deny, leave_at_gate,
-resident_coming, question), kept apart from the visitor's lexicon because a resident answers a
-different question with different words. Reading is small and generic:
+resident_coming, question, voicemail), kept apart from the visitor's lexicon because a resident
+answers a different question with different words. Reading is small and generic:
 
+- a mailbox's greeting or the carrier's message ("deixe sua mensagem após o sinal", "fora da área
+  de cobertura") is no person's answer: a voicemail phrase anywhere makes the whole of it
+  `VOICEMAIL`, whatever else it says ("no momento não posso atender" is no refusal);
 - the answer is cut into clauses (punctuation, "mas"); in each, phrases of every class match
   as whole words, longest first ("pode mandar embora" is a refusal, "pode repetir" a question);
 - a negator up to three words before a yes, or a trailing "não" right after it ("pode subir
@@ -37,6 +40,7 @@ class Answer(StrEnum):
     LEAVE_AT_GATE = "leave_at_gate"
     RESIDENT_COMING = "resident_coming"
     QUESTION = "question"
+    VOICEMAIL = "voicemail"  # a mailbox or the carrier answered, not a person
     UNCLEAR = "unclear"
 
 
@@ -66,6 +70,11 @@ def _phrases() -> tuple[tuple[tuple[str, ...], str], ...]:
 
 
 @cache
+def _voicemail_phrases() -> tuple[tuple[str, ...], ...]:
+    return tuple(tuple(fold(p).split()) for p in _data()["voicemail"])
+
+
+@cache
 def _negators() -> frozenset[str]:
     return frozenset(fold(w) for w in _data()["negators"])
 
@@ -77,6 +86,8 @@ def read_keypad(digit: str) -> Answer:
 
 def read_answer(text: str) -> Answer:
     """What a resident's spoken (transcribed) answer means."""
+    if is_voicemail(text):
+        return Answer.VOICEMAIL
     signals: set[Answer] = set()
     for clause in _CLAUSE_BREAK.split(text):
         signals |= _clause_signals(fold(clause).split())
@@ -89,6 +100,16 @@ def read_answer(text: str) -> Answer:
         if answer in signals:
             return answer
     return Answer.UNCLEAR
+
+
+def is_voicemail(text: str) -> bool:
+    """Whether `text` holds a phrase only a mailbox or a carrier's recording says."""
+    words = fold(text).split()
+    return any(
+        tuple(words[start : start + len(phrase)]) == phrase
+        for phrase in _voicemail_phrases()
+        for start in range(len(words) - len(phrase) + 1)
+    )
 
 
 def _clause_signals(words: list[str]) -> set[Answer]:

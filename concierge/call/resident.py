@@ -6,6 +6,11 @@ name — and feeds in what the resident did: `hear(text)`, `press(digit)`, `sile
 `hung_up()`, or `unreachable()` when the call never connected. Once `done`, `decision` is one of
 `Decision` and `visitor_message` is what to tell the visitor. Only a resident's yes is
 `AUTHORIZED`; anything unclear ends without entry.
+
+A mailbox or the carrier's recording is no resident: words only they say, or a monologue heard
+before anything the resident said was understood (`hear(text, monologue=True)`: one unbroken stretch of
+speech that never paused for the question), end the leg at once with `voicemail` set, nothing
+said into it, so the visit can try the next dial string.
 """
 
 from __future__ import annotations
@@ -92,6 +97,8 @@ class ResidentDialog:
         self.condominium = condominium
         self.decision: Decision | None = None
         self.by: Literal["voice", "keypad"] | None = None
+        self.voicemail = False  # a mailbox or the carrier answered: nobody was asked
+        self.resident_hung_up = False  # the line closed before a decision
         self.turns: list[ResidentTurn] = []
         self._unclear = 0
         self._questions = 0
@@ -104,9 +111,13 @@ class ResidentDialog:
         """The opening: who is at the gate, their recorded name, the question."""
         return (Say(f"Olá, aqui é a portaria do {self.condominium}. {self._facts_line()}"), *self._name_and_ask())
 
-    def hear(self, text: str) -> tuple[Prompt, ...]:
-        """The resident spoke (a transcript); returns what to say next."""
-        return self._answer(ResidentTurn("voice", text, read_answer(text)))
+    def hear(self, text: str, monologue: bool = False) -> tuple[Prompt, ...]:
+        """The resident spoke (a transcript); returns what to say next. `monologue`: it was one long
+        unbroken stretch of speech; before any answer, that is a recording talking, not a person."""
+        answer = read_answer(text)
+        if monologue and not self._answered():
+            answer = Answer.VOICEMAIL
+        return self._answer(ResidentTurn("voice", text, answer))
 
     def press(self, digit: str) -> tuple[Prompt, ...]:
         """The resident pressed a key; returns what to say next."""
@@ -119,6 +130,7 @@ class ResidentDialog:
     def hung_up(self) -> None:
         """The resident's line closed; without a decision yet, nobody said yes."""
         if not self.done:
+            self.resident_hung_up = True
             self.decision = Decision.NO_ANSWER
 
     def unreachable(self) -> None:
@@ -148,6 +160,9 @@ class ResidentDialog:
             return ()
         self.turns.append(turn)
         answer, by = turn.answer, "keypad" if turn.by == "keypad" else "voice"
+        if answer is Answer.VOICEMAIL:
+            self.voicemail, self.decision = True, Decision.NO_ANSWER
+            return ()  # nothing is left in a mailbox: the leg is hung up
         if answer in _BY_ANSWER:
             return self._decide(_BY_ANSWER[answer], by)
         if answer is Answer.QUESTION and self._questions < MAX_QUESTIONS:
@@ -157,6 +172,10 @@ class ResidentDialog:
         if self._unclear >= MAX_UNCLEAR:
             return self._decide(Decision.NO_ANSWER, by)
         return (Say(ASK_AGAIN),)
+
+    def _answered(self) -> bool:
+        """Whether anything the resident said or keyed has been understood yet (an answer or a question)."""
+        return any(turn.answer is not Answer.UNCLEAR for turn in self.turns)
 
     def _decide(self, decision: Decision, by: Literal["voice", "keypad"]) -> tuple[Prompt, ...]:
         self.decision = decision

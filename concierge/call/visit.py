@@ -1,12 +1,20 @@
-"""One visit across its two legs: call the resident, run their leg, bring the decision back.
+"""One visit across its legs: call the resident, run their leg, bring the decision back.
 
 When the visitor's leg (`CallSession`) has a complete visit, it asks `ResidentLegs.ask()` for a
-decision while the visitor waits. `ask` picks a fresh UUID for the resident's leg, rings the
-apartment's dial strings through the Manager Interface (`asterisk.dialer`), and waits for that
-UUID to arrive on the same AudioSocket server: the server's handler gives every connection to
-`ResidentLegs.claims()` first, and a claimed one runs `serve_leg()`, where `ResidentLine` plays
-the `ResidentDialog`'s prompts (synthesized text and the visitor's own recorded name), hears the
-resident through the same speech recognition (and keypad), and ends with a `Decision`.
+decision while the visitor waits. `ask` walks the apartment's dial strings in order, one attempt
+each: a fresh UUID for that attempt's leg, an `Originate` through the Manager Interface
+(`asterisk.dialer`), and, once answered, a wait for that UUID on the same AudioSocket server: the
+server's handler gives every connection to `ResidentLegs.claims()` first, and a claimed one runs
+`serve_leg()`, where `ResidentLine` plays the `ResidentDialog`'s prompts (synthesized text and the
+visitor's own recorded name), hears the resident through the same speech recognition (and
+keypad), and ends with a `Decision`.
+
+No answer, busy, a failed dial, or an answer by a mailbox or the carrier's recording (its words,
+or a monologue that never pauses for the question) moves on to the next dial string; that leg
+is hung up. A person who answered ends the visit, whatever they decided. Each attempt is kept as
+(dial string, how it ended, leg UUID): `answered`, `voicemail`, `hung_up` (answered, then hung up
+before deciding), `never_arrived`, Asterisk's `no_answer` / `busy` / `congestion` / `failed`, or
+`cancelled` / `timed_out` / `error` when the visit ended while it rang or talked.
 
 Every way a visit can end is a decision with a reason, reported as `VisitDecided`:
 no dial string, a Manager that refuses the login or drops, nobody answering, a leg that never
@@ -27,10 +35,10 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from concierge.asterisk.ami import AMIClient, AMIError, AMILoginRefused
-from concierge.asterisk.dialer import ring_resident
+from concierge.asterisk.dialer import ring
 from concierge.audio.endpoint import EndpointParams, Endpointer, UtteranceEnded
 from concierge.audio.pacer import Pacer, Playback
-from concierge.audio.pcm import SAMPLE_RATE, resample
+from concierge.audio.resampler import LineResampler
 from concierge.audiosocket.protocol import Audio, Dtmf, Hangup
 from concierge.audiosocket.server import Connection
 from concierge.audiosocket.stream import ConnectionClosed
@@ -75,7 +83,8 @@ def visit_phrases() -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class VisitStarted:
-    """The visit is complete and the resident is being called (or not: see `VisitDecided`)."""
+    """The visit is complete and the resident is being called (or not: see `VisitDecided`).
+    `leg_id` is the first attempt's leg; each further attempt has its own (`ResidentDialing`)."""
 
     call_id: str
     leg_id: str
@@ -86,8 +95,11 @@ class VisitStarted:
 
 @dataclass(frozen=True)
 class ResidentDialing:
+    """One attempt starts: `dial` rings, and answered, its leg arrives as `leg_id`."""
+
     call_id: str
     dial: str
+    leg_id: str | None = None
     at: float = field(default_factory=time.time)
 
 
@@ -102,7 +114,8 @@ class ResidentAnswered:
 
 @dataclass(frozen=True)
 class ResidentTurnHeard:
-    """One thing the resident did, how it was read, and what they were told back."""
+    """One thing the resident did, how it was read, and what they were told back. `index` counts
+    the visit's resident turns across every leg; `leg_id` is the leg it was heard on."""
 
     call_id: str
     index: int
@@ -111,13 +124,19 @@ class ResidentTurnHeard:
     answer: str
     reply: str
     stt_ms: float
+    leg_id: str | None = None
     at: float = field(default_factory=time.time)
+
+
+Attempt = tuple[str, str, str]
+"""(dial string, how it ended, the leg's UUID): see the module's docstring for how it ends."""
 
 
 @dataclass(frozen=True)
 class VisitDecided:
     """How the visit ended. `decision` is one of DECISIONS; `by` is voice or keypad when a resident
-    decided; times are from the visit's start (the confirmation said) in ms."""
+    decided; `leg_id` is the leg that answered last (else the last one rung); times are from the
+    visit's start (the confirmation said) in ms, on that leg."""
 
     call_id: str
     decision: str
@@ -125,7 +144,7 @@ class VisitDecided:
     by: str | None = None
     decided_by: str | None = None
     leg_id: str | None = None
-    attempts: tuple[tuple[str, str], ...] = ()  # (dial string, how it went)
+    attempts: tuple[Attempt, ...] = ()
     asked_ms: float | None = None  # -> the resident's first prompt started playing
     ringing_ms: float | None = None  # -> the originate was answered
     decision_ms: float | None = None  # -> the decision
@@ -142,39 +161,64 @@ Observe = Callable[[object], None]
 
 
 @dataclass
-class _Pending:
-    """A resident's leg Apoena is waiting for, by its UUID."""
+class _Visit:
+    """A visit waiting on its resident, across the attempts to reach them."""
 
     call_id: str
-    leg_id: str
     facts: VisitFacts
     name_pcm: bytes | None
     services: object  # CallServices (typed loosely: services imports this module)
     observe: Observe
     started: float  # monotonic, the visit's start
-    arrived: asyncio.Future[Connection] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
-    decided: asyncio.Future[ResidentDialog] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
-    asked_at: float | None = None  # monotonic: the first prompt's first byte
     rendering: dict[str, Future] = field(default_factory=dict)  # the opening's sentences, synthesized while it rings
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
+    attempts: list[Attempt] = field(default_factory=list)
+    legs: list[_Leg] = field(default_factory=list)  # every leg rung, in order
+    turns: int = 0  # resident turns heard so far, on every leg
+
+
+@dataclass
+class _Leg:
+    """One attempt: a dial string rung with its own UUID, and the leg it becomes once answered."""
+
+    visit: _Visit
+    leg_id: str
+    dial: str
+    arrived: asyncio.Future[Connection] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    ended: asyncio.Future[ResidentDialog] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    answered_at: float | None = None  # monotonic: Asterisk reported the answer
+    asked_at: float | None = None  # monotonic: the first prompt's first byte
+
+    @property
+    def recorded(self) -> bool:
+        return any(leg_id == self.leg_id for _, _, leg_id in self.visit.attempts)
+
+
+MONOLOGUE_SECONDS = 8.0
+"""Speech this long without a pause, before anything the resident said was understood, is a recording
+(a mailbox greeting, the carrier's message), not a person answering "Posso liberar?"."""
 
 
 class ResidentLine:
     """The resident's AudioSocket leg: plays prompts, hears speech (transcribed) and keys, until a decision."""
 
-    def __init__(self, connection: Connection, pending: _Pending, silence_seconds: float) -> None:
+    def __init__(self, connection: Connection, leg: _Leg, silence_seconds: float) -> None:
         self.connection = connection
-        self.pending = pending
-        self.services = pending.services
+        self.leg = leg
+        self.visit = leg.visit
+        self.services = leg.visit.services
         self.silence_seconds = silence_seconds
         config: Config = self.services.config  # type: ignore[attr-defined]
         self.pacer = Pacer(connection.send_audio)
         self.endpointer = Endpointer(
-            EndpointParams(end_silence_seconds=config.system.silence_threshold_seconds, opening_max_speech_seconds=0)
-        )
+            EndpointParams(
+                end_silence_seconds=config.system.silence_threshold_seconds, opening_max_speech_seconds=0,
+                max_utterance_seconds=MONOLOGUE_SECONDS + 0.5,  # a monologue is cut here and judged, not waited out
+            )
+        )  # fmt: skip
+        self.resample = LineResampler()
         self.inputs: asyncio.Queue[tuple] = asyncio.Queue()
         self._input_arrived = asyncio.Event()
-        self.turns = 0
 
     async def run(self, dialog: ResidentDialog) -> None:
         """Run the dialog to its decision (or the resident's hangup), say the closing words, hang up."""
@@ -185,7 +229,7 @@ class ResidentLine:
             while not dialog.done:
                 await self._say(prompts, interruptible=True)
                 prompts = await self._next_answer(dialog)
-                if self.pending.cancelled.is_set():
+                if self.visit.cancelled.is_set():
                     dialog.hung_up()
                     prompts = (Say(VISIT_CLOSED),)
             if prompts and not self.connection.closed:
@@ -203,7 +247,7 @@ class ResidentLine:
     async def _next_answer(self, dialog: ResidentDialog) -> tuple[Prompt, ...]:
         """Wait for the resident's next answer (or silence, hangup, cancellation); feed it to the dialog."""
         while True:
-            cancelled = asyncio.create_task(self.pending.cancelled.wait())
+            cancelled = asyncio.create_task(self.visit.cancelled.wait())
             getting = asyncio.create_task(self.inputs.get())
             done, _ = await asyncio.wait({cancelled, getting}, timeout=self.silence_seconds, return_when=asyncio.FIRST_COMPLETED)
             for task in (cancelled, getting):
@@ -219,20 +263,20 @@ class ResidentLine:
                 return ()
             if kind == "key":
                 return self._turn(dialog, "keypad", rest[0], 0.0, dialog.press(rest[0]))
-            future, speech_seconds = rest
+            future, speech_seconds, monologue = rest
             started = time.perf_counter()
             transcript = await asyncio.wrap_future(future)
             stt_ms = transcript.elapsed_ms or (time.perf_counter() - started) * 1000
-            if not transcript.text.strip() or is_noise(transcript.text, speech_seconds):
+            if not monologue and (not transcript.text.strip() or is_noise(transcript.text, speech_seconds)):
                 log.info("resident leg %s: not an answer: %r", self.connection.call_id, transcript.text)
                 continue
-            return self._turn(dialog, "voice", transcript.text, stt_ms, dialog.hear(transcript.text))
+            return self._turn(dialog, "voice", transcript.text, stt_ms, dialog.hear(transcript.text, monologue))
 
     def _turn(self, dialog: ResidentDialog, by: str, heard: str, stt_ms: float, prompts: tuple[Prompt, ...]) -> tuple[Prompt, ...]:
-        self.turns += 1
+        self.visit.turns += 1
         answer = dialog.turns[-1].answer.value if dialog.turns else ""
         reply = " ".join(p.text for p in prompts if isinstance(p, Say))
-        self.pending.observe(ResidentTurnHeard(self.pending.call_id, self.turns, by, heard, answer, reply, stt_ms))
+        self.visit.observe(ResidentTurnHeard(self.visit.call_id, self.visit.turns, by, heard, answer, reply, stt_ms, self.leg.leg_id))
         return prompts
 
     async def _say(self, prompts: tuple[Prompt, ...], interruptible: bool) -> None:
@@ -243,21 +287,21 @@ class ResidentLine:
         playbacks: list[Playback] = []
         for prompt in prompts:
             if isinstance(prompt, PlayVisitorName):
-                if self.pending.name_pcm:
-                    playbacks.append(self.pacer.play(self.pending.name_pcm))
+                if self.visit.name_pcm:
+                    playbacks.append(self.pacer.play(self.visit.name_pcm))
                 continue
             for sentence in sentences(prompt.text):
                 if interruptible and not self.inputs.empty():
                     break
-                early = self.pending.rendering.pop(sentence, None)
+                early = self.visit.rendering.pop(sentence, None)
                 if early is not None:
                     pcm = await asyncio.wrap_future(early)
                 else:
                     pcm = await loop.run_in_executor(self.services.work_pool, self.services.synthesizer.synthesize, sentence)  # type: ignore[attr-defined]
                 if pcm:
                     playbacks.append(self.pacer.play(pcm))
-                if self.pending.asked_at is None and playbacks:
-                    self.pending.asked_at = await playbacks[0].started()
+                if self.leg.asked_at is None and playbacks:
+                    self.leg.asked_at = await playbacks[0].started()
         if not playbacks:
             return
         finished = asyncio.gather(*(playback.wait() for playback in playbacks))
@@ -299,8 +343,7 @@ class ResidentLine:
                 if isinstance(message, Dtmf):
                     self._put(("key", message.digit))
                 elif isinstance(message, Audio):
-                    pcm = message.pcm if message.sample_rate == SAMPLE_RATE else resample(message.pcm, message.sample_rate, SAMPLE_RATE)
-                    self._utterances(self.endpointer.feed(pcm))
+                    self._utterances(self.endpointer.feed(self.resample(message.pcm, message.sample_rate)))
         finally:
             reader.cancel()
 
@@ -309,7 +352,8 @@ class ResidentLine:
         for event in events:
             if isinstance(event, UtteranceEnded):
                 future = services.stt_pool.submit(services.transcriber.transcribe, event.pcm, None)  # type: ignore[attr-defined]
-                self._put(("speech", future, event.speech_seconds))
+                monologue = event.forced or event.speech_seconds >= MONOLOGUE_SECONDS
+                self._put(("speech", future, event.speech_seconds, monologue))
 
 
 # -- the visit ------------------------------------------------------------------------------------
@@ -322,6 +366,7 @@ class Dialing:
     ami: AMIClient
     audiosocket_port: int
     fallback_dial: Callable[[str], str] | None = None  # a dial string for apartments without one (simulate)
+    attempts: int | None = None  # simulate: ring exactly this many dial strings, made up with fallback_dial
 
 
 class ResidentLegs:
@@ -331,8 +376,9 @@ class ResidentLegs:
         self.config = config
         self.directory = directory
         self.dialing = dialing
-        self._pending: dict[str, _Pending] = {}
-        self._ended: deque[str] = deque(maxlen=256)  # legs whose visit is over: one arriving late is hung up
+        self._legs: dict[str, _Leg] = {}  # legs rung and not yet over, by UUID
+        self._visits: dict[str, _Visit] = {}  # visits waiting on a resident, by call id
+        self._ended: deque[str] = deque(maxlen=256)  # legs whose attempt is over: one arriving late is hung up
         self._connecting = asyncio.Lock()
 
     @property
@@ -341,56 +387,65 @@ class ResidentLegs:
 
     def dial_strings(self, apartment: str) -> list[str]:
         unit = self.directory.apartments.get(apartment.upper())
-        dials = unit.dial_strings if unit is not None else []
-        if not dials and self.dialing.fallback_dial is not None:
-            dials = [self.dialing.fallback_dial(apartment)]
-        return dials
+        dials = list(unit.dial_strings) if unit is not None else []
+        fallback, wanted = self.dialing.fallback_dial, self.dialing.attempts
+        if fallback is not None:
+            made = (fallback(apartment if n == 1 else f"{apartment}-{n}") for n in range(1, 100))
+            while len(dials) < (wanted or 1):
+                dials.append(next(dial for dial in made if dial not in dials))
+        return dials[:wanted] if wanted else dials
 
     def waiting(self) -> int:
         """Visits waiting on a resident right now."""
-        return len(self._pending)
+        return len(self._visits)
 
     def claims(self, connection: Connection) -> bool:
-        """Whether this AudioSocket connection is a resident's leg Apoena is waiting for."""
+        """Whether this AudioSocket connection is a resident's leg Apoena rang."""
         leg_id = str(connection.call_id)
-        return leg_id in self._pending or leg_id in self._ended
+        return leg_id in self._legs or leg_id in self._ended
 
     async def serve_leg(self, connection: Connection) -> None:
         """Run a resident's leg (the AudioSocket handler for a claimed connection)."""
-        pending = self._pending.get(str(connection.call_id))
-        if pending is None or pending.arrived.done():
-            log.warning("resident leg %s arrived after its visit ended (or twice): hung up", connection.call_id)
+        leg = self._legs.get(str(connection.call_id))
+        if leg is None or leg.arrived.done():
+            log.warning("resident leg %s arrived after its attempt ended (or twice): hung up", connection.call_id)
             await connection.hangup()
             return
-        pending.arrived.set_result(connection)
-        pending.observe(ResidentAnswered(pending.call_id, pending.leg_id))
-        dialog = ResidentDialog(pending.facts, self.config.asterisk.condominium)
+        visit = leg.visit
+        leg.arrived.set_result(connection)
+        visit.observe(ResidentAnswered(visit.call_id, leg.leg_id))
+        dialog = ResidentDialog(visit.facts, self.config.asterisk.condominium)
         try:
-            await ResidentLine(connection, pending, self.config.asterisk.resident_silence_seconds).run(dialog)
+            await ResidentLine(connection, leg, self.config.asterisk.resident_silence_seconds).run(dialog)
         finally:
             dialog.hung_up()  # no decision yet means nobody said yes
-            if not pending.decided.done():
-                pending.decided.set_result(dialog)
+            if not leg.ended.done():
+                leg.ended.set_result(dialog)
 
     async def ask(self, call_id: str, facts: VisitFacts, name_pcm: bytes | None, services: object, observe: Observe) -> VisitDecided:
         """Call the resident and return the decision; every failure is a decision with a reason."""
         started, started_wall = time.monotonic(), time.time()
-        pending = _Pending(call_id, str(uuid.uuid4()), facts, name_pcm, services, observe, started)
+        visit = _Visit(call_id, facts, name_pcm, services, observe, started)
         dials = self.dial_strings(facts.apartment)
-        observe(VisitStarted(call_id, pending.leg_id, facts, tuple(dials)))
-        pending.rendering = self._render_opening_while_ringing(facts, services)
-        self._pending[pending.leg_id] = pending
-        ringing: dict[str, object] = {"attempts": (), "answered_at": None}
+        first_leg = str(uuid.uuid4())
+        observe(VisitStarted(call_id, first_leg, facts, tuple(dials)))
+        visit.rendering = self._render_opening_while_ringing(facts, services)
+        self._visits[call_id] = visit
 
-        def decided(decision: str, reason: str, dialog: ResidentDialog | None = None) -> VisitDecided:
+        def decided(decision: str, reason: str, dialog: ResidentDialog | None = None, unfinished: str = "error") -> VisitDecided:
             now = time.monotonic()
             ms = lambda at: None if at is None else round((at - started) * 1000, 1)  # noqa: E731
+            for leg in visit.legs:
+                if not leg.recorded:  # the attempt under way when the visit ended
+                    visit.attempts.append((leg.dial, unfinished, leg.leg_id))
+            answered = [leg for leg in visit.legs if leg.answered_at is not None]
+            last = answered[-1] if answered else visit.legs[-1] if visit.legs else None
             event = VisitDecided(
                 call_id, decision, reason,
                 by=dialog.by if dialog is not None else None,
                 decided_by=facts.resident_name if dialog is not None and dialog.by else None,
-                leg_id=pending.leg_id, attempts=ringing["attempts"],  # type: ignore[arg-type]
-                asked_ms=ms(pending.asked_at), ringing_ms=ms(ringing["answered_at"]), decision_ms=ms(now),
+                leg_id=last.leg_id if last is not None else first_leg, attempts=tuple(visit.attempts),
+                asked_ms=ms(last.asked_at if last else None), ringing_ms=ms(last.answered_at if last else None), decision_ms=ms(now),
                 visitor_message=dialog.visitor_message if dialog is not None and dialog.done else _no_answer(facts),
                 started_at=started_wall,
             )  # fmt: skip
@@ -399,56 +454,82 @@ class ResidentLegs:
 
         try:
             async with asyncio.timeout(self.config.asterisk.visit_timeout_seconds):
-                return await self._reach(pending, dials, ringing, decided)
+                return await self._reach(visit, dials, first_leg, decided)
         except TimeoutError:
-            return decided(Decision.NO_ANSWER, f"no decision within {self.config.asterisk.visit_timeout_seconds:g} s")
+            return decided(Decision.NO_ANSWER, f"no decision within {self.config.asterisk.visit_timeout_seconds:g} s", unfinished="timed_out")
         except asyncio.CancelledError:
-            decided(CANCELLED, "the visitor hung up before the resident decided")
+            decided(CANCELLED, "the visitor hung up before the resident decided", unfinished="cancelled")
             raise
         except Exception as error:  # a bug must still end the visit politely, and on the record
             log.exception("call %s: the visit failed", call_id)
             return decided(Decision.NO_ANSWER, f"the visit failed: {type(error).__name__}: {error}")
         finally:
-            pending.cancelled.set()  # a leg still running says goodbye and hangs up
-            self._pending.pop(pending.leg_id, None)
-            self._ended.append(pending.leg_id)
+            visit.cancelled.set()  # a leg still running says goodbye and hangs up
+            self._visits.pop(call_id, None)
+            for leg in visit.legs:
+                self._retire(leg)
 
-    async def _reach(self, pending: _Pending, dials: list[str], ringing: dict, decided) -> VisitDecided:
+    async def _reach(self, visit: _Visit, dials: list[str], first_leg: str, decided) -> VisitDecided:
+        """Ring the dial strings in order until a person answers; that person's dialog is the decision."""
         asterisk = self.config.asterisk
         if not dials:
-            return decided(Decision.NO_ANSWER, f"no dial string for apartment {pending.facts.apartment} in the directory")
+            return decided(Decision.NO_ANSWER, f"no dial string for apartment {visit.facts.apartment} in the directory")
         try:
             ami = await self._manager()
-            outcome = await ring_resident(
-                ami, dials, leg_uuid=pending.leg_id, audiosocket=self.audiosocket, context=asterisk.resident_context,
-                ring_seconds=asterisk.ring_seconds, caller_id=asterisk.caller_id, variables={"APOENA_VISIT": pending.call_id},
-                on_attempt=lambda dial: pending.observe(ResidentDialing(pending.call_id, dial)),
-            )  # fmt: skip
+            for index, dial in enumerate(dials):
+                leg = _Leg(visit, first_leg if index == 0 else str(uuid.uuid4()), dial)
+                visit.legs.append(leg)
+                self._legs[leg.leg_id] = leg
+                visit.observe(ResidentDialing(visit.call_id, dial, leg.leg_id))
+                result = await ring(
+                    ami, dial, leg_uuid=leg.leg_id, audiosocket=self.audiosocket, context=asterisk.resident_context,
+                    ring_seconds=asterisk.ring_seconds, caller_id=asterisk.caller_id, variables={"APOENA_VISIT": visit.call_id},
+                )  # fmt: skip
+                if not result.answered:
+                    self._end_attempt(leg, result.reason.value)
+                    continue
+                leg.answered_at = time.monotonic()
+                try:
+                    await asyncio.wait_for(asyncio.shield(leg.arrived), asterisk.leg_arrival_seconds)
+                except TimeoutError:
+                    self._end_attempt(leg, "never_arrived")
+                    return decided(
+                        Decision.NO_ANSWER,
+                        f"the resident answered but their leg never reached the AudioSocket server ({self.audiosocket}) within "
+                        f"{asterisk.leg_arrival_seconds:g} s: check the {asterisk.resident_context} context",
+                    )
+                dialog = await asyncio.shield(leg.ended)
+                if dialog.voicemail:
+                    self._end_attempt(leg, "voicemail")
+                    log.info("call %s: %s answered by a mailbox or the carrier: hung up", visit.call_id, dial)
+                    continue
+                if dialog.by is None:
+                    self._end_attempt(leg, "hung_up" if dialog.resident_hung_up else "answered")
+                    turns = len(dialog.turns)
+                    if dialog.resident_hung_up:
+                        reason = "the resident hung up before deciding" + (f" ({turns} turns)" if turns else "")
+                    else:
+                        reason = f"no clear answer in {turns} turns"
+                    return decided(Decision.NO_ANSWER, reason, dialog)
+                self._end_attempt(leg, "answered")
+                return decided(dialog.decision, f"the resident decided by {dialog.by}", dialog)  # type: ignore[arg-type]
         except AMILoginRefused as error:
             log.error("%s", error)
-            return decided(Decision.NO_ANSWER, f"the Asterisk Manager refused the login: {error}")
+            return decided(Decision.NO_ANSWER, f"the Asterisk Manager refused the login: {error}", unfinished="failed")
         except AMIError as error:
-            log.error("call %s: cannot call the resident: %s", pending.call_id, error)
-            return decided(Decision.NO_ANSWER, f"the Asterisk Manager failed: {error}")
-        ringing["attempts"] = tuple((dial, attempt.reason.value) for dial, attempt in zip(dials, outcome.attempts))
-        if outcome.answered is None:
-            tried = ", ".join(f"{dial} {how}" for dial, how in ringing["attempts"])
-            return decided(Decision.NO_ANSWER, f"nobody answered ({tried})")
-        ringing["answered_at"] = time.monotonic()
-        try:
-            await asyncio.wait_for(asyncio.shield(pending.arrived), asterisk.leg_arrival_seconds)
-        except TimeoutError:
-            return decided(
-                Decision.NO_ANSWER,
-                f"the resident answered but their leg never reached the AudioSocket server ({self.audiosocket}) within "
-                f"{asterisk.leg_arrival_seconds:g} s: check the {asterisk.resident_context} context",
-            )
-        dialog = await asyncio.shield(pending.decided)
-        if dialog.by is None:
-            said = len(dialog.turns)
-            reason = "the resident hung up before deciding" if not said else f"no clear answer in {said} turns"
-            return decided(Decision.NO_ANSWER, reason, dialog)
-        return decided(dialog.decision, f"the resident decided by {dialog.by}", dialog)  # type: ignore[arg-type]
+            log.error("call %s: cannot call the resident: %s", visit.call_id, error)
+            return decided(Decision.NO_ANSWER, f"the Asterisk Manager failed: {error}", unfinished="failed")
+        tried = ", ".join(f"{dial} {how}" for dial, how, _ in visit.attempts)
+        return decided(Decision.NO_ANSWER, f"nobody answered ({tried})")
+
+    def _end_attempt(self, leg: _Leg, how: str) -> None:
+        leg.visit.attempts.append((leg.dial, how, leg.leg_id))
+        self._retire(leg)
+
+    def _retire(self, leg: _Leg) -> None:
+        """The attempt is over: its leg, arriving now, is hung up without a word."""
+        if self._legs.pop(leg.leg_id, None) is not None:
+            self._ended.append(leg.leg_id)
 
     def _render_opening_while_ringing(self, facts: VisitFacts, services) -> dict[str, Future]:
         """Synthesize the resident's opening (it names the visitor: not a fixed phrase) while the phone rings,

@@ -121,9 +121,10 @@ def test_a_spoken_no_denies_and_the_visitor_is_refused_politely(directory, redis
 
 
 def test_nobody_answering_any_dial_string_ends_as_no_answer(directory, redis_server, tmp_path):
-    decided, _, _, _, _ = visit(directory, redis_server, tmp_path, VISITOR, resident=None)
+    decided, events, _, _, _ = visit(directory, redis_server, tmp_path, VISITOR, resident=None)
     assert decided.decision == "no_answer" and decided.by is None
-    assert decided.attempts == (("PJSIP/ap104", "no_answer"),)
+    started = next(e for e in events if isinstance(e, VisitStarted))
+    assert decided.attempts == (("PJSIP/ap104", "no_answer", started.leg_id),)
     assert "Não consegui falar com a moradora" in decided.visitor_message
     assert 5000 <= decided.decision_ms < 5000 + 2000, "it rang for asterisk.ring_seconds (5 s here), then gave up"
 
