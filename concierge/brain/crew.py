@@ -181,7 +181,10 @@ def load_stack() -> Stack:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # HF_HUB_OFFLINE=0 stays possible for a hub Whisper model
     try:
         from crewai import LLM, Agent, Crew, Process, Task
-        from crewai_core.printer import set_suppress_console_output
+        # CrewAI's switch for its console prints, exported by crewai (`__all__` of this module) from
+        # crewai-core; no documented API silences them. Pinned with crewai in pyproject.toml and
+        # checked by tests/test_pinned_internals.py.
+        from crewai.events.utils.console_formatter import set_suppress_console_output
         from guardrails import Guard
         from pydantic import PrivateAttr
     except ImportError as error:

