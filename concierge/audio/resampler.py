@@ -7,8 +7,10 @@ before and after it, so each frame edge gets a small click, 50 times a second. O
 output is the same as resampling the whole call at once.
 
 The price is soxr's delay: it releases output in blocks (for 16 kHz → 8 kHz at its HQ quality,
-about 100 ms of audio every fifth 20 ms frame), so speech reaches the endpointer up to ~0.1 s
-later than on an 8 kHz call. A call at 8 kHz passes straight through, with no delay.
+about 100 ms of audio every fifth 20 ms frame), so audio reaches the endpointer later than on an
+8 kHz call — measured over 10 s in 20 ms frames: 64 ms on average (12–115 ms) at 16 kHz, 42 ms
+(12–73) at 12 and 24 kHz, 85 ms (13–157) at 48 kHz. A call at 8 kHz passes straight through,
+with no delay.
 """
 
 from __future__ import annotations

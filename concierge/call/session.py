@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 from concierge.audio.endpoint import EndpointParams, Endpointer, Paused, Resumed, SpeechStarted, State, UtteranceEnded
 from concierge.audio.pacer import Pacer, Playback
-from concierge.audio.pcm import FRAME_SECONDS, SAMPLE_RATE, duration_seconds, resample
+from concierge.audio.pcm import FRAME_SECONDS, SAMPLE_RATE, duration_seconds
+from concierge.audio.resampler import LineResampler
 from concierge.audiosocket.protocol import Audio, Dtmf, Hangup
 from concierge.audiosocket.server import Connection, Handler
 from concierge.audiosocket.stream import ConnectionClosed
@@ -86,6 +87,7 @@ class CallSession:
         self.state = self.config.system.default_state
         self.pacer = Pacer(connection.send_audio)
         self.endpointer = Endpointer(EndpointParams(end_silence_seconds=self.config.system.silence_threshold_seconds))
+        self.resample = LineResampler()  # one stream per call: no edges between a 12–192 kHz call's frames
         self.turns: asyncio.Queue[_Utterance | _NoInput] = asyncio.Queue()
         self.turn_count = 0
         self.finished = asyncio.Event()
@@ -188,7 +190,7 @@ class CallSession:
             await queue.put(message)
 
     def _hear(self, message: Audio) -> None:
-        pcm = message.pcm if message.sample_rate == SAMPLE_RATE else resample(message.pcm, message.sample_rate, SAMPLE_RATE)
+        pcm = self.resample(message.pcm, message.sample_rate)
         self._frame_clock.append((self.endpointer.audio_seconds + duration_seconds(pcm), time.monotonic()))
         self._handle_events(self.endpointer.feed(pcm))
         self._settle_dtmf()
