@@ -400,8 +400,26 @@ def _describe(error: ValidationError, file: Path, origins: dict[tuple[str, ...],
         known = _known_keys(loc[:-1])
         return f"{where}: unknown key '{key}' — remove it or use one of: {', '.join(known)}"
     got = first.get("input")
-    shown = json.dumps(got, ensure_ascii=False, default=str) if not isinstance(got, dict) else "an object"
+    if isinstance(got, dict):
+        shown = "an object"
+    elif _is_secret(loc):  # a token or a password is never echoed to the terminal or a log
+        shown = f"{len(got)} characters" if isinstance(got, str) else "a value hidden here"
+    else:
+        shown = json.dumps(got, ensure_ascii=False, default=str)
     return f"{where}: '{key}' {first['msg'][0].lower()}{first['msg'][1:]} (got {shown}) — fix {where}"
+
+
+def _is_secret(loc: tuple[str, ...]) -> bool:
+    model: type[BaseModel] = Config
+    for part in loc:
+        field = model.model_fields.get(part)
+        if field is None:
+            return False
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            model = field.annotation
+        else:
+            return field.repr is False
+    return False
 
 
 def _known_keys(section: tuple[str, ...]) -> list[str]:

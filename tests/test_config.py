@@ -242,3 +242,12 @@ def test_data_alone_reads_no_environment(monkeypatch):
 
     monkeypatch.setenv("APOENA_SYSTEM__BARGE_IN", "false")
     assert Config.model_validate({}).system.barge_in is True
+
+
+def test_a_bad_secret_is_named_but_never_echoed(tmp_path, monkeypatch):
+    monkeypatch.setenv("APOENA_WEB_TOKEN", "curto-demais")
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, {}))
+    message = str(error.value)
+    assert message.startswith("environment variable APOENA_WEB_TOKEN: 'web.token' string should have at least 16 characters")
+    assert "curto-demais" not in message and "(got 12 characters)" in message
