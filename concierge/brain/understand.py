@@ -525,6 +525,26 @@ def _uncased_resident(words: list[Word], start: int, directory: Directory) -> tu
     return (start, end) if end - start >= 2 and len(directory.heard_as(" ".join(w.text for w in words[start:end]))) == 1 else None
 
 
+def _merged_resident(words: list[Word], start: int, directory: Directory) -> tuple[tuple[int, int], str] | None:
+    """'pro Jé fez som Lima': a name the recogniser broke into short words, joined again
+    ('jefezsom'), that the directory hears as one resident's full name (read back before it counts)."""
+    for size in (3, 2):
+        piece = words[start : start + size]
+        if len(piece) < size or any(len(w.folded) > 4 or not w.text.isalpha() or w.folded in NOT_NAMES for w in piece):
+            continue
+        if any(w.clause_end for w in piece[:-1]):
+            continue
+        end = start + size
+        while end < len(words) and end - start < size + 2 and not words[end - 1].clause_end and _is_name_word(words[end], cased=False):
+            end += 1
+        if end == start + size:
+            continue
+        query = " ".join(["".join(w.folded for w in piece), *(w.text for w in words[start + size : end])])
+        if len(directory.heard_as(query)) == 1:
+            return (start, end), _name_text([Word(query, fold(query), True, False)])
+    return None
+
+
 def _corrected_name(words: list[Word], span: tuple[int, int], cased: bool) -> tuple[int, int]:
     """'Meu nome é Alemão, quer dizer, Vilmar': a name right after a correction replaces the one said."""
     for index in range(span[1], min(span[1] + 3, len(words))):
@@ -539,9 +559,15 @@ def _corrects(between: list[str]) -> bool:
     return any(word in CORRECTION_WORDS for word in between)
 
 
+RESTATE_FILLERS = frozenset({"tambem", "mesmo", "mesma", "ne", "viu"})
+
+
 def _restated(words: list[Word], span: tuple[int, int], cased: bool) -> tuple[int, int]:
     """'Priscila, Priscila Duarte': a name said again at once, in full, is the name."""
-    again = _name_span(words, span[1], cased) if words[span[1] - 1].clause_end else None
+    after = span[1]
+    while after < len(words) and after - span[1] < 2 and words[after].folded in RESTATE_FILLERS and not words[after - 1].clause_end:
+        after += 1  # 'Gustavo também, Gustavo Lemos', 'Rita mesmo, Rita Cássia'
+    again = _name_span(words, after, cased) if after < len(words) and words[after - 1].clause_end else None
     if again is None:
         return span
     first, repeated = words[span[0]].folded, words[again[0]].folded
@@ -567,6 +593,8 @@ def _name_after_who(words: list[Word], start: int, cased: bool) -> tuple[int, in
         span = _name_span(words, index + 1, cased)  # 'o carteiro Luís', 'a irmã Lurdes'
         if span is not None and (cased or words[index].folded in lexicon.words("roles")):
             return span
+    if not cased and index + 2 < len(words) and words[index + 1].folded in {"dele", "dela"} and not words[index + 1].clause_end:
+        return _name_span(words, index + 2, cased)  # 'sou o primo dela vinícius vim visitar': no comma to wait for
     limit = index + 7
     while index < len(words) and index < limit and not words[index].clause_end:
         index += 1  # past the owner: 'dela', 'do seu Carlos'
@@ -705,9 +733,10 @@ def _find_resident(
         return
     for index in range(1, len(words)):
         if index not in taken and _after_resident_cue(folded, index):
-            span = _name_span(words, index, cased) or _uncased_resident(words, index, directory)
+            merged = _merged_resident(words, index, directory)
+            span = merged[0] if merged else _name_span(words, index, cased) or _uncased_resident(words, index, directory)
             if span is not None and not taken.intersection(range(*span)):
-                result.resident = _name_text(words[span[0] : span[1]])
+                result.resident = merged[1] if merged else _name_text(words[span[0] : span[1]])
                 return
     if "resident_name" in asked and result.visitor_name is None:
         span = _bare_name(words, cased)

@@ -11,6 +11,7 @@ import pytest
 from concierge.brain.directory import Directory
 from concierge.brain.reply import Intent
 from concierge.brain.rules import RulesBrain
+from concierge.brain.text import fold
 from concierge.brain.understand import understand
 
 from .dialogs import check_final, play, wrongly_valid
@@ -115,3 +116,24 @@ def test_intent_from_what_people_do(quadras, text, intent):
 )
 def test_the_speaker_names_themselves_mid_turn(quadras, text, name):
     assert understand(text, quadras).visitor_name == name
+
+
+# -- blind batch 7: turns as the phone line's recogniser writes them ---------------------------------
+
+
+def test_a_name_broken_into_short_words_is_joined_and_read_back(quadras):
+    """'pro Elo í za Quintana': the recogniser split a name into syllables; joined ('eloiza'), the
+    directory hears Heloísa Quintana, and the visit is read back before anyone is told."""
+    heard = understand("Entrega da Shopee pro Elo í za Quintana.", quadras)
+    assert fold(heard.resident or "") == "eloiza quintana"
+    dialog, reply = talk(quadras, ["Entrega da Shopee pro Elo í za Quintana.", "Quadra seis, casa três.", "Meu nome é Ciro."],
+                         resident_name="Heloísa Quintana", apartment_number="6-3", valid_for_action=True)  # fmt: skip
+    assert check_final(dialog, reply) == []
+
+
+def test_the_visitor_restates_their_name_in_full_after_a_filler(quadras):
+    assert understand("Meu nome é Davi também, Davi Lopes.", quadras).visitor_name == "Davi Lopes"
+
+
+def test_a_relative_named_in_unpunctuated_lowercase(quadras):
+    assert understand("sou a sobrinha dele iolanda vim visitar", quadras).visitor_name == "Iolanda"
