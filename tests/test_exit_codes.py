@@ -31,8 +31,7 @@ class Case:
 
     `prepare(folder)` may write files and return extra environment; `{...}` in ARGS are filled from
     it and from `folder`. `within` bounds the seconds the command may take (a start-up mistake is
-    found before anything slow loads); `interrupt` sends SIGINT after that many seconds, or once
-    stdout has a line holding `ready`."""
+    found before anything slow loads); with `ready`, SIGINT is sent once stdout has a line holding it."""
 
     args: list[str]
     code: int
@@ -41,7 +40,6 @@ class Case:
     prepare: Callable[[Path], dict[str, str]] | None = None
     stdin: bytes = b""
     within: float = 30.0
-    interrupt: float | None = None
     ready: str | None = None
 
 
@@ -128,7 +126,7 @@ CASES = {
     "calls show with nothing recorded": Case(["calls", "show", "abc", *CONFIG], EXIT_USAGE, "no call abc: no calls recorded yet"),
     "calls --db missing": Case(["calls", "--db", "{folder}/nope.db"], EXIT_USAGE, "no such file"),
     # 130: interrupted
-    "chat interrupted": Case(["chat", *CONFIG], EXIT_INTERRUPTED, interrupt=3.0),
+    "chat interrupted": Case(["chat", "--json", *CONFIG], EXIT_INTERRUPTED, stdin="Entrega para a Joana\n".encode(), ready='"mensagem"'),
 }
 SLOW_CASES = {
     # 1: what it ran failed (Whisper reads the call: a few seconds)
@@ -152,17 +150,15 @@ def run_case(case: Case, folder: Path) -> tuple[subprocess.CompletedProcess, flo
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     if case.ready is not None:
-        assert process.stdout is not None
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(case.stdin)  # left open: the command is still running when interrupted
+        process.stdin.flush()
         seen = b""
         while case.ready.encode() not in seen and process.poll() is None:
             seen += process.stdout.readline()
         process.send_signal(signal.SIGINT)
         stdout, stderr = process.communicate(timeout=case.within)
         stdout = seen + stdout
-    elif case.interrupt is not None:
-        time.sleep(case.interrupt)
-        process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=case.within)
     else:
         stdout, stderr = process.communicate(case.stdin, timeout=case.within + 30)
     elapsed = time.monotonic() - started
