@@ -10,6 +10,12 @@ Originate of Local/104@phones runs [apoena-resident] into the same AudioSocket s
 UUID, and its other half reaches this test's "resident phone", which says "Pode subir" once asked.
 The decision comes back to the visitor's leg: [portaria] reads APOENA_DECISION after AudioSocket()
 returns and reports it in a UserEvent this test reads on the Manager Interface.
+
+The second test rings a mailbox first (Local/1040@phones: Asterisk answers and plays the rendered
+pt-BR greeting "… Deixe sua mensagem após o sinal." and its beep with Playback(), then waits as a
+mailbox records): Apoena must hang that leg up and ring Local/104@phones. Its visitor comes in
+through [portaria-http], which reads the decision with CURL() from `apoena serve`'s
+/api/visits/<call id>?format=text (needs func_curl: Asterisk built with libcurl's headers).
 """
 
 from __future__ import annotations
@@ -37,7 +43,9 @@ PREFIX = Path(os.environ.get("APOENA_ASTERISK", "/nonexistent"))
 BINARY = PREFIX / "sbin" / "asterisk"
 SECRET = "real-asterisk-test-secret"
 MODULES = ("pbx_config", "func_uuid", "app_audiosocket", "res_audiosocket", "app_userevent", "app_verbose", "bridge_simple", "func_strings",
-           "codec_ulaw", "codec_alaw", "codec_a_mu", "res_timing_timerfd")  # fmt: skip
+           "codec_ulaw", "codec_alaw", "codec_a_mu", "res_timing_timerfd", "app_playback", "format_sln")  # fmt: skip
+CURL_MODULES = ("res_curl", "func_curl")
+HAS_CURL = all((PREFIX / "lib" / "asterisk" / "modules" / f"{module}.so").is_file() for module in CURL_MODULES)
 
 pytestmark = [
     pytest.mark.asterisk,
@@ -50,6 +58,11 @@ PHONES = """
 exten => 104,1,Answer()
  same => n,AudioSocket(${UUID()},127.0.0.1:PHONES_PORT)
  same => n,Hangup()
+; a mailbox: it answers, talks at once (the greeting and its beep), then records for 30 s
+exten => 1040,1,Answer()
+ same => n,Playback(MAILBOX)
+ same => n,Wait(30)
+ same => n,Hangup()
 """
 
 
@@ -58,10 +71,12 @@ def loud(pcm: bytes) -> bool:
     return any(abs(s) > 200 for s in samples)
 
 
-def write_asterisk_configs(folder: Path, ami_port: int, apoena_port: int, phones_port: int) -> Path:
+def write_asterisk_configs(folder: Path, ami_port: int, apoena_port: int, phones_port: int, web_port: int = 8080) -> Path:
     etc = folder / "etc"
-    for sub in ("etc", "lib", "run", "log", "spool"):
+    for sub in ("etc", "lib", "run", "log", "spool", "sounds"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
+    mailbox = folder / "sounds" / "caixa_postal.sln"  # Asterisk's raw 8 kHz slin: the fixture as it is
+    shutil.copyfile(ROOT / "fixtures" / "resident" / "caixa_postal.slin", mailbox)
     (etc / "asterisk.conf").write_text(
         "[directories]\n"
         f"astetcdir => {etc}\nastmoddir => {PREFIX / 'lib' / 'asterisk' / 'modules'}\nastvarlibdir => {folder / 'lib'}\n"
@@ -70,13 +85,16 @@ def write_asterisk_configs(folder: Path, ami_port: int, apoena_port: int, phones
         f"astlogdir => {folder / 'log'}\nastsbindir => {PREFIX / 'sbin'}\n"
         "[options]\ntransmit_silence = yes\n"
     )  # fmt: skip
-    (etc / "modules.conf").write_text("[modules]\nautoload = no\n" + "".join(f"load = {m}.so\n" for m in MODULES))
+    modules = MODULES + (CURL_MODULES if HAS_CURL else ())
+    (etc / "modules.conf").write_text("[modules]\nautoload = no\n" + "".join(f"load = {m}.so\n" for m in modules))
     (etc / "logger.conf").write_text("[logfiles]\nconsole => notice,warning,error,verbose(3)\nmessages.log => notice,warning,error,verbose(3)\n")
     manager = (ROOT / "docs" / "manager.conf").read_text()
     manager = manager.replace("port = 5038", f"port = {ami_port}").replace("change-me-to-a-long-random-secret", SECRET)
     (etc / "manager.conf").write_text(manager)
     dialplan = (ROOT / "docs" / "extensions.conf").read_text().replace("127.0.0.1:9092", f"127.0.0.1:{apoena_port}")
-    (etc / "extensions.conf").write_text(dialplan + PHONES.replace("PHONES_PORT", str(phones_port)))
+    dialplan = dialplan.replace("http://127.0.0.1:8080/", f"http://127.0.0.1:{web_port}/")
+    phones = PHONES.replace("PHONES_PORT", str(phones_port)).replace("MAILBOX", str(mailbox.with_suffix("")))
+    (etc / "extensions.conf").write_text(dialplan + phones)
     return etc / "asterisk.conf"
 
 
@@ -146,13 +164,16 @@ async def wait_for_manager(port: int, deadline: float) -> AMIClient:
             await asyncio.sleep(0.3)
 
 
-def test_a_resident_says_pode_subir_through_a_real_asterisk_and_the_visitor_leg_gets_the_decision(tmp_path):
-    ami_port, apoena_port, phones_port = free_port(), free_port(), free_port()
-    asterisk_conf = write_asterisk_configs(tmp_path / "asterisk", ami_port, apoena_port, phones_port)
+def run_visit(tmp_path: Path, dials: list[str], context: str = "portaria") -> tuple[dict, dict, Phones, list[tuple[float, object]]]:
+    """Asterisk, `apoena serve` and the phones; one visitor call through `context`, apartment 104 rung at
+    `dials`. Returns the UserEvent's headers (and the whole call's seconds), the call as `apoena calls
+    show --json` has it, the phones, and every Manager event seen (time, event)."""
+    ami_port, apoena_port, phones_port, web_port = free_port(), free_port(), free_port(), free_port()
+    asterisk_conf = write_asterisk_configs(tmp_path / "asterisk", ami_port, apoena_port, phones_port, web_port)
     directory = json.loads((ROOT / "data" / "apartamentos.json").read_text())
     for unit in directory:
         if unit["apartment_number"] == "104":
-            unit["dial"] = ["Local/104@phones"]
+            unit["dial"] = dials
     (tmp_path / "apartamentos.json").write_text(json.dumps(directory, ensure_ascii=False))
     config = tmp_path / "config.json"
     config.write_text(json.dumps({
@@ -164,6 +185,7 @@ def test_a_resident_says_pode_subir_through_a_real_asterisk_and_the_visitor_leg_
     env = {**os.environ, "PYTHONPATH": str(ROOT), "APOENA_ASTERISK__AMI__SECRET": SECRET}
     asterisk = subprocess.Popen([str(BINARY), "-C", str(asterisk_conf), "-f", "-n"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     apoena = None
+    seen: list[tuple[float, object]] = []
     try:
         visitor_id = uuid.uuid4()
         phones = Phones(visitor_id)
@@ -175,29 +197,30 @@ def test_a_resident_says_pode_subir_through_a_real_asterisk_and_the_visitor_leg_
             ami = await wait_for_manager(ami_port, time.monotonic() + 30)
             events = ami.events()
             apoena = subprocess.Popen(
-                [sys.executable, "-m", "concierge", "serve", "--config", str(config), "--port", str(apoena_port), "--no-web"],
+                [sys.executable, "-m", "concierge", "serve", "--config", str(config), "--port", str(apoena_port), "--web-port", str(web_port)],
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=env,
             )  # fmt: skip
             ready = await asyncio.to_thread(apoena.stdout.readline)
             assert b"ready on" in ready, apoena.stderr.read().decode()[-3000:]
             started = time.monotonic()
             queued = await ami.action("Originate", {
-                "Channel": "Local/s@portaria", "Application": "AudioSocket", "Data": f"{visitor_id},127.0.0.1:{phones_port}",
+                "Channel": f"Local/s@{context}", "Application": "AudioSocket", "Data": f"{visitor_id},127.0.0.1:{phones_port}",
                 "Async": "true", "Timeout": 10000,
             })  # fmt: skip
             assert queued.succeeded, queued.headers
             gate = None
-            async with asyncio.timeout(180):
+            async with asyncio.timeout(240):
                 async for event in events:
+                    seen.append((time.monotonic(), event))
                     if event.event == "UserEvent" and event.get("UserEvent") == "ApoenaGate":
                         gate = event
                         break
             await ami.close()
             await asyncio.sleep(1.0)
             await server.close(2)
-            return {"gate": gate, "seconds": time.monotonic() - started}
+            return {**(dict(gate.headers) if gate is not None else {}), "seconds": time.monotonic() - started}
 
-        seen = asyncio.run(scenario())
+        gate = asyncio.run(scenario())
     finally:
         for process in (apoena, asterisk):
             if process is not None and process.poll() is None:
@@ -208,17 +231,14 @@ def test_a_resident_says_pode_subir_through_a_real_asterisk_and_the_visitor_leg_
                     process.kill()
         log = asterisk.stdout.read().decode(errors="replace") if asterisk.stdout else ""
         (tmp_path / "asterisk.log").write_text(log)
-    gate = seen["gate"]
-    assert gate is not None, log[-3000:]
-    call_id = gate.get("Call")
-    assert (gate.get("Decision"), gate.get("By")) == ("authorized", "voice"), (gate.headers, log[-3000:])
-    shown = subprocess.run([sys.executable, "-m", "concierge", "calls", "show", call_id, "--json", "--config", str(config)],
+    assert gate.get("Call"), log[-3000:]
+    shown = subprocess.run([sys.executable, "-m", "concierge", "calls", "show", gate["Call"], "--json", "--config", str(config)],
                            capture_output=True, cwd=ROOT, env=env, check=True)  # fmt: skip
-    call = json.loads(shown.stdout)
-    visit = call["visit"]
-    assert call["outcome"] == "completed" and visit["decision"] == "authorized" and visit["decided_by"] == "Joana Prado"
-    assert visit["attempts"] == [["Local/104@phones", "answered"]] and visit["resident_turns"][0]["answer"] == "authorize"
-    assert visit["gate"][0]["ok"] and visit["gate"][0]["detail"].startswith("APOENA_DECISION=authorized on Local/s@portaria")
+    return gate, json.loads(shown.stdout), phones, seen
+
+
+def longest_quiet_while_waiting(visit: dict, phones: Phones) -> float:
+    """The visitor's longest stretch of silence between the visit's start and their hangup, in seconds."""
     from datetime import datetime
 
     visit_start = datetime.fromisoformat(visit["started_at"]).timestamp()
@@ -227,11 +247,50 @@ def test_a_resident_says_pode_subir_through_a_real_asterisk_and_the_visitor_leg_
         if visit_start <= at <= (phones.visitor_hung_up_at or at):
             quiet = 0.0 if loud(pcm) else quiet + len(pcm) / 16000
             longest = max(longest, quiet)
+    return longest
+
+
+def test_a_resident_says_pode_subir_through_a_real_asterisk_and_the_visitor_leg_gets_the_decision(tmp_path):
+    gate, call, phones, _ = run_visit(tmp_path, ["Local/104@phones"])
+    assert (gate.get("Decision"), gate.get("By")) == ("authorized", "voice"), gate
+    visit = call["visit"]
+    assert call["outcome"] == "completed" and visit["decision"] == "authorized" and visit["decided_by"] == "Joana Prado"
+    assert [a[:2] for a in visit["attempts"]] == [["Local/104@phones", "answered"]] and visit["resident_turns"][0]["answer"] == "authorize"
+    assert visit["gate"][0]["ok"] and visit["gate"][0]["detail"].startswith("APOENA_DECISION=authorized on Local/s@portaria")
+    longest = longest_quiet_while_waiting(visit, phones)
     figures = {
         "ringing_ms": visit["ringing_ms"], "asked_ms": visit["asked_ms"], "decision_ms": visit["decision_ms"],
-        "visitor_longest_quiet_s": round(longest, 2), "whole_call_s": round(seen["seconds"], 1),
+        "visitor_longest_quiet_s": round(longest, 2), "whole_call_s": round(gate["seconds"], 1),
         "resident_heard": visit["resident_turns"][0]["transcript"],
     }  # fmt: skip
     print("\nreal Asterisk figures:", json.dumps(figures, ensure_ascii=False))
     assert visit["asked_ms"] - visit["ringing_ms"] < 2000, figures
+    assert longest < 2.0, figures
+
+
+@pytest.mark.skipif(not HAS_CURL, reason="this Asterisk has no func_curl: apt-get install libcurl4-openssl-dev, then build it again")
+def test_a_mailbox_is_hung_up_the_next_phone_says_yes_and_the_dialplan_reads_the_decision_with_curl(tmp_path):
+    gate, call, phones, seen = run_visit(tmp_path, ["Local/1040@phones", "Local/104@phones"], context="portaria-http")
+    assert (gate.get("Decision"), gate.get("Source")) == ("authorized", "http"), gate
+    visit = call["visit"]
+    assert call["outcome"] == "completed" and visit["decision"] == "authorized" and visit["decided_by"] == "Joana Prado"
+    assert [a[:2] for a in visit["attempts"]] == [["Local/1040@phones", "voicemail"], ["Local/104@phones", "answered"]], visit
+    mailbox_leg, resident_leg = (a[2] for a in visit["attempts"])
+    assert mailbox_leg != resident_leg
+    mailbox_said = visit["resident_turns"][0]
+    assert mailbox_said["answer"] == "voicemail" and mailbox_said["reply"] == "", mailbox_said
+    assert visit["resident_turns"][-1]["answer"] == "authorize"
+    # the mailbox would have recorded for 30 s after its greeting: Apoena hung it up long before
+    mailbox = [(at, e) for at, e in seen if (e.get("Channel") or "").startswith("Local/1040@phones-")]
+    answered = next((at for at, e in mailbox if e.event == "Newstate" and e.get("ChannelStateDesc") == "Up"), None)
+    ended = next((at for at, e in mailbox if e.event == "Hangup"), None)
+    assert answered is not None and ended is not None, [(e.event, e.get("Channel"), e.get("ChannelStateDesc")) for _, e in mailbox]
+    longest = longest_quiet_while_waiting(visit, phones)
+    figures = {
+        "mailbox_heard": mailbox_said["transcript"], "mailbox_hung_up_after_s": round(ended - answered, 2),
+        "ringing_ms": visit["ringing_ms"], "asked_ms": visit["asked_ms"], "decision_ms": visit["decision_ms"],
+        "visitor_longest_quiet_s": round(longest, 2), "whole_call_s": round(gate["seconds"], 1), "curl_decision": gate["Decision"],
+    }  # fmt: skip
+    print("\nreal Asterisk figures (mailbox, then the resident; CURL):", json.dumps(figures, ensure_ascii=False))
+    assert ended - answered < 20, figures
     assert longest < 2.0, figures
