@@ -80,6 +80,7 @@ class Spool:
                 os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
         connection = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
         connection.execute("PRAGMA synchronous = FULL")
+        connection.execute("PRAGMA secure_delete = ON")  # delivered transcripts are overwritten, not just unlinked
         connection.execute(_SCHEMA)
         return connection
 
