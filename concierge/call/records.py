@@ -47,7 +47,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -664,15 +664,17 @@ class CallRecords:
             self.database.compact(connection)
 
     def _transact(self, connection: Connection, jobs: list[_Job]) -> list[tuple[_Job, Any]]:
+        """Run the jobs in one transaction; raise _JobFailed if a statement is refused. Writes alone
+        are pipelined (a request's result is read as it runs, so requests are not)."""
         done = []
-        with connection.transaction():
-            for job in jobs:
-                try:
+        try:
+            with connection.pipelined() if all(job.work is None for job in jobs) else nullcontext(), connection.transaction():
+                for job in jobs:
                     done.append((job, job.run(connection)))
-                except Exception as error:
-                    if self.database.is_unreachable(error):
-                        raise
-                    raise _JobFailed(error) from error
+        except Exception as error:
+            if self.database.is_unreachable(error):
+                raise
+            raise _JobFailed(error) from error
         return done
 
     def _apply(self, connection: Connection, writes: list[Write]) -> None:

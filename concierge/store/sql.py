@@ -17,7 +17,7 @@ import os
 import re
 import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import closing, contextmanager, suppress
+from contextlib import closing, contextmanager, nullcontext, suppress
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -56,6 +56,8 @@ class Connection(Protocol):
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int: ...
 
     def transaction(self) -> Any: ...  # a context manager: commit on success, roll back on error
+
+    def pipelined(self) -> Any: ...  # a context manager: statements inside are sent without waiting for each answer
 
     def close(self) -> None: ...
 
@@ -109,6 +111,9 @@ class SqliteConnection:
                     self.raw.execute("ROLLBACK")
             raise
         self.raw.execute("COMMIT")
+
+    def pipelined(self) -> Any:
+        return nullcontext()  # no network to wait on
 
     def close(self) -> None:
         self.raw.close()
@@ -183,6 +188,11 @@ class PostgresConnection:
 
     def transaction(self) -> Any:
         return self.raw.transaction()
+
+    def pipelined(self) -> Any:
+        """libpq's pipeline mode: a batch of writes costs about one round trip, not one per statement.
+        A refused statement is raised at the end of the block, not where it was sent."""
+        return self.raw.pipeline()
 
     def close(self) -> None:
         self.raw.close()

@@ -459,3 +459,21 @@ def test_the_observer_never_waits_for_an_unreachable_server(own_postgres, tmp_pa
             time.sleep(0.2)
         assert all(call.turn_count == 3 and call.outcome == "completed" for call in records.recent(limit=100))
         assert {call.call_id for call in records.recent(limit=100)} == set(call_ids)
+
+
+def test_a_refused_write_is_logged_and_skipped_and_the_rest_of_its_batch_kept(postgres_url, tmp_path, caplog):
+    with CallRecords(postgres_url, spool=tmp_path / "spool.db") as records:
+        call_id = play_call(records, time.time(), outcome=None)
+        records.flush()
+        with psycopg.connect(postgres_url, autocommit=True) as db:
+            db.execute("CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'disk says no'; END $$ LANGUAGE plpgsql")
+            db.execute("CREATE TRIGGER refuse BEFORE INSERT ON name_audio FOR EACH ROW EXECUTE FUNCTION refuse()")
+        records.observer(name_heard(call_id, 1, "Carlos Pereira"))  # queued together, committed as one pipelined batch
+        records.observer(Turn(call_id, 2, "speech", "fala 2", reply(intent_type="entrega"), 300, 1, 50, 400.0))
+        records.observer(CallEnded(call_id, Outcome.COMPLETED, "visit complete"))
+        records.flush()
+        call = records.get(call_id)
+        assert call.outcome == "completed" and call.turn_count == 2
+        assert "a write failed: disk says no" in caplog.text
+        assert records.name_audio(call_id) is None
+        assert not (tmp_path / "spool.db").exists(), "a refused write is not the server's absence: nothing spooled"
