@@ -267,7 +267,7 @@ class ResidentLine:
             started = time.perf_counter()
             transcript = await asyncio.wrap_future(future)
             stt_ms = transcript.elapsed_ms or (time.perf_counter() - started) * 1000
-            if not monologue and (not transcript.text.strip() or is_noise(transcript.text, speech_seconds)):
+            if not transcript.text.strip() or is_noise(transcript.text, speech_seconds):  # a noisy line's long "monologue" too
                 log.info("resident leg %s: not an answer: %r", self.connection.call_id, transcript.text)
                 continue
             return self._turn(dialog, "voice", transcript.text, stt_ms, dialog.hear(transcript.text, monologue))

@@ -41,9 +41,11 @@ def longest_quiet(frames: list[tuple[float, bytes]], start: float, end: float) -
     return longest
 
 
-def visit(directory, redis_server, tmp_path, texts, sections=None, dial=None, channel=True, leave_when=None, **asterisk_settings):
-    """Play the recorded delivery as the visitor until hung up; the resident as `asterisk_settings` say."""
-    services = make_services(directory, redis_server.url, ScriptedTranscriber(texts), tmp_path, sections={**FAST, **(sections or {})})
+def visit(directory, redis_server, tmp_path, texts, sections=None, dial=None, channel=True, leave_when=None, transcriber=None, **asterisk_settings):
+    """Play the recorded delivery as the visitor until hung up; the resident as `asterisk_settings` say.
+    Speech is heard as `texts` say, in order (or by `transcriber`)."""
+    transcriber = ScriptedTranscriber(texts) if transcriber is None else transcriber
+    services = make_services(directory, redis_server.url, transcriber, tmp_path, sections={**FAST, **(sections or {})})
     pcm, _ = fixture_turns("entrega")
     events: list = []
     frames: list[tuple[float, bytes]] = []

@@ -151,3 +151,33 @@ def test_a_busy_phone_moves_on_to_the_next_and_a_person_who_hangs_up_ends_the_vi
     assert decided.decision == "no_answer" and "hung up before deciding" in decided.reason
     assert [how for _, how, _ in decided.attempts] == ["busy", "hung_up"]
     assert len(asterisk.originates) == 2, "the resident who hung up was reached: the third phone is not rung"
+
+
+class NoisyLine:
+    """The visitor's turns in order; then what Whisper writes on long line noise for a long stretch
+    of audio, and the resident's yes for a short one."""
+
+    def __init__(self, visitor: list[str]) -> None:
+        self.visitor = list(visitor)
+
+    def transcribe(self, pcm8k: bytes, prompt: str | None = None):
+        from concierge.speech.base import Transcript
+
+        seconds = len(pcm8k) / 16000
+        if self.visitor:
+            text = self.visitor.pop(0)
+        else:
+            text = "Legendas pela comunidade Amara.org" if seconds >= 5 else "Sim, pode."
+        return Transcript(text=text, duration_s=seconds, elapsed_ms=0.0)
+
+
+def test_a_long_stretch_of_line_noise_is_no_monologue_and_the_resident_on_that_line_still_decides(redis_server, tmp_path):
+    from .helpers import pink_noise
+
+    # 10 s of street noise that the voice detector takes for speech, then the resident's yes
+    noisy = SimulatedResident(pcm=pink_noise(10, -25) + bytes(16000) + clip("bom_dia"), speaks_first=True)
+    decided, events, _, _, _ = visit(
+        two_phones(), redis_server, tmp_path, [], transcriber=NoisyLine(VISITOR), residents=[noisy, SimulatedResident(digits="1")]
+    )
+    assert decided.decision == "authorized" and [how for _, how, _ in decided.attempts] == ["answered"]
+    assert [(t.heard, t.answer) for t in events if isinstance(t, ResidentTurnHeard)] == [("Sim, pode.", "authorize")]
