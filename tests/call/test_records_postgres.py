@@ -395,7 +395,7 @@ def test_a_killed_calls_end_is_its_owners_last_heartbeat_not_the_restart(locatio
         records.observer(CallStarted("dead-call", "dead-call"))
         records.observer(Turn("dead-call", 1, "speech", "Entrega", reply(intent_type="entrega"), 300, 1, 50, 400.0))
         records.flush()
-        time.sleep(1.5)  # the call goes on (a resident being rung, say) with no new turn
+        time.sleep(2.5)  # the call goes on (a resident being rung, say) with no new turn
         print(time.time(), flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
         """
@@ -411,7 +411,7 @@ def test_a_killed_calls_end_is_its_owners_last_heartbeat_not_the_restart(locatio
         dead = restarted.get("dead-call")
     last_turn = dead.turns[-1].at
     assert (dead.outcome, dead.reason) == ("error", STOPPED_MID_CALL)
-    assert killed_at - 0.6 <= dead.ended_at <= killed_at, "ended at the last heartbeat, within one beat of the kill"
+    assert killed_at - 1.0 <= dead.ended_at <= killed_at, "ended at the last heartbeat, within a beat (and a busy machine's delay) of the kill"
     assert dead.ended_at > last_turn + 1.0, "not at the last turn"
     assert dead.ended_at < reopened_at - 0.9, "not at the restart"
 
