@@ -124,6 +124,16 @@ _SPELLING_VARIANTS = (
 
 
 @lru_cache(maxsize=65536)
+def _said_words(query: str, shortest: int) -> list[str]:
+    """The name words of a spoken name: folded, without particles, titles and short words."""
+    return [w for w in fold(query).split() if w not in PARTICLES and w not in HONORIFICS and len(w) >= shortest]
+
+
+def _sounds_near(said: list[str], known: list[str], distance: float) -> bool:
+    """Whether some said word sounds within `distance` (normalised edits of `sound`) of some known one."""
+    return any(Levenshtein.normalized_distance(sound(w), sound(k)) <= distance for w in said for k in known)
+
+
 def sound(word: str) -> str:
     """A folded name word spelled as it sounds, so spelling variants compare equal."""
     for pattern, replacement in _SPELLING_VARIANTS:
@@ -253,25 +263,19 @@ class Directory:
         """Residents of `apartment` that a badly heard name can be: some name word within a
         quarter of its sounds of one of theirs ('Desvaldo Pinto' -> Edvaldo Santos in B-43).
         Only for a known apartment, and only to be read back: a slip this wide is a guess."""
-        said = [sound(w) for w in fold(query).split() if w not in PARTICLES and w not in HONORIFICS and len(w) >= 4]
-        found = []
-        for resident in self.residents_of(apartment):
-            known = [sound(token) for token in resident.tokens if len(token) >= 4]
-            if any(Levenshtein.normalized_distance(w, k) <= LOOSE_NAME_DISTANCE for w in said for k in known):
-                found.append(resident)
-        return found
+        said = _said_words(query, 4)
+        return [r for r in self.residents_of(apartment) if _sounds_near(said, [t for t in r.tokens if len(t) >= 4], LOOSE_NAME_DISTANCE)]
 
     def heard_as(self, query: str) -> list[Resident]:
         """Residents a badly heard full name can be: one word is one of their names (as `find`
         allows) and another is within a third of its sounds of another of theirs ('Doblas Britos'
         -> Douglas Brito, 'Zéfica Pacheco' -> Jéssica Pacheco). To be read back, never taken."""
-        said = [w for w in fold(query).split() if w not in PARTICLES and w not in HONORIFICS and len(w) >= 3]
+        said = _said_words(query, 3)
         found: dict[tuple[str, str], Resident] = {}
         for anchor in said:
             for resident in self._residents_matching(anchor, True):
-                others = [sound(t) for t in resident.tokens if not tokens_match(anchor, t)]
-                rest = [sound(w) for w in said if w != anchor]
-                if any(Levenshtein.normalized_distance(w, t) <= LOOSE_FULL_NAME_DISTANCE for w in rest for t in others):
+                others = [t for t in resident.tokens if not tokens_match(anchor, t)]
+                if _sounds_near([w for w in said if w != anchor], others, LOOSE_FULL_NAME_DISTANCE):
                     found[(resident.name, resident.apartment)] = resident
         return list(found.values())
 
