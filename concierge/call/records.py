@@ -332,8 +332,8 @@ class CallRecords:
 
     def flush(self, timeout: float | None = 10.0) -> None:
         """Return once everything queued so far is stored (in the database, or in the spool)."""
-        self._submit(future := _Job(Future()))
-        future.future.result(timeout)
+        self._submit(marker := _Job(Future()))
+        marker.future.result(timeout)
 
     def purge(self, older_than_days: float) -> int:
         """Delete the calls that started more than `older_than_days` ago (their turns go with them)."""
@@ -596,6 +596,7 @@ class CallRecords:
         return self._connection
 
     def _lost(self, error: BaseException) -> None:
+        """The server went away: drop the connection, say so once, ask again later."""
         if self._connection is not None:
             with suppress(Exception):
                 self._connection.close()
