@@ -28,7 +28,7 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, PlainT
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from concierge.call.records import STATUSES, CallRecords
+from concierge.call.records import STATUSES, CallRecords, RecordsError
 from concierge.web.live import LiveCalls
 from concierge.web.metrics import CONTENT_TYPE, CallMetrics
 
@@ -129,7 +129,7 @@ def create_app(records: CallRecords, live: LiveCalls, metrics: CallMetrics, toke
             Route("/api/stats", api_stats),
             Route("/metrics", prometheus),
         ],
-        exception_handlers={404: _not_found, 405: _not_allowed},
+        exception_handlers={404: _not_found, 405: _not_allowed, RecordsError: _records_unavailable},
     )
     return _SecurityHeaders(_TokenGate(app, token) if token else _LoopbackHost(app))
 
@@ -256,6 +256,12 @@ async def _not_found(request: Request, error: Exception) -> Response:
 
 async def _not_allowed(request: Request, error: Exception) -> Response:
     return _error(405, "only GET is served here")
+
+
+async def _records_unavailable(request: Request, error: Exception) -> Response:
+    """The records' database does not answer (PostgreSQL away): 503 with its one line; live calls,
+    which never read it, go on being served."""
+    return _error(503, str(error))
 
 
 def _wav(pcm: bytes, rate: int) -> bytes:
