@@ -760,7 +760,8 @@ async def _simulate(
         elif isinstance(event, ResidentTurnHeard):
             console.print(
                 f"[dim]{report.recording.path.name} resident[/] [bold]morador:[/] {event.heard or '(silêncio)'} "
-                f"[dim]({event.by}, {event.answer})[/]\n    [bold cyan]concierge:[/] {event.reply}", highlight=False,
+                f"[dim]({event.by}, {event.answer})[/]\n    [bold cyan]concierge:[/] "
+                f"{event.reply or ('[dim](hangs up: a mailbox, not the resident)[/]' if event.answer == 'voicemail' else '—')}", highlight=False,
             )  # fmt: skip
         elif isinstance(event, ResidentDialing):
             console.print(f"[dim]{report.recording.path.name} resident[/] [bold]ringing[/] {event.dial}", highlight=False)
