@@ -169,6 +169,7 @@ def test_a_visitor_who_hangs_up_while_the_resident_is_on_the_line_cancels_the_vi
         directory, redis_server, tmp_path, VISITOR, leave_when=ResidentAnswered, resident=SimulatedResident(answers=0)
     )
     assert decided.decision == "cancelled" and "visitor hung up" in decided.reason and decided.by is None
+    assert [how for _, how, _ in decided.attempts] == ["cancelled"], "the attempt under way is recorded as cut short"
     assert next(e for e in events if isinstance(e, CallEnded)).outcome is Outcome.CALLER_HUNG_UP
     assert asterisk.legs[0].ended_at is not None, "the resident's leg was hung up too"
     assert "APOENA_DECISION" not in asterisk.channels[VISITOR_CHANNEL], "nothing is opened for a visit nobody decided"
