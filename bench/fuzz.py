@@ -461,8 +461,9 @@ def main() -> None:
 
     sent = attack["sent"]
     total = sum(sent.values())
-    print(f"apoena serve under fuzz: {total:,} malformed streams in {attack['seconds']:.0f} s "
-          f"({args.concurrency} at once, slowloris 20 at once, idle waves of {args.idle})")  # fmt: skip
+    idle = sent.get("idle, no UUID ever", 0)
+    print(f"apoena serve under fuzz: {total:,} malformed streams in {attack['seconds']:.0f} s: {total - idle:,} with bytes "
+          f"({args.concurrency} connections at once, slowloris 20 at once) and {idle:,} idle (waves of {args.idle} at once)")  # fmt: skip
     for name, count in sorted(sent.items(), key=lambda item: -item[1]):
         print(f"  {count:>8,}  {name}")
     for name, count in sorted(attack["counts"].items()):
