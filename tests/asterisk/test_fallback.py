@@ -1,0 +1,194 @@
+"""The dialplan fallback of docs/asterisk.md ("When Apoena is down") against a real Asterisk 22.10.1;
+kept out of CI, run with
+
+    APOENA_ASTERISK=/work/asterisk .venv/bin/pytest tests/asterisk/test_fallback.py -v
+
+Asterisk runs the documented [portaria] block as it is written in docs/asterisk.md, with its
+AudioSocket address pointed at each case's port and the doorman's `PJSIP/porteiro` replaced by a
+local test phone that reports being rung. An AMI Originate puts a Local/ channel through it:
+
+- nothing listens on the port (Apoena stopped): the doorman is rung, TRYSTATUS=FAILED;
+- a server takes the call, talks for half a second and closes without a decision (Apoena killed
+  mid-call): the doorman is rung, TRYSTATUS=SUCCESS;
+- a server takes the call and hangs up after the decision was set: no doorman, the gate event;
+- for contrast, a plain `AudioSocket()` to a closed port: the line after it never runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import struct
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from concierge.asterisk.ami import AMIClient, AMIError
+from tests.conftest import free_port
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+PREFIX = Path(os.environ.get("APOENA_ASTERISK", "/nonexistent"))
+BINARY = PREFIX / "sbin" / "asterisk"
+SECRET = "real-asterisk-fallback-secret"
+MODULES = ("pbx_config", "func_uuid", "app_audiosocket", "res_audiosocket", "app_userevent", "app_verbose", "func_strings",
+           "app_exec", "app_dial", "app_playback", "bridge_simple", "codec_ulaw", "codec_alaw", "codec_a_mu",
+           "res_timing_timerfd", "format_sln")  # fmt: skip
+
+pytestmark = [
+    pytest.mark.asterisk,
+    pytest.mark.skipif(not os.access(BINARY, os.X_OK), reason="set APOENA_ASTERISK to an Asterisk prefix (../shared/asterisk/build.sh)"),
+]
+
+TEST_CONTEXTS = """
+; test only: the doorman's phone, and a plain AudioSocket() with no fallback
+[phones]
+exten => porteiro,1,UserEvent(PorteiroRang)
+ same => n,Answer()
+ same => n,Wait(0.5)
+ same => n,Hangup()
+
+[plain]
+exten => s,1,Answer()
+ same => n,AudioSocket(${UUID()},127.0.0.1:APOENA_PORT)
+ same => n,UserEvent(AfterPlainAudioSocket)
+ same => n,Hangup()
+"""
+
+
+def documented_fallback() -> str:
+    """The dialplan block of docs/asterisk.md's "When Apoena is down" section, as written."""
+    text = (ROOT / "docs" / "asterisk.md").read_text()
+    section = text[text.index("## 6. When Apoena is down") :]
+    return re.search(r"```\n(\[portaria\].*?)```", section, re.S).group(1)
+
+
+def write_configs(folder: Path, ami_port: int, apoena_port: int) -> Path:
+    etc = folder / "etc"
+    for sub in ("etc", "lib", "run", "log", "spool"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    (etc / "asterisk.conf").write_text(
+        "[directories]\n"
+        f"astetcdir => {etc}\nastmoddir => {PREFIX / 'lib' / 'asterisk' / 'modules'}\nastvarlibdir => {folder / 'lib'}\n"
+        f"astdbdir => {folder / 'lib'}\nastkeydir => {folder / 'lib'}\nastdatadir => {PREFIX / 'var' / 'lib' / 'asterisk'}\n"
+        f"astagidir => {folder / 'lib'}\nastspooldir => {folder / 'spool'}\nastrundir => {folder / 'run'}\n"
+        f"astlogdir => {folder / 'log'}\nastsbindir => {PREFIX / 'sbin'}\n"
+        "[options]\ntransmit_silence = yes\n"
+    )  # fmt: skip
+    (etc / "modules.conf").write_text("[modules]\nautoload = no\n" + "".join(f"load = {m}.so\n" for m in MODULES))
+    (etc / "logger.conf").write_text("[logfiles]\nconsole => notice,warning,error,verbose(3)\n")
+    manager = (ROOT / "docs" / "manager.conf").read_text()
+    (etc / "manager.conf").write_text(manager.replace("port = 5038", f"port = {ami_port}").replace("change-me-to-a-long-random-secret", SECRET))
+    dialplan = documented_fallback().replace("PJSIP/porteiro", "Local/porteiro@phones")
+    dialplan = dialplan.replace("127.0.0.1:9092", f"127.0.0.1:{apoena_port}") + TEST_CONTEXTS.replace("APOENA_PORT", str(apoena_port))
+    (etc / "extensions.conf").write_text(dialplan)
+    return etc / "asterisk.conf"
+
+
+class Apoena:
+    """What listens on Apoena's port: nothing, a server that dies mid-call, or one that ends normally."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.server: asyncio.Server | None = None
+        self.hangup_frame = False
+        self.calls = 0
+
+    async def listen(self, hangup_frame: bool) -> None:
+        self.hangup_frame = hangup_frame
+        self.server = await asyncio.start_server(self._call, "127.0.0.1", self.port)
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+            self.server = None
+
+    async def _call(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.calls += 1
+        await reader.readexactly(3 + 16)  # the UUID
+        for _ in range(25):  # half a second of (quiet) speech
+            writer.write(struct.pack(">BH", 0x10, 320) + bytes(320))
+            await writer.drain()
+            await asyncio.sleep(0.02)
+        if self.hangup_frame:
+            writer.write(b"\x00\x00\x00")
+            await writer.drain()
+        writer.close()  # without the hangup frame: as the kernel closes a killed process's socket
+
+
+async def manager(port: int) -> AMIClient:
+    deadline = time.monotonic() + 30
+    while True:
+        ami = AMIClient("127.0.0.1", port, "apoena", SECRET, timeout=2.0, ping_interval=None)
+        try:
+            await ami.connect()
+            return ami
+        except AMIError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.3)
+
+
+async def place(ami: AMIClient, context: str, variables: str = "") -> dict[str, dict]:
+    """Originate a Local/ channel through `context`; the user events it raised, by name."""
+    fields = {"Channel": f"Local/s@{context}", "Application": "Wait", "Data": "20", "Async": "true", "Timeout": 10000}
+    if variables:
+        fields["Variable"] = variables
+    queued = await ami.action("Originate", fields)
+    assert queued.succeeded, queued.headers
+    seen: dict[str, dict] = {}
+    try:
+        async with asyncio.timeout(12):
+            async for event in ami.events():  # subscribed before this task yields: nothing is missed
+                if event.event == "UserEvent":
+                    seen[event.get("UserEvent")] = dict(event.headers)
+                if event.event == "Hangup" and event.get("Channel", "").startswith("Local/s@") and event.get("Channel", "").endswith(";1"):
+                    seen["Hangup"] = dict(event.headers)
+                    break  # the visitor's leg is over
+    except TimeoutError:
+        pass
+    return seen
+
+
+def test_the_documented_fallback_rings_the_doorman_when_apoena_is_down_or_dies_mid_call(tmp_path):
+    ami_port, apoena_port = free_port(), free_port()
+    conf = write_configs(tmp_path / "asterisk", ami_port, apoena_port)
+    asterisk = subprocess.Popen([str(BINARY), "-C", str(conf), "-f", "-n"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    results: dict[str, dict[str, dict]] = {}
+    apoena = Apoena(apoena_port)
+    try:
+
+        async def scenario() -> None:
+            ami = await manager(ami_port)
+            results["down"] = await place(ami, "portaria")
+            await apoena.listen(hangup_frame=False)
+            results["died"] = await place(ami, "portaria")
+            await apoena.stop()
+            await apoena.listen(hangup_frame=True)
+            results["decided"] = await place(ami, "portaria", "APOENA_DECISION=authorized")
+            await apoena.stop()
+            results["plain"] = await place(ami, "plain")
+            await ami.close()
+
+        asyncio.run(scenario())
+    finally:
+        asterisk.terminate()
+        try:
+            asterisk.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            asterisk.kill()
+        log = asterisk.stdout.read().decode(errors="replace")
+        (tmp_path / "asterisk.log").write_text(log)
+
+    down, died, decided, plain = results["down"], results["died"], results["decided"], results["plain"]
+    assert down.get("ApoenaDown", {}).get("Status") == "FAILED", (results, log[-3000:])
+    assert "PorteiroRang" in down, "Apoena stopped: the visitor reaches the doorman"
+    assert apoena.calls == 2
+    assert died.get("ApoenaDown", {}).get("Status") == "SUCCESS", results
+    assert "PorteiroRang" in died, "Apoena killed mid-call, no decision: the doorman"
+    assert decided.get("ApoenaGate", {}).get("Decision") == "authorized", results
+    assert "ApoenaDown" not in decided and "PorteiroRang" not in decided
+    assert "Hangup" in plain and "AfterPlainAudioSocket" not in plain, "without TryExec the dialplan stops where AudioSocket() failed"
