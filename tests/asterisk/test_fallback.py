@@ -133,21 +133,27 @@ async def manager(port: int) -> AMIClient:
 
 
 async def place(ami: AMIClient, context: str, variables: str = "") -> dict[str, dict]:
-    """Originate a Local/ channel through `context`; the user events it raised, by name."""
+    """Originate a Local/ channel through `context`; the user events it raised, by name (and its Hangup)."""
+    seen: dict[str, dict] = {}
+
+    async def watch() -> None:
+        async for event in ami.events():
+            if event.event == "UserEvent":
+                seen[event.get("UserEvent")] = dict(event.headers)
+            channel = event.get("Channel", "") or ""
+            if event.event == "Hangup" and channel.startswith("Local/s@") and channel.endswith(";1"):
+                seen["Hangup"] = dict(event.headers)
+                return  # the visitor's leg is over
+
+    watcher = asyncio.create_task(watch())
+    await asyncio.sleep(0)  # subscribed before the Originate: a leg that ends at once is still seen
     fields = {"Channel": f"Local/s@{context}", "Application": "Wait", "Data": "20", "Async": "true", "Timeout": 10000}
     if variables:
         fields["Variable"] = variables
     queued = await ami.action("Originate", fields)
     assert queued.succeeded, queued.headers
-    seen: dict[str, dict] = {}
     try:
-        async with asyncio.timeout(12):
-            async for event in ami.events():  # subscribed before this task yields: nothing is missed
-                if event.event == "UserEvent":
-                    seen[event.get("UserEvent")] = dict(event.headers)
-                if event.event == "Hangup" and event.get("Channel", "").startswith("Local/s@") and event.get("Channel", "").endswith(";1"):
-                    seen["Hangup"] = dict(event.headers)
-                    break  # the visitor's leg is over
+        await asyncio.wait_for(watcher, 12)
     except TimeoutError:
         pass
     return seen
