@@ -10,6 +10,8 @@ local test phone that reports being rung. An AMI Originate puts a Local/ channel
 - nothing listens on the port (Apoena stopped): the doorman is rung, TRYSTATUS=FAILED;
 - a server takes the call, talks for half a second and closes without a decision (Apoena killed
   mid-call): the doorman is rung, TRYSTATUS=SUCCESS;
+- a server takes the call and never speaks while the caller's audio flows (Apoena stuck): the
+  absolute timeout (3 s here) strikes, its `T` extension rings the doorman;
 - a server takes the call and hangs up after the decision was set: no doorman, the gate event;
 - for contrast, a plain `AudioSocket()` to a closed port: the line after it never runs.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shutil
 import struct
 import subprocess
 import time
@@ -34,7 +37,7 @@ PREFIX = Path(os.environ.get("APOENA_ASTERISK", "/nonexistent"))
 BINARY = PREFIX / "sbin" / "asterisk"
 SECRET = "real-asterisk-fallback-secret"
 MODULES = ("pbx_config", "func_uuid", "app_audiosocket", "res_audiosocket", "app_userevent", "app_verbose", "func_strings",
-           "app_exec", "app_dial", "app_playback", "bridge_simple", "codec_ulaw", "codec_alaw", "codec_a_mu",
+           "app_exec", "func_timeout", "app_dial", "app_playback", "bridge_simple", "codec_ulaw", "codec_alaw", "codec_a_mu",
            "res_timing_timerfd", "format_sln")  # fmt: skip
 
 pytestmark = [
@@ -69,6 +72,7 @@ def write_configs(folder: Path, ami_port: int, apoena_port: int) -> Path:
     etc = folder / "etc"
     for sub in ("etc", "lib", "run", "log", "spool"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(ROOT / "fixtures" / "resident" / "caixa_postal.slin", folder / "caller.sln")  # the caller's audio, raw slin
     (etc / "asterisk.conf").write_text(
         "[directories]\n"
         f"astetcdir => {etc}\nastmoddir => {PREFIX / 'lib' / 'asterisk' / 'modules'}\nastvarlibdir => {folder / 'lib'}\n"
@@ -81,7 +85,8 @@ def write_configs(folder: Path, ami_port: int, apoena_port: int) -> Path:
     (etc / "logger.conf").write_text("[logfiles]\nconsole => notice,warning,error,verbose(3)\n")
     manager = (ROOT / "docs" / "manager.conf").read_text()
     (etc / "manager.conf").write_text(manager.replace("port = 5038", f"port = {ami_port}").replace("change-me-to-a-long-random-secret", SECRET))
-    dialplan = documented_fallback().replace("PJSIP/porteiro", "Local/porteiro@phones")
+    dialplan = documented_fallback().replace("PJSIP/porteiro", "Local/porteiro@phones").replace("TIMEOUT(absolute)=200", "TIMEOUT(absolute)=3")
+    assert "TIMEOUT(absolute)=3" in dialplan
     dialplan = dialplan.replace("127.0.0.1:9092", f"127.0.0.1:{apoena_port}") + TEST_CONTEXTS.replace("APOENA_PORT", str(apoena_port))
     (etc / "extensions.conf").write_text(dialplan)
     return etc / "asterisk.conf"
@@ -94,10 +99,11 @@ class Apoena:
         self.port = port
         self.server: asyncio.Server | None = None
         self.hangup_frame = False
+        self.stuck = False
         self.calls = 0
 
-    async def listen(self, hangup_frame: bool) -> None:
-        self.hangup_frame = hangup_frame
+    async def listen(self, hangup_frame: bool = False, stuck: bool = False) -> None:
+        self.hangup_frame, self.stuck = hangup_frame, stuck
         self.server = await asyncio.start_server(self._call, "127.0.0.1", self.port)
 
     async def stop(self) -> None:
@@ -109,6 +115,11 @@ class Apoena:
     async def _call(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.calls += 1
         await reader.readexactly(3 + 16)  # the UUID
+        if self.stuck:  # alive, reading the caller's audio, never a word back
+            while await reader.read(4096):
+                pass
+            writer.close()
+            return
         for _ in range(25):  # half a second of (quiet) speech
             writer.write(struct.pack(">BH", 0x10, 320) + bytes(320))
             await writer.drain()
@@ -132,7 +143,7 @@ async def manager(port: int) -> AMIClient:
             await asyncio.sleep(0.3)
 
 
-async def place(ami: AMIClient, context: str, variables: str = "") -> dict[str, dict]:
+async def place(ami: AMIClient, context: str, variables: str = "", caller_audio: Path | None = None) -> dict[str, dict]:
     """Originate a Local/ channel through `context`; the user events it raised, by name (and its Hangup)."""
     seen: dict[str, dict] = {}
 
@@ -148,6 +159,9 @@ async def place(ami: AMIClient, context: str, variables: str = "") -> dict[str, 
     watcher = asyncio.create_task(watch())
     await asyncio.sleep(0)  # subscribed before the Originate: a leg that ends at once is still seen
     fields = {"Channel": f"Local/s@{context}", "Application": "Wait", "Data": "20", "Async": "true", "Timeout": 10000}
+    if caller_audio is not None:  # the caller talks all along, as a real one does (no 2 s silence rule)
+        sound = str(caller_audio.with_suffix(""))
+        fields.update(Application="Playback", Data="&".join([sound] * 4))
     if variables:
         fields["Variable"] = variables
     queued = await ami.action("Originate", fields)
@@ -173,6 +187,9 @@ def test_the_documented_fallback_rings_the_doorman_when_apoena_is_down_or_dies_m
             await apoena.listen(hangup_frame=False)
             results["died"] = await place(ami, "portaria")
             await apoena.stop()
+            await apoena.listen(stuck=True)
+            results["stuck"] = await place(ami, "portaria", caller_audio=tmp_path / "asterisk" / "caller.sln")
+            await apoena.stop()
             await apoena.listen(hangup_frame=True)
             results["decided"] = await place(ami, "portaria", "APOENA_DECISION=authorized")
             await apoena.stop()
@@ -189,12 +206,14 @@ def test_the_documented_fallback_rings_the_doorman_when_apoena_is_down_or_dies_m
         log = asterisk.stdout.read().decode(errors="replace")
         (tmp_path / "asterisk.log").write_text(log)
 
-    down, died, decided, plain = results["down"], results["died"], results["decided"], results["plain"]
+    down, died, stuck, decided, plain = (results[case] for case in ("down", "died", "stuck", "decided", "plain"))
     assert down.get("ApoenaDown", {}).get("Status") == "FAILED", (results, log[-3000:])
     assert "PorteiroRang" in down, "Apoena stopped: the visitor reaches the doorman"
-    assert apoena.calls == 2
+    assert apoena.calls == 3
     assert died.get("ApoenaDown", {}).get("Status") == "SUCCESS", results
     assert "PorteiroRang" in died, "Apoena killed mid-call, no decision: the doorman"
+    assert stuck.get("ApoenaDown", {}).get("Status") == "FAILED", results
+    assert "PorteiroRang" in stuck, "Apoena alive but silent while the caller talks: the absolute timeout, then the doorman"
     assert decided.get("ApoenaGate", {}).get("Decision") == "authorized", results
     assert "ApoenaDown" not in decided and "PorteiroRang" not in decided
     assert "Hangup" in plain and "AfterPlainAudioSocket" not in plain, "without TryExec the dialplan stops where AudioSocket() failed"
