@@ -78,10 +78,10 @@ class RulesBrain:
             self._take_answer(conversation, heard)
         if heard.intent is not None and heard.intent_strength >= conversation.intent_strength:
             dados.intent_type, conversation.intent_strength = heard.intent, heard.intent_strength
-        if heard.visitor_name and self._is_resident_echo(conversation, heard):
-            heard.visitor_name = None  # the resident's own name, said again, is not the visitor's
-        elif heard.visitor_name and self._names_resident_in_full(conversation, heard):
+        if heard.visitor_name and self._names_resident_in_full(conversation, heard):
             heard.resident, heard.resident_mentions, heard.visitor_name = heard.visitor_name, [], None
+        elif heard.visitor_name and self._is_resident_echo(conversation, heard):
+            heard.visitor_name = None  # the resident's own name, said again, is not the visitor's
         if self._own_name_instead(conversation, heard):
             heard.visitor_name = heard.bare_name
             if fold(heard.resident or "") == fold(heard.bare_name or ""):
@@ -170,13 +170,18 @@ class RulesBrain:
             return False
         return heard.role_first or not self.directory.find(name)
 
-    @staticmethod
-    def _is_resident_echo(conversation: Conversation, heard: Understanding) -> bool:
+    def _is_resident_echo(self, conversation: Conversation, heard: Understanding) -> bool:
         """A name given as the visitor's that is the resident's own ('Gabriela Lopes', 'É a Letícia
-        Tanaka'): the resident said again. Only 'meu nome é …' makes it the visitor's too."""
-        resident = fold(conversation.dados.resident_name or conversation.resident_claim or "")
-        said = fold(heard.visitor_name or "")
-        return not heard.visitor_named_self and bool(resident) and bool(said) and resident.startswith(said)
+        Tanaka'), even misheard ('Edoardo Calil' for Eduardo Khalil), or any resident's full name
+        given bare (Whisper, primed with the residents' names, writes one for a short turn it did
+        not hear: 'Pedro Nogueira' for 'Cento e um'). Only 'meu nome é …' makes it the visitor's."""
+        if heard.visitor_named_self or not heard.visitor_name:
+            return False
+        said = fold(heard.visitor_name).split()
+        resident = fold(conversation.dados.resident_name or conversation.resident_claim or "").split()
+        if resident and (" ".join(resident).startswith(" ".join(said)) or all(any(tokens_match(w, r) for r in resident) for w in said)):
+            return True
+        return len(said) >= 2 and any(m.start == 0 and m.end == len(said) and m.matched >= 2 for m in self.directory.scan(said, True))
 
     @staticmethod
     def _visiting_unsaid(conversation: Conversation) -> bool:

@@ -137,3 +137,19 @@ def test_the_visitor_restates_their_name_in_full_after_a_filler(quadras):
 
 def test_a_relative_named_in_unpunctuated_lowercase(quadras):
     assert understand("sou a sobrinha dele iolanda vim visitar", quadras).visitor_name == "Iolanda"
+
+
+@pytest.mark.parametrize(
+    "turns",
+    [
+        # the resident's name again, misheard, answering 'Qual é o seu nome?'
+        ["Visita pro Davi, quadra seis, casa um.", "Dávi Mora, quadra seis.", "Meu nome é Nabil."],
+        # a resident's full name for a short turn (Whisper primed with the residents' names)
+        ["Entrega da Amazon pro Gustavo Leme, torre A, mil quinhentos e dois.", "Heloísa Quintana.", "Meu nome é Nabil."],
+    ],
+)
+def test_a_residents_name_given_bare_is_not_the_visitors(quadras, turns):
+    _, reply = talk(quadras, turns[:2])
+    assert reply.dados.visitor_name is None and not reply.valid_for_action, reply.mensagem
+    dialog, reply = talk(quadras, turns, visitor_name="Nabil", valid_for_action=True)
+    assert check_final(dialog, reply) == [], reply.mensagem
