@@ -80,9 +80,18 @@ class NumberReading:
     prior: float  # how likely this reading is, before the directory is consulted (0..1]
 
 
+_GLUED_BLOCK = re.compile(r"(bloco|torre)(be|ce|de|ge|ha|ve|[a-h])")
+
+
 def tokens(text: str) -> list[str]:
-    """Folded words, digit groups and punctuation, in order."""
-    return [t.replace(".", "") if t[0].isdigit() else (t if t[0] in ",-/.;:!?" else fold(t)) for t in _TOKEN.findall(text)]
+    """Folded words, digit groups and punctuation, in order; a block glued to its letter by the
+    recogniser ('Blococê') is two words again."""
+    found: list[str] = []
+    for t in _TOKEN.findall(text):
+        token = t.replace(".", "") if t[0].isdigit() else (t if t[0] in ",-/.;:!?" else fold(t))
+        glued = _GLUED_BLOCK.fullmatch(token)
+        found.extend(glued.groups() if glued else (token,))
+    return found
 
 
 def number_token(token: str, index: int) -> NumberToken | None:

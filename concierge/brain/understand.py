@@ -415,8 +415,12 @@ def _is_cased(words: list[Word]) -> bool:
     return any(word.capitalized for word in words) or bool(words and words[0].text[:1].isupper())
 
 
+GLUED_PLACE = re.compile(r"(bloco|torre|quadra|apartamento|apto)\w{0,3}")
+"""'Blococê': a block and its letter written as one word by the recogniser is no name."""
+
+
 def _is_name_word(word: Word, cased: bool) -> bool:
-    if word.folded in NOT_NAMES or not word.text.isalpha() or len(word.folded) < 2:
+    if word.folded in NOT_NAMES or not word.text.isalpha() or len(word.folded) < 2 or GLUED_PLACE.fullmatch(word.folded):
         return False
     return word.text[:1].isupper() or not cased
 

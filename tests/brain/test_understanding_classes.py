@@ -153,3 +153,9 @@ def test_a_residents_name_given_bare_is_not_the_visitors(quadras, turns):
     assert reply.dados.visitor_name is None and not reply.valid_for_action, reply.mensagem
     dialog, reply = talk(quadras, turns, visitor_name="Nabil", valid_for_action=True)
     assert check_final(dialog, reply) == [], reply.mensagem
+
+
+def test_a_block_glued_to_its_letter_is_a_block_not_a_name(quadras):
+    heard = understand("Blococê.", quadras, ["visitor_name"])
+    assert heard.visitor_name is None and heard.block == "C"
+    assert [(a.number, a.block) for a in understand("Torreá, mil quinhentos e dois.", quadras).apartments][:1] == [("1502", "A")]
