@@ -160,8 +160,12 @@ _SYLLABLES = re.compile(r"\b[^\W\d_]{1,4}(?:-[^\W\d_]{1,4})+\b")
 
 
 def join_syllables(text: str) -> str:
-    """A name said syllable by syllable ('Ro-sa Ma-ri-a', 'Wis-niew-ski') is one word."""
-    return _SYLLABLES.sub(lambda m: m.group(0).replace("-", ""), text)
+    """A name said syllable by syllable ('Ro-sa Ma-ri-a', 'Wis-niew-ski') is one word; a cue the
+    recogniser glued to a title ('Pradona Fátima', 'Proseu Jorge') is two again."""
+    return _GLUED_CUE.sub(r"\1 \2", _SYLLABLES.sub(lambda m: m.group(0).replace("-", ""), text))
+
+
+_GLUED_CUE = re.compile(r"\b(pr[ao]|para|da|do)(dona|seu|senhora|senhor)\b", re.IGNORECASE)
 
 
 def understand(text: str, directory: Directory, asked: list[str] | tuple[str, ...] = ()) -> Understanding:

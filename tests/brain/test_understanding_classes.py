@@ -159,3 +159,8 @@ def test_a_block_glued_to_its_letter_is_a_block_not_a_name(quadras):
     heard = understand("Blococê.", quadras, ["visitor_name"])
     assert heard.visitor_name is None and heard.block == "C"
     assert [(a.number, a.block) for a in understand("Torreá, mil quinhentos e dois.", quadras).apartments][:1] == [("1502", "A")]
+
+
+def test_a_cue_glued_to_a_title_is_split_again(quadras):
+    heard = understand("Pradona Heloísa.", quadras, ["visitor_name"])
+    assert heard.visitor_name is None and [m.resident.name for m in heard.resident_mentions] == ["Heloísa Quintana"]
