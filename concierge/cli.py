@@ -118,6 +118,7 @@ def calls(
         Optional[str], typer.Option(help="Only calls that ended so: completed, caller_hung_up, timed_out, error, live, interrupted.")
     ] = None,
     limit: Annotated[int, typer.Option(help="Show at most this many calls.")] = 20,
+    condominium: Annotated[Optional[str], typer.Option(help="Only calls of this condominium (its id in config.json; 'default' for the top-level one).")] = None,
     json_output: JsonOption = False,
     config: ConfigOption = None,
     db: DbOption = None,
@@ -127,7 +128,7 @@ def calls(
         return
     from concierge.apps.calls import run_list
 
-    raise typer.Exit(run_list(config, db, since, outcome, limit, json_output))
+    raise typer.Exit(run_list(config, db, since, outcome, limit, json_output, condominium))
 
 
 @calls_app.command("show")

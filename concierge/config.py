@@ -216,6 +216,29 @@ class GateConfig(Strict):
     webhook: WebhookConfig = WebhookConfig()
 
 
+class CondominiumConfig(Strict):
+    """One condominium a central serves. The dialplan names it by `code`, folded into the call's
+    UUID (`…-000000000042`, see concierge/call/condominiums.py); keys left out are the top level's."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$", description="for people, records, filters and metrics: 'jardins'")
+    code: int = Field(ge=1, le=99_999_999, description="the dialplan's number for it: the UUID's last 8 digits, zero-padded")
+    name: str = Field(min_length=1, description="said in the greeting and to the resident: 'Condomínio Jardins'")
+    directory: Path = Field(description="its resident directory (JSON, the seed's shape)")
+    greeting: str | None = Field(None, min_length=1, description="null: 'Portaria do <name>, em que posso ajudar?'")
+    voice: str | None = Field(None, min_length=1, description="the Azure voice; null: greeting.voice")
+    resident_context: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]+$", description="null: asterisk.resident_context")
+    caller_id: str | None = Field(None, description="null: asterisk.caller_id")
+    gate: GateConfig | None = Field(None, description="null: the top-level gate section")
+
+    @property
+    def greeting_message(self) -> str:
+        return self.greeting or f"Portaria do {self.name}, em que posso ajudar?"
+
+
+DEFAULT_CONDOMINIUM = "default"
+"""The id of the condominium the top-level `greeting`, `directory` and `asterisk.condominium` describe."""
+
+
 class Config(Strict):
     """The whole configuration: `load_config()` reads it; `Config.model_validate(data)` builds one from data alone."""
 
@@ -231,6 +254,7 @@ class Config(Strict):
     web: WebConfig = WebConfig()
     asterisk: AsteriskConfig = AsteriskConfig()
     gate: GateConfig = GateConfig()
+    condominiums: list[CondominiumConfig] = Field(default_factory=list)
     source: Path | None = Field(None, exclude=True)
 
 
@@ -340,7 +364,23 @@ def load_config(path: Path | str | None = None) -> Config:
     except SettingsError as error:  # a value the sources could not even read
         raise ConfigError(f"{dotenv_file} or the environment: {error} — set one key per variable, as APOENA_<SECTION>__<KEY>") from None
     config = Config(**{name: getattr(settings, name) for name in Config.model_fields})
+    check_condominiums(config, str(file))
     return _resolve_paths(config, file)
+
+
+def check_condominiums(config: Config, where: str) -> None:
+    """Each condominium's id and code name one condominium only; ConfigError with one line otherwise."""
+    ids: set[str] = {DEFAULT_CONDOMINIUM}
+    codes: set[int] = set()
+    for index, condominium in enumerate(config.condominiums):
+        key = f"condominiums.{index}"
+        if condominium.id in ids:
+            taken = "is the top-level condominium's" if condominium.id == DEFAULT_CONDOMINIUM else "is listed twice"
+            raise ConfigError(f"{where}: '{key}.id' {condominium.id!r} {taken} — give each condominium its own id")
+        if condominium.code in codes:
+            raise ConfigError(f"{where}: '{key}.code' {condominium.code} is listed twice — give each condominium its own code")
+        ids.add(condominium.id)
+        codes.add(condominium.code)
 
 
 def _read_json(file: Path) -> dict[str, Any]:
@@ -425,10 +465,15 @@ def _is_secret(loc: tuple[str, ...]) -> bool:
 def _known_keys(section: tuple[str, ...]) -> list[str]:
     model: type[BaseModel] = Config
     for part in section:
+        if part.isdigit():  # an entry of a list: condominiums.0
+            continue
         field = model.model_fields.get(part)
-        if field is None or not isinstance(field.annotation, type) or not issubclass(field.annotation, BaseModel):
+        annotation = field.annotation if field is not None else None
+        if annotation == list[CondominiumConfig]:
+            annotation = CondominiumConfig
+        if not isinstance(annotation, type) or not issubclass(annotation, BaseModel):
             return []
-        model = field.annotation
+        model = annotation
     return [name for name, field in model.model_fields.items() if not field.exclude]
 
 
@@ -445,5 +490,6 @@ def _resolve_paths(config: Config, file: Path) -> Config:
             "redis": config.redis.model_copy(update={"embedded_path": resolve(config.redis.embedded_path)}),
             "speech": config.speech.model_copy(update={"cache_dir": resolve(config.speech.cache_dir)}),
             "records": config.records.model_copy(update={"path": resolve(config.records.path)}),
+            "condominiums": [c.model_copy(update={"directory": resolve(c.directory)}) for c in config.condominiums],
         }
     )

@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from concierge.call.records import STATUSES, CallRecord, CallRecords
+from concierge.config import DEFAULT_CONDOMINIUM
 from concierge.errors import UserError
 
 NOTHING_YET = "no calls recorded yet"
@@ -25,17 +26,22 @@ _AGE = re.compile(r"^(\d+(?:\.\d+)?)\s*([mhdw])$")
 _AGE_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
-def run_list(config_path: Path | None, db: Path | None, since: str | None, outcome: str | None, limit: int, as_json: bool) -> int:
+def run_list(
+    config_path: Path | None, db: Path | None, since: str | None, outcome: str | None, limit: int, as_json: bool,
+    condominium: str | None = None,
+) -> int:
     start = parse_since(since) if since is not None else None
     if outcome is not None and outcome not in STATUSES:
         raise UserError(f"--outcome must be one of: {', '.join(STATUSES)}")
     if limit < 1:
         raise UserError("--limit must be 1 or more")
+    if condominium is not None:
+        _check_condominium(config_path, db, condominium)
     location, spool = records_location(config_path, db)
     if _nothing_recorded(location):
         return _nothing_yet(as_json, {"calls": []})
     with CallRecords(location, spool=spool) as records:
-        calls = records.recent(limit, start, outcome)
+        calls = records.recent(limit, start, outcome, condominium)
     if as_json:
         print(json.dumps({"calls": [call.as_json(with_turns=False) for call in calls]}, ensure_ascii=False, indent=2))
         return 0
@@ -43,7 +49,7 @@ def run_list(config_path: Path | None, db: Path | None, since: str | None, outco
 
     console = Console()
     if not calls:
-        console.print("no calls match" if since or outcome else NOTHING_YET)
+        console.print("no calls match" if since or outcome or condominium else NOTHING_YET)
         return 0
     console.print(_calls_table(calls))
     return 0
@@ -94,6 +100,19 @@ def run_purge(config_path: Path | None, db: Path | None, older_than_days: float 
         where = records.where
     print(f"{purged} call{'' if purged == 1 else 's'} older than {days:g} days deleted from {where}")
     return 0
+
+
+def _check_condominium(config_path: Path | None, db: Path | None, condominium: str) -> None:
+    """A condominium id the configuration knows (with --db alone, any id: the file may be another
+    server's); UserError with the known ids otherwise."""
+    if db is not None and config_path is None:
+        return
+    from concierge.call.condominiums import condominium_ids
+    from concierge.config import load_config
+
+    known = condominium_ids(load_config(config_path))
+    if condominium not in known:
+        raise UserError(f"--condominium {condominium!r} is not configured — use one of: {', '.join(known)}")
 
 
 def records_location(config_path: Path | None, db: Path | None) -> tuple[Path | str, Path | None]:
@@ -168,13 +187,16 @@ def _calls_table(calls: list[CallRecord]) -> object:
     from rich.table import Table
 
     table = Table(title="apoena calls")
-    for column in ("time", "call", "outcome", "turns", "slots (intent · visitor · ap · resident)", "valid", "decision", "resp. p50"):
+    several = any(call.condominium != DEFAULT_CONDOMINIUM for call in calls)  # one condominium: no column for it
+    columns = ("time", "call", *(("condominium",) if several else ()), "outcome", "turns",
+               "slots (intent · visitor · ap · resident)", "valid", "decision", "resp. p50")  # fmt: skip
+    for column in columns:
         table.add_column(column, justify="right" if column in ("turns", "resp. p50") else "left")
     for call in calls:
         turns = str(call.turn_count) + (f" [red]({call.failed_turns} failed)[/]" if call.failed_turns else "")
         table.add_row(
-            _when(call.started_at), _text(call.call_id[:8]), _outcome(call), turns, _slots(call.slots),
-            "yes" if call.valid_for_action else "no", _decision(call.visit), _ms(call.response_ms_p50),
+            _when(call.started_at), _text(call.call_id[:8]), *((_text(call.condominium),) if several else ()), _outcome(call),
+            turns, _slots(call.slots), "yes" if call.valid_for_action else "no", _decision(call.visit), _ms(call.response_ms_p50),
         )  # fmt: skip
     table.caption = f"{len(calls)} most recent · `apoena calls show ID` for one call's turns"
     return table
@@ -183,7 +205,8 @@ def _calls_table(calls: list[CallRecord]) -> object:
 def _call_header(call: CallRecord) -> str:
     duration = "" if call.ended_at is None else f" ({call.ended_at - call.started_at:.1f} s)"
     lines = [
-        f"[bold]call[/] {_text(call.call_id)}   [bold]conversation[/] {_text(call.conversation_id)}",
+        f"[bold]call[/] {_text(call.call_id)}   [bold]conversation[/] {_text(call.conversation_id)}"
+        f"   [bold]condominium[/] {_text(call.condominium)}",
         f"[bold]started[/] {_when(call.started_at)}   [bold]ended[/] {_when(call.ended_at)}{duration}   [bold]brain[/] {call.brain or '—'}",
         f"[bold]outcome[/] {_outcome(call)}" + (f" — {_text(call.reason)}" if call.reason else ""),
         f"[bold]slots[/] {_slots(call.slots)}   [bold]valid for action[/] {'yes' if call.valid_for_action else 'no'}",

@@ -50,12 +50,15 @@ def run_serve(
         calls_socket = cleanup.enter_context(listen(host, port))
         page_socket = None if web is None else _early_page_socket(web, cleanup)
         from concierge.apps.common import configure_logging, load_setup, tune_for_real_time
+        from concierge.brain.directory import Directory
         from concierge.call.services import build_services
 
         configure_logging(logging.INFO)
         tune_for_real_time()
         setup = load_setup(config_path, directory_path, None)
         cleanup.callback(setup.concierge.store.close)
+        for condominium in setup.config.condominiums:  # a broken directory stops the start now, not after the models load
+            Directory.load(condominium.directory)
         checking = manager_client(setup.config.asterisk)
         if checking is not None:  # a refused login is found in a second, before the speech models load
             asyncio.run(_check_and_close(checking))
@@ -64,7 +67,10 @@ def run_serve(
         services = build_services(setup.config, setup.directory, setup.concierge)
         cleanup.callback(services.close)
         asyncio.run(
-            serve(services, host, port, records=records, web=web, directory=setup.directory, sock=calls_socket, web_sock=page_socket)
+            serve(
+                services, host, port, records=records, web=web, directory=setup.directory, sock=calls_socket,
+                web_sock=page_socket, directory_path=directory_path,
+            )  # fmt: skip
         )
     return 0
 
@@ -169,14 +175,19 @@ async def serve(
     ami: AMIClient | None = None,
     sock: socket.socket | None = None,
     web_sock: socket.socket | None = None,
+    directory_path: Path | None = None,
 ) -> None:
     """Serve calls until SIGINT/SIGTERM, then let calls in progress end (or cut them after a grace period).
     With `records`, every call is recorded and records past retention are purged once a day; with
     `web` too, the monitoring page and /metrics are served on a second port, in this event loop.
     With a Manager client (`ami`, or `asterisk.ami` configured) and the `directory`, residents are
     called to decide complete visits, and their legs are served on the same port. `sock` and
-    `web_sock` are the ports already bound (`listen`), else host:port and web.port are bound here."""
+    `web_sock` are the ports already bound (`listen`), else host:port and web.port are bound here.
+    With the `directory` (read from `directory_path`, default directory.path), each call runs with
+    its condominium's services (config `condominiums`; the default one otherwise), and a
+    directory whose file changes is loaded again at the next call."""
     from concierge.audiosocket.server import AudioSocketServer
+    from concierge.call.condominiums import condominium_ids
     from concierge.call.gate import Gate
     from concierge.call.session import call_handler
     from concierge.call.visit import Dialing, ResidentLegs
@@ -191,7 +202,7 @@ async def serve(
     if web is not None and live is not None:
         if records is None:
             raise ValueError("the monitoring page needs the call records")
-        monitor = _monitor(records, live, web, web_sock)
+        monitor = _monitor(records, live, web, web_sock, condominium_ids(services.config))
         observers.append(monitor.metrics.observer)
     if live is not None:
         observers.append(live.observer)
@@ -204,6 +215,10 @@ async def serve(
             raise ValueError("calling residents needs the directory (their dial strings)")
         await check_manager(ami)
     services.gate = Gate(config.gate, ami)
+    if directory is not None:
+        from concierge.call.condominiums import Condominiums
+
+        services.condominiums = Condominiums(services, directory, directory_path)
     server = AudioSocketServer(call_handler(services, observer), host, port, sock=sock)
     try:
         await server.start()
@@ -269,12 +284,14 @@ class _Monitor:
     token: str | None
 
 
-def _monitor(records: CallRecords, live: LiveCalls, web: WebConfig, sock: socket.socket | None = None) -> _Monitor:
+def _monitor(
+    records: CallRecords, live: LiveCalls, web: WebConfig, sock: socket.socket | None = None, condominiums: list[str] | None = None
+) -> _Monitor:
     """The monitoring page's metrics (to feed from the calls) and its web server, showing `live`."""
     from concierge.web.app import create_app
     from concierge.web.metrics import CallMetrics
 
-    metrics = CallMetrics()
+    metrics = CallMetrics(condominiums)
     app = create_app(records, live, metrics, web.token)
     return _Monitor(live, metrics, WebServer(app, web.host, web.port, web.token, sock=sock), web.token)
 

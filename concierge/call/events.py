@@ -24,6 +24,7 @@ class CallStarted:
     call_id: str
     conversation_id: str
     at: float = field(default_factory=time.time)
+    condominium: str = "default"  # the id of the condominium the call belongs to
 
 
 @dataclass(frozen=True)

@@ -87,7 +87,7 @@ RecordsError = DatabaseError  # the call records cannot be reached, opened or un
 _TURN_COLUMNS = "idx, at, source, transcript, reply, slots, valid_for_action, stt_ms, brain_ms, tts_ms, response_ms, speculative"
 _CALL_COLUMNS = (
     "calls.call_id, calls.conversation_id, calls.started_at, calls.ended_at, calls.owner, calls.brain, calls.state,"
-    " calls.dtmf, calls.outcome, calls.reason, calls.failed_turns, calls.last_error, calls.final_reply,"
+    " calls.dtmf, calls.outcome, calls.reason, calls.failed_turns, calls.last_error, calls.final_reply, calls.condominium,"
     " name_audio.turn, name_audio.seconds,"
     " visits.status, visits.decision, visits.via, visits.decided_by, visits.reason, visits.decision_ms, visits.dialing,"
     " owners.node, owners.heartbeat_at, owners.beat_seconds, owners.stopped_at"
@@ -158,6 +158,7 @@ class CallRecord:
     name_audio: tuple[int, float] | None = None  # (turn, seconds) of the visitor's voice saying their name
     visit: dict[str, Any] | None = None  # the resident's decision (a summary; `get()` adds the resident leg's turns)
     node: str | None = None  # the node that answered the call (None: recorded before nodes were)
+    condominium: str = "default"  # the id of the condominium the call belonged to
 
     @property
     def decision(self) -> str | None:
@@ -176,6 +177,7 @@ class CallRecord:
             "call_id": self.call_id,
             "conversation_id": self.conversation_id,
             "node": self.node,
+            "condominium": self.condominium,
             "started_at": _iso(self.started_at),
             "ended_at": None if self.ended_at is None else _iso(self.ended_at),
             "duration_s": None if self.ended_at is None else round(self.ended_at - self.started_at, 1),
@@ -430,8 +432,9 @@ class CallRecords:
         """The writes an event asks for, with its values taken now (on the event loop)."""
         if isinstance(event, CallStarted):
             return [(
-                "INSERT INTO calls (call_id, conversation_id, started_at, owner, brain) VALUES (?, ?, ?, ?, ?) ON CONFLICT (call_id) DO NOTHING",
-                (event.call_id, event.conversation_id, event.at, self.owner, self.brain),
+                "INSERT INTO calls (call_id, conversation_id, started_at, owner, brain, condominium) VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (call_id) DO NOTHING",
+                (event.call_id, event.conversation_id, event.at, self.owner, self.brain, event.condominium),
             )]  # fmt: skip
         if isinstance(event, TurnFailed):
             with self._per_call:
@@ -691,9 +694,11 @@ class CallRecords:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def recent(self, limit: int = 20, since: float | None = None, outcome: str | None = None) -> list[CallRecord]:
+    def recent(
+        self, limit: int = 20, since: float | None = None, outcome: str | None = None, condominium: str | None = None
+    ) -> list[CallRecord]:
         """The latest calls first, optionally only those started at or after `since` (Unix
-        seconds) and of one outcome (an Outcome value, "live" or "interrupted")."""
+        seconds), of one outcome (an Outcome value, "live" or "interrupted") and of one condominium (its id)."""
         if outcome is not None and outcome not in STATUSES:
             raise ValueError(f"unknown outcome {outcome!r}: use one of {', '.join(STATUSES)}")
         unended = outcome in (LIVE, INTERRUPTED)
@@ -702,6 +707,9 @@ class CallRecords:
         if since is not None:
             where.append("calls.started_at >= ?")
             params.append(since)
+        if condominium is not None:
+            where.append("calls.condominium = ?")
+            params.append(condominium)
         if unended:
             where.append("calls.outcome IS NULL")  # live or interrupted: told apart below, by the owner
         elif outcome is not None:
@@ -808,7 +816,7 @@ _UPSERT_TURN = (
 
 def _summary(row: tuple, now: float) -> tuple[str, dict[str, Any]]:
     """(status, the CallRecord fields a row of _CALL_COLUMNS holds)."""
-    (call_id, conversation_id, started, ended, owner, brain, state, dtmf, outcome, reason, failed, error, final,
+    (call_id, conversation_id, started, ended, owner, brain, state, dtmf, outcome, reason, failed, error, final, condominium,
      audio_turn, audio_seconds, visit_status, decision, via, decided_by, visit_reason, decision_ms, dialing,
      node, beat, every, stopped) = row  # fmt: skip
     if outcome is None:
@@ -824,6 +832,7 @@ def _summary(row: tuple, now: float) -> tuple[str, dict[str, Any]]:
         state=state, dtmf=dtmf, reason=reason, failed_turns=failed, last_error=error,
         final_reply=json.loads(final) if final else None,
         name_audio=None if audio_turn is None else (audio_turn, audio_seconds), visit=visit, node=node,
+        condominium=condominium,
     )  # fmt: skip
     return outcome, values
 

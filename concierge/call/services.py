@@ -8,6 +8,7 @@ import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from concierge.brain.concierge import Concierge
 from concierge.call.gate import Gate
@@ -15,6 +16,9 @@ from concierge.call.visit import ResidentLegs, visit_phrases
 from concierge.brain.directory import Directory
 from concierge.config import Config
 from concierge.speech.base import Synthesizer, Transcriber
+
+if TYPE_CHECKING:
+    from concierge.call.condominiums import Condominiums
 
 log = logging.getLogger("apoena.call")
 
@@ -47,6 +51,9 @@ class CallServices:
     waiting_pcm: bytes
     visits: ResidentLegs | None = None  # calls residents (set by the server once it knows its port); None: nobody is asked
     gate: Gate | None = None  # what a decision does: a channel variable, a webhook
+    directory: Directory | None = None  # the condominium's directory (its residents' dial strings)
+    condominium: str = "default"  # the id of the condominium these services answer for
+    condominiums: Condominiums | None = None  # set by the server: each call gets its condominium's services
     stt_pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(2, thread_name_prefix="stt"))
     work_pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="turn"))
 
@@ -72,7 +79,7 @@ def build_services(config: Config, directory: Directory, concierge: Concierge) -
     transcriber.transcribe(greeting, prompt)  # loads the model and warms it up
     stt = config.speech.stt_model if config.speech.stt_engine == "whisper" else config.speech.stt_engine
     log.info("speech ready in %.1f s: %s, voice %s", time.perf_counter() - started, stt, getattr(synthesizer, "name", "?"))
-    return CallServices(config, concierge, transcriber, synthesizer, prompt, greeting, waiting_tone())
+    return CallServices(config, concierge, transcriber, synthesizer, prompt, greeting, waiting_tone(), directory=directory)
 
 
 def waiting_tone(seconds: float = 2.0) -> bytes:

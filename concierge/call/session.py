@@ -107,7 +107,7 @@ class CallSession:
         self._visiting = False  # waiting on the resident, then telling the visitor: nothing interrupts that
 
     async def run(self) -> Outcome:
-        self._emit(CallStarted(self.call_id, self.conversation_id))
+        self._emit(CallStarted(self.call_id, self.conversation_id, condominium=self.services.condominium))
         pacer_task = asyncio.create_task(self.pacer.run(), name=f"pacer-{self.call_id}")
         turns_task = asyncio.create_task(self._answer_turns(), name=f"turns-{self.call_id}")
         listen_task = asyncio.create_task(self._listen(), name=f"listen-{self.call_id}")
@@ -503,11 +503,13 @@ class CallSession:
 
 def call_handler(services: CallServices, observer: Observer | None = None) -> Handler:
     """The AudioSocket handler: a resident's leg Apoena is waiting for joins its visit; any other
-    connection is a visitor's call."""
+    connection is a visitor's call, run with its condominium's services when there are several."""
 
     async def handle(connection: Connection) -> None:
         if services.visits is not None and services.visits.claims(connection):
             await services.visits.serve_leg(connection)
+        elif services.condominiums is not None:
+            await CallSession(connection, await services.condominiums.services_for(connection.call_id), observer).run()
         else:
             await CallSession(connection, services, observer).run()
 

@@ -385,8 +385,13 @@ class ResidentLegs:
     def audiosocket(self) -> str:
         return f"{self.config.asterisk.audiosocket_host}:{self.dialing.audiosocket_port}"
 
-    def dial_strings(self, apartment: str) -> list[str]:
-        unit = self.directory.apartments.get(apartment.upper())
+    def config_of(self, services: object) -> Config:
+        """The visit's own configuration (its condominium's name, context, timeouts), else the server's."""
+        return getattr(services, "config", None) or self.config
+
+    def dial_strings(self, apartment: str, directory: Directory | None = None) -> list[str]:
+        """The apartment's dial strings in `directory` (the visit's condominium's), else the server's."""
+        unit = (directory or self.directory).apartments.get(apartment.upper())
         dials = list(unit.dial_strings) if unit is not None else []
         fallback, wanted = self.dialing.fallback_dial, self.dialing.attempts
         if fallback is not None:
@@ -414,9 +419,10 @@ class ResidentLegs:
         visit = leg.visit
         leg.arrived.set_result(connection)
         visit.observe(ResidentAnswered(visit.call_id, leg.leg_id))
-        dialog = ResidentDialog(visit.facts, self.config.asterisk.condominium)
+        asterisk = self.config_of(visit.services).asterisk
+        dialog = ResidentDialog(visit.facts, asterisk.condominium)
         try:
-            await ResidentLine(connection, leg, self.config.asterisk.resident_silence_seconds).run(dialog)
+            await ResidentLine(connection, leg, asterisk.resident_silence_seconds).run(dialog)
         finally:
             dialog.hung_up()  # no decision yet means nobody said yes
             if not leg.ended.done():
@@ -426,7 +432,8 @@ class ResidentLegs:
         """Call the resident and return the decision; every failure is a decision with a reason."""
         started, started_wall = time.monotonic(), time.time()
         visit = _Visit(call_id, facts, name_pcm, services, observe, started)
-        dials = self.dial_strings(facts.apartment)
+        dials = self.dial_strings(facts.apartment, getattr(services, "directory", None))
+        timeout = self.config_of(services).asterisk.visit_timeout_seconds
         first_leg = str(uuid.uuid4())
         observe(VisitStarted(call_id, first_leg, facts, tuple(dials)))
         visit.rendering = self._render_opening_while_ringing(facts, services)
@@ -453,10 +460,10 @@ class ResidentLegs:
             return event
 
         try:
-            async with asyncio.timeout(self.config.asterisk.visit_timeout_seconds):
+            async with asyncio.timeout(timeout):
                 return await self._reach(visit, dials, first_leg, decided)
         except TimeoutError:
-            return decided(Decision.NO_ANSWER, f"no decision within {self.config.asterisk.visit_timeout_seconds:g} s", unfinished="timed_out")
+            return decided(Decision.NO_ANSWER, f"no decision within {timeout:g} s", unfinished="timed_out")
         except asyncio.CancelledError:
             decided(CANCELLED, "the visitor hung up before the resident decided", unfinished="cancelled")
             raise
@@ -471,7 +478,7 @@ class ResidentLegs:
 
     async def _reach(self, visit: _Visit, dials: list[str], first_leg: str, decided) -> VisitDecided:
         """Ring the dial strings in order until a person answers; that person's dialog is the decision."""
-        asterisk = self.config.asterisk
+        asterisk = self.config_of(visit.services).asterisk
         if not dials:
             return decided(Decision.NO_ANSWER, f"no dial string for apartment {visit.facts.apartment} in the directory")
         try:
@@ -537,7 +544,7 @@ class ResidentLegs:
         from concierge.call.services import sentences
 
         rendering: dict[str, Future] = {}
-        for prompt in ResidentDialog(facts, self.config.asterisk.condominium).start():
+        for prompt in ResidentDialog(facts, self.config_of(services).asterisk.condominium).start():
             if isinstance(prompt, Say):
                 for sentence in sentences(prompt.text):
                     rendering[sentence] = services.work_pool.submit(services.synthesizer.synthesize, sentence)

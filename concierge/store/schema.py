@@ -8,7 +8,9 @@ the same step (SQLite cannot alter a CHECK), each has its own.
 
 Version 1: calls and turns. 2: the `no_input` outcome, the visitor's name audio. 3: visits and
 the resident's turns. 4: the processes that write calls (`owners`), with a heartbeat, so another
-node can tell a live call from one whose server died, and when it died.
+node can tell a live call from one whose server died, and when it died. 5: each call's
+condominium (calls recorded before it were the one condominium's: `default`), indexed for the
+per-condominium views.
 """
 
 from __future__ import annotations
@@ -87,6 +89,8 @@ _RESIDENT_TURNS = """CREATE TABLE resident_turns (
     stt_ms  REAL NOT NULL,
     PRIMARY KEY (call_id, idx)
 )"""
+_CONDOMINIUM = "ALTER TABLE calls ADD COLUMN condominium TEXT NOT NULL DEFAULT 'default'"  # its id (config condominiums)
+_CALLS_BY_CONDOMINIUM = "CREATE INDEX calls_by_condominium ON calls (condominium, started_at)"
 _OWNERS = """CREATE TABLE owners (
     owner        TEXT PRIMARY KEY,          -- host:pid:instance, as in calls.owner
     node         TEXT NOT NULL,             -- the node's name, shown beside its calls
@@ -125,6 +129,7 @@ SQLITE_MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _sqlite_v2(),
     (_VISITS, _RESIDENT_TURNS),
     (_OWNERS,),
+    (_CONDOMINIUM, _CALLS_BY_CONDOMINIUM),
 )
 
 POSTGRES_MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -136,6 +141,7 @@ POSTGRES_MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     tuple(map(postgres_ddl, (_VISITS, _RESIDENT_TURNS))),
     (postgres_ddl(_OWNERS),),
+    (_CONDOMINIUM, _CALLS_BY_CONDOMINIUM),
 )
 
 SCHEMA_VERSION = len(SQLITE_MIGRATIONS)

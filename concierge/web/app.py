@@ -36,6 +36,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 ASSETS = {"monitor.js": "text/javascript; charset=utf-8", "monitor.css": "text/css; charset=utf-8", "swap.js": "text/javascript; charset=utf-8"}
 MAX_LIMIT = 500
 CALL_ID = re.compile(r"^[0-9a-fA-F-]{1,64}$")
+CONDOMINIUM_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 PAGE_PATHS = re.compile(r"^/(calls/[^/]+)?$")
 SESSION_COOKIE = "apoena_session"
 SWAP_PAGE = (
@@ -68,10 +69,10 @@ def create_app(records: CallRecords, live: LiveCalls, metrics: CallMetrics, toke
 
     async def api_calls(request: Request) -> Response:
         try:
-            limit, since, outcome = _call_filters(request.query_params)
+            limit, since, outcome, condominium = _call_filters(request.query_params)
         except ValueError as error:
             return _error(400, str(error))
-        calls = await asyncio.to_thread(records.recent, limit, since, outcome)
+        calls = await asyncio.to_thread(records.recent, limit, since, outcome, condominium)
         return JSONResponse({"calls": [call.as_json(with_turns=False) for call in calls]})
 
     async def api_call(request: Request) -> Response:
@@ -224,15 +225,18 @@ class _SecurityHeaders:
         await self.app(scope, receive, send_with_headers if scope["type"] == "http" else send)
 
 
-def _call_filters(query: QueryParams) -> tuple[int, float | None, str | None]:
-    """(limit, since, outcome) from /api/calls' query; ValueError with a message for a bad one."""
+def _call_filters(query: QueryParams) -> tuple[int, float | None, str | None, str | None]:
+    """(limit, since, outcome, condominium) from /api/calls' query; ValueError with a message for a bad one."""
     text = query.get("limit", "20")
     if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
         raise ValueError(f"limit must be a whole number from 1 to {MAX_LIMIT}")
     outcome = query.get("outcome") or None
     if outcome is not None and outcome not in STATUSES:
         raise ValueError(f"outcome must be one of: {', '.join(STATUSES)}")
-    return int(text), _since(query.get("since")), outcome
+    condominium = query.get("condominium") or None
+    if condominium is not None and not CONDOMINIUM_ID.fullmatch(condominium):
+        raise ValueError("condominium must be a condominium's id, like 'jardins' (lowercase letters, digits, - and _)")
+    return int(text), _since(query.get("since")), outcome, condominium
 
 
 def _since(text: str | None) -> float | None:

@@ -198,7 +198,11 @@ def test_sqlite_and_postgres_have_the_same_schema_at_every_version(postgres_url,
             sqlite, postgres = sqlite_shape(path), postgres_shape(postgres_url)
             assert sqlite == postgres, f"schema version {version} differs"
     assert set(sqlite) == {"calls", "turns", "name_audio", "visits", "resident_turns", "owners"}
-    assert sqlite["calls"]["indexes"] == {"calls_by_start": (["started_at"], None), "calls_open": (["started_at"], "ended_at is null")}
+    assert sqlite["calls"]["indexes"] == {
+        "calls_by_start": (["started_at"], None),
+        "calls_open": (["started_at"], "ended_at is null"),
+        "calls_by_condominium": (["condominium", "started_at"], None),
+    }
     assert ("call_id->calls.call_id", "CASCADE") in sqlite["turns"]["foreign"]
 
 

@@ -163,9 +163,9 @@ def test_metrics_count_outcomes_active_calls_and_stage_latencies(monitor):
     response = monitor.client.get("/metrics")
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
     text = response.text
-    assert 'apoena_calls_total{outcome="completed"} 1.0' in text
-    assert 'apoena_calls_total{outcome="error"} 0.0' in text
-    assert "apoena_active_calls 1.0" in text
+    assert 'apoena_calls_total{condominium="default",outcome="completed"} 1.0' in text
+    assert 'apoena_calls_total{condominium="default",outcome="error"} 0.0' in text
+    assert 'apoena_active_calls{condominium="default"} 1.0' in text
     assert 'apoena_turn_stage_seconds_count{stage="stt"} 2.0' in text
     assert 'apoena_turn_stage_seconds_count{stage="response"} 1.0' in text
     assert 'apoena_turn_stage_seconds_bucket{le="1.0",stage="response"} 1.0' in text
@@ -176,8 +176,8 @@ def test_each_app_has_its_own_metrics(tmp_path):
     first, second = Monitor(tmp_path / "a"), Monitor(tmp_path / "b")
     try:
         finished_call(first)
-        assert 'apoena_calls_total{outcome="completed"} 1.0' in first.client.get("/metrics").text
-        assert 'apoena_calls_total{outcome="completed"} 0.0' in second.client.get("/metrics").text
+        assert 'apoena_calls_total{condominium="default",outcome="completed"} 1.0' in first.client.get("/metrics").text
+        assert 'apoena_calls_total{condominium="default",outcome="completed"} 0.0' in second.client.get("/metrics").text
     finally:
         first.close()
         second.close()
@@ -279,7 +279,7 @@ def test_calls_that_ended_for_want_of_input_are_listed_and_counted(monitor):
     finished_call(monitor)
     assert [c["call_id"] for c in monitor.client.get("/api/calls?outcome=no_input").json()["calls"]] == [call_id]
     assert monitor.client.get("/api/stats").json()["calls"]["no_input"] == 1
-    assert 'apoena_calls_total{outcome="no_input"} 1.0' in monitor.client.get("/metrics").text
+    assert 'apoena_calls_total{condominium="default",outcome="no_input"} 1.0' in monitor.client.get("/metrics").text
 
 
 def test_a_visit_is_live_while_the_resident_is_asked_and_its_decision_is_served_for_the_dialplan(monitor):

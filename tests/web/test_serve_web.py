@@ -61,7 +61,7 @@ def test_serve_prints_the_page_url_and_guards_it_with_the_token(tmp_path):
         assert get(f"{base}/api/live", TOKEN) == (200, b'{"calls":[]}')
         assert get(f"{base}/api/calls/nope", TOKEN)[0] == 404
         status, metrics = get(f"{base}/metrics", TOKEN)
-        assert status == 200 and b"apoena_active_calls 0.0" in metrics
+        assert status == 200 and b'apoena_active_calls{condominium="default"} 0.0' in metrics
         assert get(f"{base}/?token={TOKEN}")[0] == 200
     finally:
         process.send_signal(signal.SIGTERM)
