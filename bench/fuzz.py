@@ -37,6 +37,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -271,6 +272,7 @@ async def _one(port: int, name: str, data: bytes, rst: bool, counts: dict) -> No
     except OSError:
         counts["connect failed"] = counts.get("connect failed", 0) + 1
         return
+    closed = False
     try:
         writer.write(data)
         if rst:  # the peer vanishing mid-frame: RST instead of FIN
@@ -278,12 +280,14 @@ async def _one(port: int, name: str, data: bytes, rst: bool, counts: dict) -> No
             writer.transport.abort()
             return
         await writer.drain()
-        if await _drain(reader, 1.0):
-            counts["closed by the server"] = counts.get("closed by the server", 0) + 1
+        closed = await _drain(reader, 1.0)
     except ConnectionError:
-        counts["closed by the server"] = counts.get("closed by the server", 0) + 1
+        closed = True
     finally:
         writer.close()
+    if closed:
+        counts["closed by the server"] = counts.get("closed by the server", 0) + 1
+        counts[f"closed: {name}"] = counts.get(f"closed: {name}", 0) + 1
 
 
 async def _slowloris(port: int, counts: dict) -> None:
@@ -387,6 +391,7 @@ def main() -> None:
     parser.add_argument("--idle", type=int, default=1000, help="idle connections held open at once, in waves")
     parser.add_argument("--calls", type=int, default=2, help="real calls idle, and at least as many under fuzz")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--rounds", type=int, default=1, help="attack this many times over (is memory back to a plateau?)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (server log, records)")
     args = parser.parse_args()
 
@@ -408,11 +413,6 @@ def main() -> None:
         time.sleep(1)
         before, fds_before = usage(pid), fd_targets(pid)
 
-        results: multiprocessing.Queue = multiprocessing.Queue()
-        attacker = multiprocessing.Process(
-            target=attack_process, args=(port, args.streams, args.concurrency, args.idle, args.seed, results)
-        )
-        attacker.start()
         samples: list[tuple[float, int]] = []
         stop = False
 
@@ -422,19 +422,29 @@ def main() -> None:
                     samples.append(usage(pid))
                 time.sleep(0.5)
 
-        import threading
-
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
-        time.sleep(2)  # the attack is under way before the call starts
-        placed = 0
-        while attacker.is_alive() or placed < args.calls:
-            if not attacker.is_alive():
-                print("note: the attack ended before every real call did; the rest ran on an idle server", file=sys.stderr)
-            place("under fuzz" if attacker.is_alive() else "after fuzz")
-            placed += 1
-        attack = results.get(timeout=600)
-        attacker.join()
+        attack = {"sent": {}, "counts": {}, "seconds": 0.0}
+        after_rounds: list[tuple[float, int]] = []
+        for round_ in range(args.rounds):
+            results: multiprocessing.Queue = multiprocessing.Queue()
+            attacker = multiprocessing.Process(
+                target=attack_process, args=(port, args.streams, args.concurrency, args.idle, args.seed + round_, results)
+            )
+            attacker.start()
+            time.sleep(2)  # the attack is under way before the call starts
+            placed = 0
+            while attacker.is_alive() or placed < args.calls:
+                place("under fuzz" if attacker.is_alive() else "after fuzz")
+                placed += 1
+            done = results.get(timeout=3600)
+            attacker.join()
+            for key in ("sent", "counts"):
+                for name, count in done[key].items():
+                    attack[key][name] = attack[key].get(name, 0) + count
+            attack["seconds"] += done["seconds"]
+            time.sleep(10)  # the last connections close
+            after_rounds.append(usage(pid))
         stop = True
         sampler.join()
 
@@ -464,10 +474,14 @@ def main() -> None:
     idle = sent.get("idle, no UUID ever", 0)
     print(f"apoena serve under fuzz: {total:,} malformed streams in {attack['seconds']:.0f} s: {total - idle:,} with bytes "
           f"({args.concurrency} connections at once, slowloris 20 at once) and {idle:,} idle (waves of {args.idle} at once)")  # fmt: skip
+    counts = attack["counts"]
+    print("  sent      closed by the server within 1 s (the rest: still a call, ended by our close)")
     for name, count in sorted(sent.items(), key=lambda item: -item[1]):
-        print(f"  {count:>8,}  {name}")
-    for name, count in sorted(attack["counts"].items()):
-        print(f"  result: {name}: {count:,}")
+        closed = counts.get(f"closed: {name}")
+        print(f"  {count:>8,}  {'' if closed is None else f'{closed:>8,}'}  {name}")
+    for name, count in sorted(counts.items()):
+        if not name.startswith("closed: "):
+            print(f"  result: {name}: {count:,}")
     crashed = 0 if answering else 1
     print(f"server crashes: {crashed} (alive and greeting a new call afterwards: {answering}; exit code at SIGTERM {code})")
     print(f"tracebacks in the server log: {text.count('Traceback')}; ERROR lines: {len(errors)}")
@@ -485,6 +499,9 @@ def main() -> None:
     rss_during = [s[0] for s in samples] or [float("nan")]
     fds_during = [s[1] for s in samples] or [0]
     print(f"server RSS: before {before[0]:.0f} MiB, during median {statistics.median(rss_during):.0f} / max {max(rss_during):.0f} MiB, after {after[0]:.0f} MiB")
+    if len(after_rounds) > 1:
+        print("server RSS after each round: " + ", ".join(f"{rss:.0f} MiB" for rss, _ in after_rounds)
+              + "; open fds: " + ", ".join(str(fds) for _, fds in after_rounds))  # fmt: skip
     print(f"server open fds: before {before[1]}, during median {statistics.median(fds_during):.0f} / max {max(fds_during)}, after {after[1]}")
     extra = list(fds_after)
     for target in fds_before:
