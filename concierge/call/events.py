@@ -25,6 +25,7 @@ class CallStarted:
     conversation_id: str
     at: float = field(default_factory=time.time)
     condominium: str = "default"  # the id of the condominium the call belongs to
+    greeting: str = ""  # what the caller was greeted with (its condominium's greeting)
 
 
 @dataclass(frozen=True)

@@ -107,7 +107,9 @@ class CallSession:
         self._visiting = False  # waiting on the resident, then telling the visitor: nothing interrupts that
 
     async def run(self) -> Outcome:
-        self._emit(CallStarted(self.call_id, self.conversation_id, condominium=self.services.condominium))
+        self._emit(CallStarted(
+            self.call_id, self.conversation_id, condominium=self.services.condominium, greeting=self.config.greeting.message
+        ))  # fmt: skip
         pacer_task = asyncio.create_task(self.pacer.run(), name=f"pacer-{self.call_id}")
         turns_task = asyncio.create_task(self._answer_turns(), name=f"turns-{self.call_id}")
         listen_task = asyncio.create_task(self._listen(), name=f"listen-{self.call_id}")

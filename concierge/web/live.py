@@ -27,6 +27,7 @@ class LiveCall:
     conversation_id: str
     started_at: float
     node: str
+    condominium: str = "default"
     state: str = "STANDBY"
     turn_count: int = 0
     last_response_ms: float | None = None
@@ -41,6 +42,7 @@ class LiveCall:
             "call_id": self.call_id,
             "conversation_id": self.conversation_id,
             "node": self.node,
+            "condominium": self.condominium,
             "started_at": _iso(self.started_at),
             "state": self.state,
             "turn_count": self.turn_count,
@@ -66,9 +68,10 @@ class LiveCalls:
 
     def observer(self, event: CallEvent) -> None:
         if isinstance(event, CallStarted):
-            call = self._calls[event.call_id] = LiveCall(event.call_id, event.conversation_id, event.at, self.node)
-            if self.greeting:
-                call.add_line("concierge", self.greeting)
+            call = self._calls[event.call_id] = LiveCall(event.call_id, event.conversation_id, event.at, self.node, event.condominium)
+            greeting = event.greeting or self.greeting  # the condominium's own, as the caller heard it
+            if greeting:
+                call.add_line("concierge", greeting)
             self._post(call)
             return
         call = self._calls.get(event.call_id)

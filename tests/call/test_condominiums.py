@@ -88,8 +88,8 @@ def test_three_condominiums_each_call_greeted_and_understood_as_its_own(redis_se
     transcriber = PromptTranscriber()
     services = make_services(
         Directory.load(paths["default"]), redis_server.url, transcriber, tmp_path,
-        sections={"directory": {"path": paths["default"]}, **condominiums_section(paths)},
-    )  # fmt: skip
+        sections={"directory": {"path": paths["default"]}, **condominiums_section(paths)}, barge_in=False,
+    )  # fmt: skip  (no barge-in: a loaded machine must not let the visitor cut a greeting this test compares)
     services.stt_prompt = "Diana Rocha"  # as build_services primes Whisper with the default directory's names
     services.condominiums = Condominiums(services, Directory.load(paths["default"]))
     records = CallRecords(tmp_path / "calls.db")
@@ -290,3 +290,16 @@ def test_calls_cli_and_api_filter_by_condominium(tmp_path):
     assert wrong.returncode == 2
     assert wrong.stderr.decode().strip().endswith("--condominium 'jardim' is not configured — use one of: default, jardins, aurora, solar")
     assert len(wrong.stderr.decode().strip().splitlines()) == 1 and "Traceback" not in wrong.stderr.decode()
+
+
+def test_a_live_call_shows_its_condominium_and_the_greeting_it_heard():
+    from concierge.web.live import LiveCalls
+
+    live = LiveCalls("Condomínio Apoena, em que posso ajudar?")
+    call_id = str(call_uuid(2))
+    live.observer(CallStarted(call_id, call_id, condominium="aurora", greeting="Residencial Aurora, boa tarde. Em que posso ajudar?"))
+    live.observer(CallStarted("plain", "plain"))
+    shown = {call["call_id"]: call for call in live.snapshot()}
+    assert shown[call_id]["condominium"] == "aurora"
+    assert shown[call_id]["lines"][0]["text"] == "Residencial Aurora, boa tarde. Em que posso ajudar?"
+    assert (shown["plain"]["condominium"], shown["plain"]["lines"][0]["text"]) == ("default", "Condomínio Apoena, em que posso ajudar?")
