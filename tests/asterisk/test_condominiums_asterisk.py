@@ -28,6 +28,7 @@ from concierge.audio.pcm import FRAME_BYTES, read_audio_file
 from concierge.audiosocket.protocol import Audio, Hangup
 from concierge.audiosocket.server import AudioSocketServer, Connection
 from concierge.call.condominiums import condominium_code
+from tests.call.test_condominiums import similarity
 from tests.conftest import free_port
 
 from .test_real_asterisk import BINARY, ROOT, wait_for_manager, write_asterisk_configs
@@ -76,18 +77,6 @@ class VisitorPhones:
             listening.cancel()
             connection.close()
             self.finished += 1
-
-
-def similarity(part: bytes, heard: bytes) -> float:
-    """The best normalized cross-correlation of `part` anywhere in `heard` (1.0: the same sound)."""
-    import numpy as np
-
-    x = np.frombuffer(part, "<i2").astype(float)
-    y = np.frombuffer(heard, "<i2").astype(float)
-    n = 1 << int(np.ceil(np.log2(len(x) + len(y))))
-    correlation = np.fft.irfft(np.fft.rfft(y, n) * np.conj(np.fft.rfft(x, n)), n)[: len(y) - len(x) + 1]
-    energy = np.sqrt(np.convolve(y * y, np.ones(len(x)), "valid")) * np.sqrt(np.sum(x * x))
-    return float(np.max(correlation / np.maximum(energy, 1e-9)))
 
 
 def test_the_documented_dialplan_routes_two_condominiums_each_to_its_own_greeting_and_directory(tmp_path):

@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import threading
+import time
 import uuid
 
 import pytest
@@ -303,3 +304,104 @@ def test_a_live_call_shows_its_condominium_and_the_greeting_it_heard():
     assert shown[call_id]["condominium"] == "aurora"
     assert shown[call_id]["lines"][0]["text"] == "Residencial Aurora, boa tarde. Em que posso ajudar?"
     assert (shown["plain"]["condominium"], shown["plain"]["lines"][0]["text"]) == ("default", "Condomínio Apoena, em que posso ajudar?")
+
+
+def similarity(part: bytes, heard: bytes) -> float:
+    """The best normalized cross-correlation of `part` anywhere in `heard` (1.0: the same sound)."""
+    import numpy as np
+
+    x = np.frombuffer(part, "<i2").astype(float)
+    y = np.frombuffer(heard, "<i2").astype(float)
+    n = 1 << int(np.ceil(np.log2(len(x) + len(y))))
+    correlation = np.fft.irfft(np.fft.rfft(y, n) * np.conj(np.fft.rfft(x, n)), n)[: len(y) - len(x) + 1]
+    energy = np.sqrt(np.convolve(y * y, np.ones(len(x)), "valid")) * np.sqrt(np.sum(x * x))
+    loud = energy > 0.01 * energy.max()  # a near-silent stretch would divide rounding noise by nothing
+    return float(np.max(np.where(loud, correlation / np.where(loud, energy, 1.0), 0.0)))
+
+
+def serve_process(tmp_path, config: dict, port: int, web_port: int):
+    import subprocess
+    import sys
+
+    from ..conftest import ROOT
+
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config), encoding="utf-8")
+    return subprocess.Popen(
+        [sys.executable, "-m", "concierge", "serve", "--config", str(path), "--port", str(port), "--web-port", str(web_port)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+
+
+def test_serve_refuses_a_broken_condominium_directory_at_start_with_one_line(tmp_path):
+    from ..conftest import free_port
+
+    paths = write_directories(tmp_path)
+    (tmp_path / "solar.json").write_text('[{"apartment_number": "301", "residents": []}]', encoding="utf-8")
+    config = {**condominiums_section(paths), "directory": {"path": paths["default"]}, "redis": {"embedded_path": str(tmp_path / "m.db")}}
+    process = serve_process(tmp_path, config, free_port(), free_port())
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 2
+    lines = stderr.decode().strip().splitlines()
+    assert lines[-1].endswith("solar.json: entry 1 (apartment 301): 'residents' list should have at least 1 item after validation, not 0")
+    assert "Traceback" not in stderr.decode()
+
+
+@pytest.mark.slow
+def test_apoena_serve_greets_each_condominium_as_its_own_and_labels_its_metrics(tmp_path):
+    """The real `apoena serve` process: the UUID the documented dialplan builds picks the greeting."""
+    import socket
+    import subprocess
+    import urllib.request
+
+    from concierge.speech.factory import make_synthesizer
+
+    from ..conftest import free_port
+    from ..test_serve import frame, read_frame
+
+    paths = write_directories(tmp_path)
+    port, web_port = free_port(), free_port()
+    config = {
+        **condominiums_section(paths), "directory": {"path": paths["default"]},
+        "speech": {"tts_engine": "espeak", "cache_dir": str(tmp_path / "cache")},
+        "redis": {"embedded_path": str(tmp_path / "memory.db")}, "records": {"path": str(tmp_path / "calls.db")},
+    }  # fmt: skip
+    process = serve_process(tmp_path, config, port, web_port)
+    try:
+        assert b"ready on" in process.stdout.readline(), process.stderr.read().decode()[-2000:]
+        synthesizer = make_synthesizer("espeak", cache_dir=tmp_path / "expected")  # as `apoena serve` makes it
+        greetings = {
+            2: "Residencial Aurora, boa tarde. Em que posso ajudar?", 42: "Portaria do Edifício Solar, em que posso ajudar?",
+            1: "Portaria do Condomínio Jardins, em que posso ajudar?", None: "Condomínio Apoena, em que posso ajudar?",
+        }  # fmt: skip
+        rendered = {code: synthesizer.synthesize(text) for code, text in greetings.items()}
+        for code, condominium in ((2, "aurora"), (42, "solar")):
+            call_id = call_uuid(code)
+            with socket.create_connection(("127.0.0.1", port)) as sock:
+                sock.sendall(frame(0x01, call_id.bytes))
+                sock.settimeout(10)
+                received = bytearray()
+                while len(received) < len(rendered[code]):
+                    kind, payload = read_frame(sock)
+                    assert kind == 0x10
+                    received += payload
+                live = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{web_port}/api/live", timeout=5).read())["calls"]
+            card = next(call for call in live if call["call_id"] == str(call_id))
+            assert (card["condominium"], card["lines"][0]["text"]) == (condominium, greetings[code])
+            likeness = {other: similarity(pcm[8000:40000], bytes(received)) for other, pcm in rendered.items()}
+            assert max(likeness, key=likeness.get) == code, f"code {code}: its own greeting is what was heard most like: {likeness}"
+        metrics = b""
+        for _ in range(50):  # the calls end as their sockets close
+            metrics = urllib.request.urlopen(f"http://127.0.0.1:{web_port}/metrics", timeout=5).read()
+            if b'apoena_calls_total{condominium="solar",outcome="caller_hung_up"} 1.0' in metrics:
+                break
+            time.sleep(0.1)
+        assert b'apoena_calls_total{condominium="aurora",outcome="caller_hung_up"} 1.0' in metrics
+        assert b'apoena_calls_total{condominium="solar",outcome="caller_hung_up"} 1.0' in metrics
+        assert b'apoena_active_calls{condominium="jardins"} 0.0' in metrics
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
