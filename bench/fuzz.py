@@ -17,7 +17,9 @@ speech to the first loud frame of the reply. Prints: streams sent per kind, serv
 (the process must still be alive, answering a new call), whether each real call ended right
 (hung up by the concierge, logged `ended: completed`), reply latency p50 idle vs under fuzz,
 and the server's RSS and open file descriptors (from /proc/PID) before, during and after.
-Figures only: no timed assertions.
+Figures only: no timed assertions. The attacking process runs on the same machine as the server
+and takes CPU from it (on 2 cores, about one of them), so the latency under fuzz is a worst case;
+compare idle and fuzzed runs made under the same outside load.
 """
 
 from __future__ import annotations
