@@ -405,3 +405,64 @@ def test_apoena_serve_greets_each_condominium_as_its_own_and_labels_its_metrics(
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def test_the_page_filters_by_condominium_in_a_real_browser(tmp_path):
+    """/?condominium=ID shows that condominium's live and recent calls only, and a way back to all of them."""
+    from pathlib import Path
+
+    playwright_api = pytest.importorskip("playwright.async_api", reason="Playwright for Python is not installed")
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("Debian chromium is not installed (/usr/bin/chromium)")
+    from concierge.web.app import create_app
+    from concierge.web.live import LiveCalls
+    from concierge.web.server import WebServer
+
+    from ..web.test_page import CHROMIUM, CHROMIUM_ARGS
+
+    records = CallRecords(tmp_path / "calls.db", "rules")
+    live = LiveCalls("Olá")
+    ids = {"jardins": str(call_uuid(1)), "aurora": str(call_uuid(2))}
+    for at, (condominium, call_id) in enumerate(ids.items()):
+        for observer in (records.observer, live.observer):
+            observer(CallStarted(call_id, call_id, at=time.time() - 60 + at, condominium=condominium))
+            observer(CallEnded(call_id, Outcome.CALLER_HUNG_UP, "caller went away"))
+    live_ids = {"jardins": str(call_uuid(1)), "aurora": str(call_uuid(2))}
+    for condominium, call_id in live_ids.items():
+        live.observer(CallStarted(call_id, call_id, condominium=condominium, greeting=f"Portaria {condominium}"))
+    records.flush()
+
+    async def scenario() -> dict:
+        web = WebServer(create_app(records, live, CallMetrics()), "127.0.0.1", 0)
+        await web.start()
+        seen: dict = {}
+        try:
+            async with playwright_api.async_playwright() as playwright:
+                browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+                page = await browser.new_page()
+                await page.goto(f"{web.url}?condominium=aurora")
+                await page.wait_for_selector("#recent tbody tr")
+                await page.wait_for_selector("#live article")
+                seen["recent"] = await page.locator("#recent tbody tr").evaluate_all("rows => rows.map(r => r.dataset.callId)")
+                seen["live"] = await page.locator("#live article").evaluate_all("cards => cards.map(c => c.dataset.callId)")
+                seen["filter"] = await page.locator("#filter").inner_text()
+                await page.locator("#filter a").click()
+                await page.locator(f'#recent tr[data-call-id="{ids["jardins"]}"]').wait_for()
+                seen["all"] = await page.locator("#recent td.condominium").all_inner_texts()
+                await page.goto(f"{web.url}?condominium=jardins")
+                await page.locator(f'#recent tr[data-call-id="{ids["jardins"]}"]').wait_for()
+                seen["followed"] = await page.locator("#recent tbody tr").evaluate_all("rows => rows.map(r => r.dataset.callId)")
+                seen["url"] = page.url
+                await browser.close()
+        finally:
+            await web.close()
+        return seen
+
+    try:
+        seen = asyncio.run(scenario())
+    finally:
+        records.close()
+    assert seen["recent"] == [ids["aurora"]] and seen["live"] == [live_ids["aurora"]]
+    assert "aurora" in seen["filter"] and "all condominiums" in seen["filter"]
+    assert sorted(seen["all"]) == ["aurora", "jardins"], "all condominiums again, each call with its condominium"
+    assert seen["followed"] == [ids["jardins"]] and seen["url"].endswith("/?condominium=jardins")

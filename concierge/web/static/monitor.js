@@ -16,6 +16,7 @@ const OUTCOMES = {
   completed: "completed", caller_hung_up: "hung up", timed_out: "timed out", no_input: "no input",
   error: "error", live: "live", interrupted: "interrupted",
 };
+const CONDOMINIUM = new URLSearchParams(location.search).get("condominium");  // /?condominium=ID: that condominium's calls only
 const nameAudioUrls = new Map();  // "call id/turn" -> blob: URL of the visitor's voice saying their name
 
 // With web.token set, the server swapped ?token= for an HttpOnly session cookie before this page
@@ -123,6 +124,7 @@ function liveCard(call) {
       el("a", { class: "call-id", href: `/calls/${encodeURIComponent(call.call_id)}` }, call.call_id.slice(0, 8)),
       el("span", { class: "clock" })),
     el("dl", { class: "meta compact" },
+      el("dt", {}, "condominium"), el("dd", { class: "condominium" }, call.condominium || "default"),
       el("dt", {}, "conversation"), el("dd", { class: "conversation" }, call.conversation_id),
       el("dt", {}, "started"), el("dd", {}, time(call.started_at)),
       el("dt", {}, "turns"), el("dd", { class: "turns" }),
@@ -142,7 +144,7 @@ function updateCard(card, call) {
 }
 
 async function refreshLive() {
-  const { calls } = await api("/api/live");
+  const calls = (await api("/api/live")).calls.filter((call) => !CONDOMINIUM || call.condominium === CONDOMINIUM);
   const box = document.getElementById("live");
   const ids = new Set(calls.map((call) => call.call_id));
   let ended = false;
@@ -172,7 +174,8 @@ async function refreshLive() {
 }
 
 async function refreshRecent() {
-  const [{ calls }, stats] = await Promise.all([api("/api/calls?limit=25"), api("/api/stats")]);
+  const only = CONDOMINIUM ? `&condominium=${encodeURIComponent(CONDOMINIUM)}` : "";
+  const [{ calls }, stats] = await Promise.all([api(`/api/calls?limit=25${only}`), api("/api/stats")]);
   document.getElementById("stats").replaceChildren(
     ...Object.entries(stats.calls).map(([outcome, count]) =>
       el("div", { class: `stat outcome-${OUTCOMES[outcome] ? outcome : "unknown"}` },
@@ -181,6 +184,7 @@ async function refreshRecent() {
     el("tr", { dataset: { callId: call.call_id } },
       el("td", {}, dateTime(call.started_at)),
       el("td", {}, el("a", { href: `/calls/${encodeURIComponent(call.call_id)}` }, el("code", {}, call.call_id.slice(0, 8)))),
+      el("td", { class: "condominium" }, call.condominium),
       el("td", {}, outcomeBadge(call.outcome), call.reason ? el("span", { class: "reason" }, call.reason) : null),
       el("td", { class: "num" }, call.turn_count),
       el("td", { class: "num" }, ms(call.response_ms_p50)),
@@ -192,6 +196,10 @@ async function refreshRecent() {
 
 function overview() {
   document.getElementById("overview").hidden = false;
+  if (CONDOMINIUM) {
+    document.getElementById("filter").hidden = false;
+    document.getElementById("filter-id").textContent = CONDOMINIUM;
+  }
   let lastRecent = 0;
   const tick = async () => {
     try {
@@ -242,7 +250,7 @@ function nameAudio(call) {
 function renderDetail(call) {
   document.getElementById("detail-outcome").replaceChildren(outcomeBadge(call.outcome));
   const facts = [
-    ["call id", call.call_id], ["conversation", call.conversation_id],
+    ["call id", call.call_id], ["condominium", call.condominium || "default"], ["conversation", call.conversation_id],
     ["state", call.live ? stateBadge(call.live.state) : call.state],
     ["started", dateTime(call.started_at)], ["ended", dateTime(call.ended_at)],
     ["duration", call.duration_s === null ? "—" : `${call.duration_s} s`],
