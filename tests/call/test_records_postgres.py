@@ -481,3 +481,39 @@ def test_a_refused_write_is_logged_and_skipped_and_the_rest_of_its_batch_kept(po
         assert "a write failed: disk says no" in caplog.text
         assert records.name_audio(call_id) is None
         assert not (tmp_path / "spool.db").exists(), "a refused write is not the server's absence: nothing spooled"
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_a_version_4_schema_is_upgraded_with_every_old_call_in_the_default_condominium(database, tmp_path, request):
+    """Schema 5 adds calls.condominium: calls recorded before it were the one condominium's, `default`."""
+    insert = "INSERT INTO calls (call_id, conversation_id, started_at, ended_at, owner, outcome, reason) VALUES (?, ?, ?, ?, ?, ?, ?)"
+    old = ("aaaa", "aaaa", 100.0, 120.0, "elsewhere:1:x", "timed_out", "too long")
+    if database == "sqlite":
+        location: str = str(tmp_path / "calls.db")
+        with closing(sqlite3.connect(location, isolation_level=None)) as db:
+            db.execute("PRAGMA foreign_keys = OFF")
+            for step in SQLITE_MIGRATIONS[:4]:
+                for statement in step:
+                    db.execute(statement)
+            db.execute("PRAGMA user_version = 4")
+            db.execute(insert, old)
+    else:
+        location = request.getfixturevalue("postgres_url")
+        with psycopg.connect(location, autocommit=True) as db:
+            for step in POSTGRES_MIGRATIONS[:4]:
+                for statement in step:
+                    db.execute(statement)
+            db.execute("CREATE TABLE apoena_schema (version INTEGER NOT NULL)")
+            db.execute("INSERT INTO apoena_schema VALUES (4)")
+            db.execute(insert.replace("?", "%s"), old)
+    with CallRecords(location, spool=tmp_path / "spool.db") as migrated:
+        assert SCHEMA_VERSION == 5
+        assert migrated.get("aaaa").condominium == "default" and migrated.get("aaaa").reason == "too long"
+        migrated.observer(CallStarted("bbbb", "bbbb", at=time.time(), condominium="jardins"))
+        migrated.observer(CallEnded("bbbb", Outcome.CALLER_HUNG_UP, "caller went away"))
+        migrated.flush()
+        assert [c.call_id for c in migrated.recent(condominium="jardins")] == ["bbbb"]
+        assert [c.call_id for c in migrated.recent(condominium="default")] == ["aaaa"]
+    with CallRecords(location, spool=tmp_path / "spool.db") as again, closing(again.database.connect()) as db:
+        version = db.execute("PRAGMA user_version" if database == "sqlite" else "SELECT version FROM apoena_schema").fetchone()
+    assert version == (5,)
