@@ -240,9 +240,11 @@ async def serve(
     if ready is not None:
         ready.set()
     purging = None if records is None else asyncio.create_task(purge_daily(records, services.config.records.retention_days))
+    warming = None if services.condominiums is None else asyncio.create_task(services.condominiums.warm())
     await stop.wait()
-    if purging is not None:
-        purging.cancel()
+    for task in (purging, warming):
+        if task is not None:
+            task.cancel()
     log.info("shutting down: waiting up to %.0f s for calls in progress", SHUTDOWN_GRACE_SECONDS)
     await server.close(SHUTDOWN_GRACE_SECONDS)
     await services.gate.drain(3.0)

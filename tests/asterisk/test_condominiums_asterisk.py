@@ -152,7 +152,7 @@ def test_the_documented_dialplan_routes_two_condominiums_each_to_its_own_greetin
     for name, visitor in visitors.items():
         heard = bytes(phones.heard[visitor])[: int(GREETING_SECONDS * 16000)]
         likeness[name] = {other: round(similarity(pcm[:24000], heard), 3) for other, pcm in greetings.items()}
-    for name, scores in likeness.items():  # Asterisk transcodes on the way (G.711): alike, not byte for byte
+    for name, scores in likeness.items():  # not byte for byte (the server's voice build, Asterisk's path): alike
         other = next(n for n in scores if n != name)
         assert scores[name] > 0.5 and scores[name] > scores[other] + 0.3, f"{name}: its own greeting reached the visitor: {likeness}"
     for name in visitors:

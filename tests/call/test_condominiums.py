@@ -466,3 +466,17 @@ def test_the_page_filters_by_condominium_in_a_real_browser(tmp_path):
     assert "aurora" in seen["filter"] and "all condominiums" in seen["filter"]
     assert sorted(seen["all"]) == ["aurora", "jardins"], "all condominiums again, each call with its condominium"
     assert seen["followed"] == [ids["jardins"]] and seen["url"].endswith("/?condominium=jardins")
+
+
+def test_warm_builds_every_condominium_before_its_first_call(redis_server, tmp_path):
+    paths = write_directories(tmp_path)
+    services = make_services(
+        Directory.load(paths["default"]), redis_server.url, PromptTranscriber(), tmp_path,
+        sections={"directory": {"path": paths["default"]}, **condominiums_section(paths)},
+    )  # fmt: skip
+    condominiums = Condominiums(services, Directory.load(paths["default"]))
+    assert all(c.services is None for c in condominiums.by_code.values())
+    asyncio.run(condominiums.warm())
+    built = {c.id: c.services for c in condominiums.by_code.values()}
+    assert all(built.values()) and {s.condominium for s in built.values()} == {"jardins", "aurora", "solar"}
+    assert asyncio.run(condominiums.services_for(call_uuid(2))) is built["aurora"], "the first call finds it ready"
