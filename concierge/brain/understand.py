@@ -252,6 +252,16 @@ def detect_intent(folded: str) -> Intent | None:
         return Intent.ENTREGA  # goods brought; goods fetched ('pegar uns documentos') are a visit's errand
     if lexicon.pattern("visit").search(folded) or CAME_TO_DO.search(folded) or _relation_pattern().search(folded):
         return Intent.VISITA
+    return _slipped_intent_word(folded)
+
+
+def _slipped_intent_word(folded: str) -> Intent | None:
+    """'Entreja para a Luciana': the word 'entrega' or 'visita' with one sound slipped on the line
+    (a hint, strength 1: it keeps a visitor who then only gives their name from being taken for a visit)."""
+    for word in folded.split():
+        for intent, said in ANSWER_WORDS.items():
+            if len(word) >= 6 and word[0] == said[0] and Levenshtein.distance(word, said, score_cutoff=1) <= 1:
+                return intent
     return None
 
 

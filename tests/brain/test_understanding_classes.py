@@ -164,3 +164,11 @@ def test_a_block_glued_to_its_letter_is_a_block_not_a_name(quadras):
 def test_a_cue_glued_to_a_title_is_split_again(quadras):
     heard = understand("Pradona Heloísa.", quadras, ["visitor_name"])
     assert heard.visitor_name is None and [m.resident.name for m in heard.resident_mentions] == ["Heloísa Quintana"]
+
+
+def test_a_slipped_delivery_word_keeps_a_courier_from_being_taken_for_a_visitor(quadras):
+    """Heard on the idle audio run: 'Entreja para a Luciana', then only 'Meu nome é Felipe' —
+    without the hint, a visitor who names themselves and a resident counts as visiting."""
+    assert understand("Entreja para a Sara.", quadras).intent == Intent.ENTREGA
+    _, reply = talk(quadras, ["Entreja pro Gustavo, torre A, mil quinhentos e dois.", "Meu nome é Felipe."])
+    assert reply.dados.intent_type == Intent.ENTREGA, reply.mensagem
