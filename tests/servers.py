@@ -103,13 +103,13 @@ class PostgresCluster:
 class RedisProcess:
     """Debian's redis-server on a loopback port, nothing kept on disk."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, executable: str = REDIS_SERVER) -> None:
         import redis
 
         self.port = port or free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            [executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -130,25 +130,24 @@ class RedisProcess:
         self.process.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
-def postgres_cluster() -> Iterator[PostgresCluster]:
+def _cluster() -> Iterator[PostgresCluster]:
     bin_dir = postgres_bin()
     if bin_dir is None:
         pytest.skip("PostgreSQL server binaries not found in /usr/lib/postgresql/*/bin — apt-get install postgresql")
     cluster = PostgresCluster(bin_dir)
     yield cluster
     cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    yield from _cluster()
 
 
 @pytest.fixture
 def own_postgres() -> Iterator[PostgresCluster]:
     """A cluster for one test alone, which it may stop and start (a server going away mid-call)."""
-    bin_dir = postgres_bin()
-    if bin_dir is None:
-        pytest.skip("PostgreSQL server binaries not found in /usr/lib/postgresql/*/bin — apt-get install postgresql")
-    cluster = PostgresCluster(bin_dir)
-    yield cluster
-    cluster.stop()
+    yield from _cluster()
 
 
 @pytest.fixture
