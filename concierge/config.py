@@ -64,7 +64,14 @@ class GreetingConfig(Strict):
 class SystemConfig(Strict):
     default_state: CallState = CallState.STANDBY
     silence_threshold_seconds: float = Field(0.7, gt=0.1, le=5)
-    max_transaction_time_seconds: float = Field(180, gt=0)
+    max_transaction_time_seconds: float = Field(
+        180,
+        gt=0,
+        description=(
+            "upper bound on one call, by the wall clock and by the caller's audio received, whichever comes first; "
+            "a complete visit extends it by asterisk.visit_timeout_seconds + 30 (env APOENA_SYSTEM__MAX_TRANSACTION_TIME_SECONDS)"
+        ),
+    )
     waiting_delay_seconds: float = Field(3.0, ge=0)
     barge_in: bool = True
     no_input_prompt_seconds: float = Field(
@@ -83,8 +90,28 @@ class AudioConfig(Strict):
 
 
 class ServerConfig(Strict):
+    """Where `apoena serve` takes Asterisk's AudioSocket connections, and what one peer may cost it."""
+
     host: str = "127.0.0.1"
     port: int = Field(9092, ge=0, le=65535)
+    max_connections_per_source: int = Field(
+        0,
+        ge=0,
+        description=(
+            "connections open at once from one IP address; past it a new one is hung up on before its UUID is read "
+            "(env APOENA_SERVER__MAX_CONNECTIONS_PER_SOURCE). 0 = no limit, the default: one Asterisk is one source "
+            "carrying every call and every resident leg, so set it above twice the calls your Asterisk sends this node"
+        ),
+    )
+    audio_burst_seconds: float = Field(
+        2.0,
+        ge=0.1,
+        le=60,
+        description=(
+            "audio a peer may send ahead of real time (network jitter) before its connection is read no faster than "
+            "real time (env APOENA_SERVER__AUDIO_BURST_SECONDS)"
+        ),
+    )
 
 
 class SpeechConfig(Strict):

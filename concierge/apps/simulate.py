@@ -425,7 +425,11 @@ class Simulator:
         self._ami: AMIClient | None = None
 
     async def __aenter__(self) -> Simulator:
-        self.server = AudioSocketServer(call_handler(self.services, self._observe), "127.0.0.1", 0)
+        self.server = AudioSocketServer(
+            call_handler(self.services, self._observe), "127.0.0.1", 0,
+            max_audio_speed=max(1.0, self.speed),  # the callers play at --speed: read as fast, never faster
+            audio_burst_seconds=self.services.config.server.audio_burst_seconds,
+        )  # fmt: skip
         await self.server.start()
         self.services.visits = None
         if self.residents:

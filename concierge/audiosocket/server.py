@@ -4,6 +4,10 @@ The server knows nothing about calls. Each accepted connection must open with a 
 becomes a `Connection` given to the handler, which receives messages (the peer closing the
 socket reads as `Hangup`, as a real Asterisk hangs up that way) and sends audio or a hangup.
 A bad connection or a failing handler ends only its own connection, with one log line.
+
+Limits (see `limits.py`): a source address past `max_connections_per_source` is hung up on at
+once; with `max_audio_speed`, a peer's audio is read no faster than that many times real time
+(beyond a burst): the reader stops, and TCP makes the peer wait.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import asyncio
 import logging
 import socket
 import time
+import math
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -26,6 +31,7 @@ from concierge.audiosocket.protocol import (
     Uuid,
     encode_for_asterisk,
 )
+from concierge.audiosocket.limits import RealTimeBudget, SourceLimit, source_of
 from concierge.audiosocket.stream import (
     ConnectionClosed,
     MessageStream,
@@ -39,6 +45,13 @@ log = logging.getLogger("apoena.audiosocket")
 
 Incoming = Hangup | Dtmf | Audio | Error
 Handler = Callable[["Connection"], Awaitable[None]]
+Refused = Callable[[str], None]
+"""Told why a connection was refused before any call began: `source_limit`, `no_uuid` or `protocol_error`."""
+
+DEFAULT_AUDIO_BURST_SECONDS = 2.0
+"""Audio a peer may send ahead of real time (network jitter) before its reader is held back."""
+REFUSAL_LOG_SECONDS = 10.0
+"""Refusals of one source past its limit are logged once per this many seconds, with a count."""
 
 
 class Connection:
@@ -48,14 +61,24 @@ class Connection:
     """
 
     def __init__(
-        self, call_id: uuid.UUID, stream: MessageStream, writer: asyncio.StreamWriter
+        self,
+        call_id: uuid.UUID,
+        stream: MessageStream,
+        writer: asyncio.StreamWriter,
+        *,
+        budget: RealTimeBudget | None = None,
     ) -> None:
         self.call_id = call_id
         self.peer: tuple[str | int, ...] | None = writer.get_extra_info("peername")
         self.error: ProtocolError | None = None
         self.end_reason: str | None = None
+        self.audio_seconds = 0.0
+        """Seconds of audio received from the peer so far (from byte counts, at each frame's rate)."""
+        self.held_seconds = 0.0
+        """Seconds the reader waited because the peer ran ahead of real time."""
         self._stream = stream
         self._writer = writer
+        self._budget = budget
 
     @property
     def closed(self) -> bool:
@@ -80,7 +103,26 @@ class Connection:
         if message is None or isinstance(message, Hangup):
             self._end("peer hung up")
             return Hangup()
+        seconds = len(message.pcm) / 2 / message.sample_rate if isinstance(message, Audio) else 0.0
+        self.audio_seconds += seconds
+        if self._budget is not None:
+            await self._keep_to_real_time(seconds)
         return message
+
+    async def _keep_to_real_time(self, seconds: float) -> None:
+        """Hold this message back while the peer is ahead of real time: nothing more is read
+        meanwhile, so the peer's sends block (back-pressure) and we do real-time work at most."""
+        assert self._budget is not None
+        wait = self._budget.hold(seconds, time.monotonic())
+        if wait <= 0:
+            return
+        if not self.held_seconds:
+            log.warning(
+                "call %s: %s sends audio faster than real time; reading it at %g× real time",
+                self.call_id, describe_peer(self.peer), self._budget.speed,
+            )  # fmt: skip
+        self.held_seconds += wait
+        await asyncio.sleep(wait)
 
     async def __aiter__(self) -> AsyncIterator[Incoming]:
         """Every message up to and including the final `Hangup`."""
@@ -128,7 +170,13 @@ class Connection:
 
 
 class AudioSocketServer:
-    """Accepts AudioSocket connections and runs `handler(connection)` for each one."""
+    """Accepts AudioSocket connections and runs `handler(connection)` for each one.
+
+    `max_connections_per_source`: connections open at once from one IP address; past it a new one
+    gets a hangup frame and is closed before its UUID is read (0: no limit). `max_audio_speed`:
+    how many times real time a peer's audio is read at most, after `audio_burst_seconds` ahead
+    (None: as fast as it comes — tests and tools that feed recordings). `on_refused` is told each
+    refusal before a call began (see `Refused`)."""
 
     def __init__(
         self,
@@ -139,6 +187,10 @@ class AudioSocketServer:
         first_message_timeout: float = 5.0,
         max_payload: int = DEFAULT_MAX_PAYLOAD,
         sock: socket.socket | None = None,
+        max_connections_per_source: int = 0,
+        max_audio_speed: float | None = None,
+        audio_burst_seconds: float = DEFAULT_AUDIO_BURST_SECONDS,
+        on_refused: Refused | None = None,
     ) -> None:
         self._handler = handler
         self._host = host
@@ -146,6 +198,11 @@ class AudioSocketServer:
         self._sock = sock  # already bound and listening (`apoena serve` binds before loading models)
         self._first_message_timeout = first_message_timeout
         self._max_payload = max_payload
+        self._sources = SourceLimit(max_connections_per_source)
+        self._max_audio_speed = max_audio_speed
+        self._audio_burst_seconds = audio_burst_seconds
+        self._on_refused = on_refused
+        self._refusals_logged: dict[str, tuple[float, int]] = {}  # source: (last line's time, refusals since)
         self._server: asyncio.Server | None = None
         self._port: int | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -172,6 +229,10 @@ class AudioSocketServer:
         if self._port is None:
             raise RuntimeError("server not started")
         return self._port
+
+    def connections_from(self, source: str) -> int:
+        """Connections open now from the IP address `source` (calls, and those not yet identified)."""
+        return self._sources.open_from(source)
 
     async def serve_forever(self, grace_seconds: float = 5.0) -> None:
         """Serve until cancelled, then close gracefully."""
@@ -204,19 +265,61 @@ class AudioSocketServer:
         await self.close()
 
     def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.create_task(self._serve(reader, writer))
+        source = source_of(writer.get_extra_info("peername"))
+        if not self._sources.admit(source):
+            self._refuse_over_limit(writer, source)
+            return
+        task = asyncio.create_task(self._serve(reader, writer, source))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def _refuse_over_limit(self, writer: asyncio.StreamWriter, source: str) -> None:
+        """Hang up at once, before reading anything: Asterisk's AudioSocket() returns and the
+        dialplan goes on (docs/asterisk.md, 'When Apoena is down': to the doorman)."""
+        set_nodelay(writer)
+        writer.write(encode_for_asterisk(Hangup()))
+        writer.close()  # the hangup frame is flushed, then the socket closed; no call, no record
+        self._log_refusal(writer.get_extra_info("peername"), source)
+        self._refused("source_limit")
+
+    def _log_refusal(self, peer: object, source: str) -> None:
+        now = time.monotonic()
+        last, since = self._refusals_logged.get(source, (-math.inf, 0))
+        if now - last < REFUSAL_LOG_SECONDS:
+            self._refusals_logged[source] = (last, since + 1)
+            return
+        if len(self._refusals_logged) > 1000:  # forget sources that stopped
+            self._refusals_logged = {s: v for s, v in self._refusals_logged.items() if now - v[0] < REFUSAL_LOG_SECONDS}
+        more = f"; {since} more refused in the last {now - last:.0f} s" if since else ""
+        log.warning(
+            "connection from %s refused: %d connections from %s already open (server.max_connections_per_source)%s",
+            describe_peer(peer), self._sources.cap, source, more,
+        )  # fmt: skip
+        self._refusals_logged[source] = (now, 0)
+
+    def _refused(self, reason: str) -> None:
+        if self._on_refused is not None:
+            try:
+                self._on_refused(reason)
+            except Exception:  # a metrics bug must not break the server
+                log.exception("on_refused failed")
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, source: str) -> None:
         try:
+            connected = time.monotonic()
             set_nodelay(writer)
             stream = MessageStream(reader, self._max_payload)
             call_id = await self._read_call_id(stream, writer)
             if call_id is not None:
-                await self._run_handler(Connection(call_id, stream, writer))
+                await self._run_handler(Connection(call_id, stream, writer, budget=self._budget(connected)))
         finally:
+            self._sources.release(source)
             await close_writer(writer)
+
+    def _budget(self, connected: float) -> RealTimeBudget | None:
+        if self._max_audio_speed is None:
+            return None
+        return RealTimeBudget(connected, self._max_audio_speed, self._audio_burst_seconds)
 
     async def _read_call_id(
         self, stream: MessageStream, writer: asyncio.StreamWriter
@@ -226,15 +329,16 @@ class AudioSocketServer:
             async with asyncio.timeout(self._first_message_timeout):
                 first = await stream.next()
         except TimeoutError:
-            reason = f"no UUID within {self._first_message_timeout:g} s"
+            reason, kind = f"no UUID within {self._first_message_timeout:g} s", "no_uuid"
         except ProtocolError as error:
-            reason = f"protocol error: {error}"
+            reason, kind = f"protocol error: {error}", "protocol_error"
         else:
             if isinstance(first, Uuid):
                 return first.uuid
-            reason = f"{'EOF' if first is None else type(first).__name__} before a UUID"
+            reason, kind = f"{'EOF' if first is None else type(first).__name__} before a UUID", "no_uuid"
         peer = describe_peer(writer.get_extra_info("peername"))
         log.warning("connection from %s refused: %s", peer, reason)
+        self._refused(kind)
         return None
 
     async def _run_handler(self, conn: Connection) -> None:

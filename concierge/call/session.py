@@ -55,6 +55,8 @@ log = logging.getLogger("apoena.call")
 GAP_SECONDS = 0.12  # no frame for this long counts as silence (phones with DTX stop sending)
 DTMF_SETTLE_SECONDS = 2.0  # keypad digits are a turn after this much audio time, or at '#'
 NO_INPUT_PROMPTS = 2  # unanswered "Alô? Pode falar…" prompts before goodbye
+GOODBYE_SECONDS = 30.0  # a goodbye the peer does not take (never reads) is cut after this
+TIME_UP = "max_transaction_time_seconds reached"
 SPEAKING = (State.SPEAKING, State.STOPPING)
 
 
@@ -104,6 +106,8 @@ class CallSession:
         self._visitor_name: str | None = None  # as of the last answered turn
         self._name_pcm: bytes | None = None  # the visitor's voice saying their name
         self._deadline: asyncio.Timeout | None = None
+        self._audio_limit = self.config.system.max_transaction_time_seconds  # of the caller's audio received
+        self._time_up: str | None = None  # why the call ran out of time, when its audio did
         self._visiting = False  # waiting on the resident, then telling the visitor: nothing interrupts that
 
     async def run(self) -> Outcome:
@@ -116,9 +120,13 @@ class CallSession:
         try:
             await self._greet()
             async with asyncio.timeout(self.config.system.max_transaction_time_seconds) as self._deadline:
+                if self._time_up is not None:  # the caller's audio ran out while we greeted
+                    self._deadline.reschedule(asyncio.get_running_loop().time())
                 await self.finished.wait()
         except TimeoutError:
-            await self._say_and_hang_up(TIMEOUT_MESSAGE, Outcome.TIMED_OUT, "max_transaction_time_seconds reached")
+            for task in (listen_task, turns_task):  # the goodbye is said whole, and nothing answers over it
+                task.cancel()
+            await self._say_and_hang_up(TIMEOUT_MESSAGE, Outcome.TIMED_OUT, self._time_up or TIME_UP)
         except ConnectionClosed:
             self._finish(Outcome.CALLER_HUNG_UP, "caller went away")
         except asyncio.CancelledError:
@@ -192,11 +200,24 @@ class CallSession:
             await queue.put(message)
 
     def _hear(self, message: Audio) -> None:
+        if self._time_up is not None:
+            return
+        if self.connection.audio_seconds > self._audio_limit:
+            self._out_of_audio_time()
+            return
         pcm = self.resample(message.pcm, message.sample_rate)
         self._frame_clock.append((self.endpointer.audio_seconds + duration_seconds(pcm), time.monotonic()))
         self._handle_events(self.endpointer.feed(pcm))
         self._settle_dtmf()
         self._prompt_if_silent()
+
+    def _out_of_audio_time(self) -> None:
+        """The caller has sent more audio than a call may last: end it as a time-out (goodbye, hangup)
+        now, whatever the wall clock says — a peer that sends faster than real time gets there first."""
+        self._time_up = f"{TIME_UP}: {self.connection.audio_seconds:.0f} s of the caller's audio received"
+        log.warning("call %s: %s", self.call_id, self._time_up)
+        if self._deadline is not None:
+            self._deadline.reschedule(asyncio.get_running_loop().time())
 
     def _handle_events(self, events: list) -> None:
         for event in events:
@@ -360,8 +381,9 @@ class CallSession:
         self._visiting = True
         self._set_state(CallState.WAITING)
         asterisk = self.config.asterisk
-        if self._deadline is not None:  # the visit has its own bound, ringing included
+        if self._deadline is not None and self._time_up is None:  # the visit has its own bound, ringing included
             self._deadline.reschedule(asyncio.get_running_loop().time() + asterisk.visit_timeout_seconds + 30)
+            self._audio_limit = self.connection.audio_seconds + asterisk.visit_timeout_seconds + 30
         waiting = asyncio.create_task(self._keep_visitor_company(facts.resident_name), name=f"waiting-{self.call_id}")
         try:
             decided = await visits.ask(self.call_id, facts, self._name_pcm, self.services, self._emit)
@@ -469,12 +491,13 @@ class CallSession:
         self._set_state(CallState.USER_TURN)
 
     async def _say_and_hang_up(self, message: str, outcome: Outcome, reason: str) -> None:
-        with contextlib.suppress(ConnectionClosed):
-            self.pacer.stop_playback()
-            _, _, playbacks = await self._speak(message)
-            for playback in playbacks:
-                await playback.wait()
-            await self.connection.hangup()
+        with contextlib.suppress(ConnectionClosed, TimeoutError):
+            async with asyncio.timeout(GOODBYE_SECONDS):
+                self.pacer.stop_playback()
+                _, _, playbacks = await self._speak(message)
+                for playback in playbacks:
+                    await playback.wait()
+                await self.connection.hangup()
         self._finish(outcome, reason)
 
     # -- bookkeeping -----------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Prometheus metrics fed by the call observer: calls by outcome and condominium, active calls, per-stage latency.
+"""Prometheus metrics fed by the call observer: calls by outcome and condominium, active calls, per-stage latency;
+and, fed by the AudioSocket server, connections refused before any call began.
 
 Each `CallMetrics` has its own registry (not the process-wide default), so several can live in one
 process (tests) and /metrics shows only Apoena's figures.
@@ -12,6 +13,8 @@ from concierge.config import DEFAULT_CONDOMINIUM
 from concierge.call.events import CallEnded, CallEvent, CallStarted, Outcome, Turn, TurnFailed
 
 STAGES = ("stt", "brain", "tts", "response")
+REFUSALS = ("source_limit", "no_uuid", "protocol_error")
+"""Why a connection was refused before a call began (concierge.audiosocket.server.Refused)."""
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -37,6 +40,14 @@ class CallMetrics:
             "Seconds each stage of a turn took; response = end of the visitor's speech to our first audio byte",
             ["stage"], buckets=LATENCY_BUCKETS, registry=self.registry,
         )  # fmt: skip
+        self.refused = Counter(
+            "apoena_refused_connections",
+            "AudioSocket connections refused before any call began: over server.max_connections_per_source "
+            "(source_limit), no UUID in time (no_uuid), or bad bytes first (protocol_error)",
+            ["reason"], registry=self.registry,
+        )  # fmt: skip
+        for reason in REFUSALS:
+            self.refused.labels(reason)
         for condominium in self.condominiums:
             self.active.labels(condominium)
             self.failed_turns.labels(condominium)
@@ -69,6 +80,10 @@ class CallMetrics:
                 self.latency.labels("response").observe(event.response_ms / 1000)
         elif isinstance(event, TurnFailed):
             self.failed_turns.labels(self._condominium(event.call_id)).inc()
+
+    def connection_refused(self, reason: str) -> None:
+        """The AudioSocket server refused a connection (its `on_refused`)."""
+        self.refused.labels(reason if reason in REFUSALS else REFUSALS[-1]).inc()
 
     def exposition(self) -> bytes:
         """The metrics in Prometheus' text format."""

@@ -1,0 +1,81 @@
+"""What one peer may cost the server, as pure bookkeeping (no I/O, no clock of its own).
+
+`RealTimeBudget` says how long to hold a connection's next message back so that the audio
+taken from it never runs ahead of the wall clock (plus a burst for network jitter);
+`SourceLimit` counts open connections per peer address against a cap. The server applies them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import Counter
+
+MIN_MESSAGE_SECONDS = 0.005
+"""What any message costs at least: a flood of tiny frames or keypad digits is bounded too. Below
+every real frame (Asterisk's are 10–20 ms; a prompt's short last frame, 4.9 ms, costs 0.1 ms more)."""
+
+
+class RealTimeBudget:
+    """A peer may send `speed` seconds of audio per second of wall time since it connected, plus
+    `burst_seconds` ahead of that. `hold(seconds, now)` charges one message and returns how long to
+    wait before taking it: 0 for a peer at (or behind) real time.
+
+    Credit is counted from the start, not capped like a token bucket: a backlog left by our own
+    stall (the event loop busy, a handler that started late) is read at once when we come back,
+    so an honest caller never ends up behind; a peer can never get more than `speed` × its call's
+    length + the burst."""
+
+    def __init__(self, started: float, speed: float = 1.0, burst_seconds: float = 2.0) -> None:
+        if speed <= 0 or burst_seconds < 0:
+            raise ValueError("speed must be positive and burst_seconds not negative")
+        self.started = started
+        self.speed = speed
+        self.burst_seconds = burst_seconds
+        self.charged_seconds = 0.0
+
+    def hold(self, seconds: float, now: float) -> float:
+        """Charge a message of `seconds` of audio (at least MIN_MESSAGE_SECONDS); seconds to wait before taking it."""
+        self.charged_seconds += max(seconds, MIN_MESSAGE_SECONDS)
+        ahead = self.charged_seconds - self.burst_seconds - (now - self.started) * self.speed
+        return max(0.0, ahead / self.speed)
+
+
+class SourceLimit:
+    """Open connections per source address, at most `cap` each (`0`: no cap, only counted)."""
+
+    def __init__(self, cap: int = 0) -> None:
+        if cap < 0:
+            raise ValueError("cap must be 0 (no cap) or positive")
+        self.cap = cap
+        self._open: Counter[str] = Counter()
+
+    def admit(self, source: str) -> bool:
+        """Count a new connection from `source`; False (and not counted) when it would pass the cap."""
+        if self.cap and self._open[source] >= self.cap:
+            return False
+        self._open[source] += 1
+        return True
+
+    def release(self, source: str) -> None:
+        """A connection admitted from `source` has ended."""
+        self._open[source] -= 1
+        if self._open[source] <= 0:
+            del self._open[source]
+
+    def open_from(self, source: str) -> int:
+        """Connections from `source` open now."""
+        return self._open[source]
+
+
+def source_of(peer: object) -> str:
+    """The address a peer connects from, for counting: its IP (an IPv4-mapped IPv6 as IPv4)."""
+    if not isinstance(peer, tuple) or not peer:
+        return str(peer)
+    host = str(peer[0])
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
