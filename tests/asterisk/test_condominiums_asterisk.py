@@ -18,11 +18,7 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
-from pathlib import Path
-
-import pytest
 
 from concierge.audio.pcm import FRAME_BYTES, read_audio_file
 from concierge.audiosocket.protocol import Audio, Hangup
@@ -31,12 +27,9 @@ from concierge.call.condominiums import condominium_code
 from tests.call.test_condominiums import similarity
 from tests.conftest import free_port
 
-from .test_real_asterisk import BINARY, ROOT, wait_for_manager, write_asterisk_configs
+from .real import CORE_MODULES, ROOT, RealAsterisk, needs_asterisk, originate, shipped_dialplan
 
-pytestmark = [
-    pytest.mark.asterisk,
-    pytest.mark.skipif(not os.access(BINARY, os.X_OK), reason="set APOENA_ASTERISK to an Asterisk prefix (../shared/asterisk/build.sh)"),
-]
+pytestmark = needs_asterisk
 
 GREETINGS = {"jardins": "Portaria do Condomínio Jardins, em que posso ajudar?", "aurora": "Residencial Aurora, boa tarde. Em que posso ajudar?"}
 AURORA = [{"apartment_number": "12", "residents": ["Bruno Castro"]}, {"apartment_number": "13", "residents": ["Helena Dias"]}]
@@ -82,8 +75,8 @@ class VisitorPhones:
 def test_the_documented_dialplan_routes_two_condominiums_each_to_its_own_greeting_and_directory(tmp_path):
     from concierge.speech.espeak import EspeakSynthesizer
 
-    ami_port, apoena_port, phones_port, web_port = free_port(), free_port(), free_port(), free_port()
-    asterisk_conf = write_asterisk_configs(tmp_path / "asterisk", ami_port, apoena_port, phones_port, web_port)
+    apoena_port, phones_port = free_port(), free_port()
+    asterisk = RealAsterisk(tmp_path / "asterisk", shipped_dialplan(apoena_port), CORE_MODULES)
     (tmp_path / "aurora.json").write_text(json.dumps(AURORA))
     config = tmp_path / "config.json"
     config.write_text(json.dumps({
@@ -99,7 +92,7 @@ def test_the_documented_dialplan_routes_two_condominiums_each_to_its_own_greetin
     }))  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("APOENA_ASTERISK__AMI__SECRET", None)  # nobody is called: the visit ends not_asked
-    asterisk = subprocess.Popen([str(BINARY), "-C", str(asterisk_conf), "-f", "-n"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    asterisk.start()
     apoena = None
     phones = VisitorPhones()
     visitors = {"jardins": uuid.uuid4(), "aurora": uuid.uuid4()}
@@ -109,7 +102,7 @@ def test_the_documented_dialplan_routes_two_condominiums_each_to_its_own_greetin
             nonlocal apoena
             server = AudioSocketServer(phones.handle, "127.0.0.1", phones_port)
             await server.start()
-            ami = await wait_for_manager(ami_port, time.monotonic() + 30)
+            ami = await asterisk.manager()
             apoena = subprocess.Popen(
                 [sys.executable, "-m", "concierge", "serve", "--config", str(config), "--port", str(apoena_port), "--no-web"],
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=env,
@@ -117,11 +110,7 @@ def test_the_documented_dialplan_routes_two_condominiums_each_to_its_own_greetin
             ready = await asyncio.to_thread(apoena.stdout.readline)
             assert b"ready on" in ready, apoena.stderr.read().decode()[-3000:]
             for name, visitor in visitors.items():
-                queued = await ami.action("Originate", {
-                    "Channel": f"Local/s@condominio-{name}", "Application": "AudioSocket",
-                    "Data": f"{visitor},127.0.0.1:{phones_port}", "Async": "true", "Timeout": 10000,
-                })  # fmt: skip
-                assert queued.succeeded, queued.headers
+                await originate(ami, f"Local/s@condominio-{name}", "AudioSocket", f"{visitor},127.0.0.1:{phones_port}")
             async with asyncio.timeout(90):
                 while phones.finished < 2:
                     await asyncio.sleep(0.2)
@@ -130,14 +119,13 @@ def test_the_documented_dialplan_routes_two_condominiums_each_to_its_own_greetin
 
         asyncio.run(scenario())
     finally:
-        for process in (apoena, asterisk):
-            if process is not None and process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-        (tmp_path / "asterisk.log").write_text(asterisk.stdout.read().decode(errors="replace") if asterisk.stdout else "")
+        if apoena is not None and apoena.poll() is None:
+            apoena.terminate()
+            try:
+                apoena.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                apoena.kill()
+        asterisk.stop()
     apoena_log = apoena.stderr.read().decode(errors="replace") if apoena is not None else ""
     listed = subprocess.run([sys.executable, "-m", "concierge", "calls", "--json", "--config", str(config)],
                             capture_output=True, cwd=ROOT, env=env, check=True)  # fmt: skip

@@ -19,31 +19,16 @@ local test phone that reports being rung. An AMI Originate puts a Local/ channel
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import shutil
 import struct
-import subprocess
-import time
 from pathlib import Path
 
-import pytest
-
-from concierge.asterisk.ami import AMIClient, AMIError
+from concierge.asterisk.ami import AMIClient
 from tests.conftest import free_port
 
-ROOT = Path(__file__).resolve().parent.parent.parent
-PREFIX = Path(os.environ.get("APOENA_ASTERISK", "/nonexistent"))
-BINARY = PREFIX / "sbin" / "asterisk"
-SECRET = "real-asterisk-fallback-secret"
-MODULES = ("pbx_config", "func_uuid", "app_audiosocket", "res_audiosocket", "app_userevent", "app_verbose", "func_strings",
-           "app_exec", "func_timeout", "app_dial", "app_playback", "bridge_simple", "codec_ulaw", "codec_alaw", "codec_a_mu",
-           "res_timing_timerfd", "format_sln")  # fmt: skip
+from .real import CORE_MODULES, FALLBACK_MODULES, PLAYBACK_MODULES, ROOT, RealAsterisk, copy_sound, needs_asterisk
 
-pytestmark = [
-    pytest.mark.asterisk,
-    pytest.mark.skipif(not os.access(BINARY, os.X_OK), reason="set APOENA_ASTERISK to an Asterisk prefix (../shared/asterisk/build.sh)"),
-]
+pytestmark = needs_asterisk
 
 TEST_CONTEXTS = """
 ; test only: the doorman's phone, and a plain AudioSocket() with no fallback
@@ -68,28 +53,13 @@ def documented_fallback() -> str:
     return re.search(r"```\n(\[portaria\].*?)```", section, re.S).group(1)
 
 
-def write_configs(folder: Path, ami_port: int, apoena_port: int) -> Path:
-    etc = folder / "etc"
-    for sub in ("etc", "lib", "run", "log", "spool"):
-        (folder / sub).mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(ROOT / "fixtures" / "resident" / "caixa_postal.slin", folder / "caller.sln")  # the caller's audio, raw slin
-    (etc / "asterisk.conf").write_text(
-        "[directories]\n"
-        f"astetcdir => {etc}\nastmoddir => {PREFIX / 'lib' / 'asterisk' / 'modules'}\nastvarlibdir => {folder / 'lib'}\n"
-        f"astdbdir => {folder / 'lib'}\nastkeydir => {folder / 'lib'}\nastdatadir => {PREFIX / 'var' / 'lib' / 'asterisk'}\n"
-        f"astagidir => {folder / 'lib'}\nastspooldir => {folder / 'spool'}\nastrundir => {folder / 'run'}\n"
-        f"astlogdir => {folder / 'log'}\nastsbindir => {PREFIX / 'sbin'}\n"
-        "[options]\ntransmit_silence = yes\n"
-    )  # fmt: skip
-    (etc / "modules.conf").write_text("[modules]\nautoload = no\n" + "".join(f"load = {m}.so\n" for m in MODULES))
-    (etc / "logger.conf").write_text("[logfiles]\nconsole => notice,warning,error,verbose(3)\n")
-    manager = (ROOT / "docs" / "manager.conf").read_text()
-    (etc / "manager.conf").write_text(manager.replace("port = 5038", f"port = {ami_port}").replace("change-me-to-a-long-random-secret", SECRET))
+def fallback_asterisk(folder: Path, apoena_port: int) -> tuple[RealAsterisk, Path]:
+    """Asterisk running the documented block (the doorman a local test phone, the timeout 3 s); the caller's audio file."""
+    caller = copy_sound(folder, ROOT / "fixtures" / "resident" / "caixa_postal.slin", "caller")  # the caller's audio, raw slin
     dialplan = documented_fallback().replace("PJSIP/porteiro", "Local/porteiro@phones").replace("TIMEOUT(absolute)=200", "TIMEOUT(absolute)=3")
     assert "TIMEOUT(absolute)=3" in dialplan
     dialplan = dialplan.replace("127.0.0.1:9092", f"127.0.0.1:{apoena_port}") + TEST_CONTEXTS.replace("APOENA_PORT", str(apoena_port))
-    (etc / "extensions.conf").write_text(dialplan)
-    return etc / "asterisk.conf"
+    return RealAsterisk(folder, dialplan, CORE_MODULES + FALLBACK_MODULES + PLAYBACK_MODULES), Path(caller)
 
 
 class Apoena:
@@ -130,19 +100,6 @@ class Apoena:
         writer.close()  # without the hangup frame: as the kernel closes a killed process's socket
 
 
-async def manager(port: int) -> AMIClient:
-    deadline = time.monotonic() + 30
-    while True:
-        ami = AMIClient("127.0.0.1", port, "apoena", SECRET, timeout=2.0, ping_interval=None)
-        try:
-            await ami.connect()
-            return ami
-        except AMIError:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.3)
-
-
 async def place(ami: AMIClient, context: str, variables: str = "", caller_audio: Path | None = None) -> dict[str, dict]:
     """Originate a Local/ channel through `context`; the user events it raised, by name (and its Hangup)."""
     seen: dict[str, dict] = {}
@@ -160,8 +117,7 @@ async def place(ami: AMIClient, context: str, variables: str = "", caller_audio:
     await asyncio.sleep(0)  # subscribed before the Originate: a leg that ends at once is still seen
     fields = {"Channel": f"Local/s@{context}", "Application": "Wait", "Data": "20", "Async": "true", "Timeout": 10000}
     if caller_audio is not None:  # the caller talks all along, as a real one does (no 2 s silence rule)
-        sound = str(caller_audio.with_suffix(""))
-        fields.update(Application="Playback", Data="&".join([sound] * 4))
+        fields.update(Application="Playback", Data="&".join([str(caller_audio)] * 4))
     if variables:
         fields["Variable"] = variables
     queued = await ami.action("Originate", fields)
@@ -174,21 +130,20 @@ async def place(ami: AMIClient, context: str, variables: str = "", caller_audio:
 
 
 def test_the_documented_fallback_rings_the_doorman_when_apoena_is_down_or_dies_mid_call(tmp_path):
-    ami_port, apoena_port = free_port(), free_port()
-    conf = write_configs(tmp_path / "asterisk", ami_port, apoena_port)
-    asterisk = subprocess.Popen([str(BINARY), "-C", str(conf), "-f", "-n"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    apoena_port = free_port()
+    asterisk, caller = fallback_asterisk(tmp_path / "asterisk", apoena_port)
     results: dict[str, dict[str, dict]] = {}
     apoena = Apoena(apoena_port)
-    try:
+    with asterisk:
 
         async def scenario() -> None:
-            ami = await manager(ami_port)
+            ami = await asterisk.manager()
             results["down"] = await place(ami, "portaria")
             await apoena.listen(hangup_frame=False)
             results["died"] = await place(ami, "portaria")
             await apoena.stop()
             await apoena.listen(stuck=True)
-            results["stuck"] = await place(ami, "portaria", caller_audio=tmp_path / "asterisk" / "caller.sln")
+            results["stuck"] = await place(ami, "portaria", caller_audio=caller)
             await apoena.stop()
             await apoena.listen(hangup_frame=True)
             results["decided"] = await place(ami, "portaria", "APOENA_DECISION=authorized")
@@ -197,14 +152,7 @@ def test_the_documented_fallback_rings_the_doorman_when_apoena_is_down_or_dies_m
             await ami.close()
 
         asyncio.run(scenario())
-    finally:
-        asterisk.terminate()
-        try:
-            asterisk.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            asterisk.kill()
-        log = asterisk.stdout.read().decode(errors="replace")
-        (tmp_path / "asterisk.log").write_text(log)
+    log = asterisk.log
 
     down, died, stuck, decided, plain = (results[case] for case in ("down", "died", "stuck", "decided", "plain"))
     assert down.get("ApoenaDown", {}).get("Status") == "FAILED", (results, log[-3000:])

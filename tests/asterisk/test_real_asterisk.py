@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -32,25 +31,17 @@ from pathlib import Path
 
 import pytest
 
-from concierge.asterisk.ami import AMIClient, AMIError
 from concierge.audio.pcm import FRAME_BYTES, read_audio_file
 from concierge.audiosocket.protocol import Audio, Hangup
 from concierge.audiosocket.server import AudioSocketServer, Connection
 from tests.conftest import free_port
 
-ROOT = Path(__file__).resolve().parent.parent.parent
-PREFIX = Path(os.environ.get("APOENA_ASTERISK", "/nonexistent"))
-BINARY = PREFIX / "sbin" / "asterisk"
-SECRET = "real-asterisk-test-secret"
-MODULES = ("pbx_config", "func_uuid", "app_audiosocket", "res_audiosocket", "app_userevent", "app_verbose", "bridge_simple", "func_strings",
-           "codec_ulaw", "codec_alaw", "codec_a_mu", "res_timing_timerfd", "app_playback", "format_sln")  # fmt: skip
-CURL_MODULES = ("res_curl", "func_curl")
-HAS_CURL = all((PREFIX / "lib" / "asterisk" / "modules" / f"{module}.so").is_file() for module in CURL_MODULES)
+from .real import (BINARY, CORE_MODULES, CURL_MODULES, PLAYBACK_MODULES, ROOT, RealAsterisk, copy_sound, has_modules, needs_asterisk,
+                   originate, shipped_dialplan)  # fmt: skip
 
-pytestmark = [
-    pytest.mark.asterisk,
-    pytest.mark.skipif(not os.access(BINARY, os.X_OK), reason="set APOENA_ASTERISK to an Asterisk prefix (../shared/asterisk/build.sh)"),
-]
+HAS_CURL = has_modules(*CURL_MODULES)
+
+pytestmark = needs_asterisk
 
 PHONES = """
 ; test only: the phones Apoena's calls reach, answered into this test's AudioSocket server
@@ -69,33 +60,6 @@ exten => 1040,1,Answer()
 def loud(pcm: bytes) -> bool:
     samples = memoryview(pcm[: len(pcm) // 2 * 2]).cast("h")
     return any(abs(s) > 200 for s in samples)
-
-
-def write_asterisk_configs(folder: Path, ami_port: int, apoena_port: int, phones_port: int, web_port: int = 8080) -> Path:
-    etc = folder / "etc"
-    for sub in ("etc", "lib", "run", "log", "spool", "sounds"):
-        (folder / sub).mkdir(parents=True, exist_ok=True)
-    mailbox = folder / "sounds" / "caixa_postal.sln"  # Asterisk's raw 8 kHz slin: the fixture as it is
-    shutil.copyfile(ROOT / "fixtures" / "resident" / "caixa_postal.slin", mailbox)
-    (etc / "asterisk.conf").write_text(
-        "[directories]\n"
-        f"astetcdir => {etc}\nastmoddir => {PREFIX / 'lib' / 'asterisk' / 'modules'}\nastvarlibdir => {folder / 'lib'}\n"
-        f"astdbdir => {folder / 'lib'}\nastkeydir => {folder / 'lib'}\nastdatadir => {PREFIX / 'var' / 'lib' / 'asterisk'}\n"
-        f"astagidir => {folder / 'lib'}\nastspooldir => {folder / 'spool'}\nastrundir => {folder / 'run'}\n"
-        f"astlogdir => {folder / 'log'}\nastsbindir => {PREFIX / 'sbin'}\n"
-        "[options]\ntransmit_silence = yes\n"
-    )  # fmt: skip
-    modules = MODULES + (CURL_MODULES if HAS_CURL else ())
-    (etc / "modules.conf").write_text("[modules]\nautoload = no\n" + "".join(f"load = {m}.so\n" for m in modules))
-    (etc / "logger.conf").write_text("[logfiles]\nconsole => notice,warning,error,verbose(3)\nmessages.log => notice,warning,error,verbose(3)\n")
-    manager = (ROOT / "docs" / "manager.conf").read_text()
-    manager = manager.replace("port = 5038", f"port = {ami_port}").replace("change-me-to-a-long-random-secret", SECRET)
-    (etc / "manager.conf").write_text(manager)
-    dialplan = (ROOT / "docs" / "extensions.conf").read_text().replace("127.0.0.1:9092", f"127.0.0.1:{apoena_port}")
-    dialplan = dialplan.replace("http://127.0.0.1:8080/", f"http://127.0.0.1:{web_port}/")
-    phones = PHONES.replace("PHONES_PORT", str(phones_port)).replace("MAILBOX", str(mailbox.with_suffix("")))
-    (etc / "extensions.conf").write_text(dialplan + phones)
-    return etc / "asterisk.conf"
 
 
 class Phones:
@@ -152,24 +116,15 @@ class Phones:
             listening.cancel()
 
 
-async def wait_for_manager(port: int, deadline: float) -> AMIClient:
-    while True:
-        ami = AMIClient("127.0.0.1", port, "apoena", SECRET, timeout=2.0, ping_interval=None)
-        try:
-            await ami.connect()
-            return ami
-        except AMIError:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.3)
-
-
 def run_visit(tmp_path: Path, dials: list[str], context: str = "portaria") -> tuple[dict, dict, Phones, list[tuple[float, object]]]:
     """Asterisk, `apoena serve` and the phones; one visitor call through `context`, apartment 104 rung at
     `dials`. Returns the UserEvent's headers (and the whole call's seconds), the call as `apoena calls
     show --json` has it, the phones, and every Manager event seen (time, event)."""
-    ami_port, apoena_port, phones_port, web_port = free_port(), free_port(), free_port(), free_port()
-    asterisk_conf = write_asterisk_configs(tmp_path / "asterisk", ami_port, apoena_port, phones_port, web_port)
+    apoena_port, phones_port, web_port = free_port(), free_port(), free_port()
+    mailbox = copy_sound(tmp_path / "asterisk", ROOT / "fixtures" / "resident" / "caixa_postal.slin", "caixa_postal")
+    phones_context = PHONES.replace("PHONES_PORT", str(phones_port)).replace("MAILBOX", mailbox)
+    modules = CORE_MODULES + PLAYBACK_MODULES + (CURL_MODULES if HAS_CURL else ())
+    asterisk = RealAsterisk(tmp_path / "asterisk", shipped_dialplan(apoena_port, web_port) + phones_context, modules)
     directory = json.loads((ROOT / "data" / "apartamentos.json").read_text())
     for unit in directory:
         if unit["apartment_number"] == "104":
@@ -180,10 +135,10 @@ def run_visit(tmp_path: Path, dials: list[str], context: str = "portaria") -> tu
         "directory": {"path": str(tmp_path / "apartamentos.json")},
         "records": {"path": str(tmp_path / "calls.db")},
         "redis": {"embedded_path": str(tmp_path / "memory.db")},
-        "asterisk": {"ami": {"port": ami_port}, "ring_seconds": 10},
+        "asterisk": {"ami": {"port": asterisk.ami_port}, "ring_seconds": 10},
     }))  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "APOENA_ASTERISK__AMI__SECRET": SECRET}
-    asterisk = subprocess.Popen([str(BINARY), "-C", str(asterisk_conf), "-f", "-n"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "APOENA_ASTERISK__AMI__SECRET": asterisk.secret}
+    asterisk.start()
     apoena = None
     seen: list[tuple[float, object]] = []
     try:
@@ -194,7 +149,7 @@ def run_visit(tmp_path: Path, dials: list[str], context: str = "portaria") -> tu
             nonlocal apoena
             server = AudioSocketServer(phones.handle, "127.0.0.1", phones_port)
             await server.start()
-            ami = await wait_for_manager(ami_port, time.monotonic() + 30)
+            ami = await asterisk.manager()
             events = ami.events()
             apoena = subprocess.Popen(
                 [sys.executable, "-m", "concierge", "serve", "--config", str(config), "--port", str(apoena_port), "--web-port", str(web_port)],
@@ -203,11 +158,7 @@ def run_visit(tmp_path: Path, dials: list[str], context: str = "portaria") -> tu
             ready = await asyncio.to_thread(apoena.stdout.readline)
             assert b"ready on" in ready, apoena.stderr.read().decode()[-3000:]
             started = time.monotonic()
-            queued = await ami.action("Originate", {
-                "Channel": f"Local/s@{context}", "Application": "AudioSocket", "Data": f"{visitor_id},127.0.0.1:{phones_port}",
-                "Async": "true", "Timeout": 10000,
-            })  # fmt: skip
-            assert queued.succeeded, queued.headers
+            await originate(ami, f"Local/s@{context}", "AudioSocket", f"{visitor_id},127.0.0.1:{phones_port}")
             gate = None
             async with asyncio.timeout(240):
                 async for event in events:
@@ -222,15 +173,13 @@ def run_visit(tmp_path: Path, dials: list[str], context: str = "portaria") -> tu
 
         gate = asyncio.run(scenario())
     finally:
-        for process in (apoena, asterisk):
-            if process is not None and process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-        log = asterisk.stdout.read().decode(errors="replace") if asterisk.stdout else ""
-        (tmp_path / "asterisk.log").write_text(log)
+        if apoena is not None and apoena.poll() is None:
+            apoena.terminate()
+            try:
+                apoena.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                apoena.kill()
+        log = asterisk.stop()
     assert gate.get("Call"), log[-3000:]
     shown = subprocess.run([sys.executable, "-m", "concierge", "calls", "show", gate["Call"], "--json", "--config", str(config)],
                            capture_output=True, cwd=ROOT, env=env, check=True)  # fmt: skip
