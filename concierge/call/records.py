@@ -48,7 +48,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager, nullcontext, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -65,6 +65,7 @@ from concierge.call.events import (
     VisitorNameHeard,
 )
 from concierge.store.schema import SCHEMA_VERSION, SQLITE_MIGRATIONS
+from concierge.store.search import CallSearch, apartment_key, search_names
 from concierge.store.spool import Spool, Write
 from concierge.store.sql import Connection, DatabaseError, PostgresDatabase, SqliteDatabase, connected, describe_unreachable, open_database
 
@@ -80,6 +81,7 @@ STALE_BEATS = 3  # an owner on another host whose heartbeat is older than this m
 STALE_SLACK_SECONDS = 2.0  # clocks of two hosts differ a little
 RETRY_SECONDS = (1.0, 2.0, 4.0, 8.0, 15.0)  # how long to wait before asking an unreachable server again
 DEFAULT_SPOOL = Path(".apoena/records-spool.db")
+SEARCH_COLUMNS_VERSION = 6  # the schema that keeps calls.apartment and calls.search_names
 MIGRATIONS = SQLITE_MIGRATIONS  # kept under its old name: MIGRATIONS[n] takes a SQLite file from version n to n + 1
 
 RecordsError = DatabaseError  # the call records cannot be reached, opened or understood: one line, exit code 2
@@ -207,6 +209,16 @@ class CallRecord:
 
 
 @dataclass(frozen=True)
+class CallPage:
+    """One page of a search: its calls (without turns), and how many calls match in all."""
+
+    calls: list[CallRecord]
+    total: int
+    offset: int
+    limit: int
+
+
+@dataclass(frozen=True)
 class NameAudio:
     """The visitor's voice saying their name: the whole audio of turn `turn`, s16le mono."""
 
@@ -297,7 +309,9 @@ class CallRecords:
             if isinstance(self.database, SqliteDatabase):
                 self.database.create()
             with connected(self.database) as connection:
-                self.database.migrate(connection)
+                found = self.database.migrate(connection)
+                if 0 < found < SEARCH_COLUMNS_VERSION:
+                    _fill_search_columns(connection)
                 if self.spool is not None and self.spool.pending():
                     delivered = self.spool.drain(lambda writes: self._apply(connection, writes))
                     log.info("call records: %d writes kept in %s while %s was unreachable delivered", delivered, self.spool.path, self.where)
@@ -453,7 +467,11 @@ class CallRecords:
                 reply.dados.model_dump_json(), int(reply.valid_for_action), event.stt_ms, event.brain_ms, event.tts_ms,
                 event.response_ms, int(event.speculative),
             )  # fmt: skip
-            return [(_UPSERT_TURN, turn), ("UPDATE calls SET final_reply = ? WHERE call_id = ?", (reply.model_dump_json(), event.call_id))]
+            searched = (apartment_key(reply.dados.apartment_number), search_names(reply.dados.visitor_name, reply.dados.resident_name))
+            return [
+                (_UPSERT_TURN, turn),
+                ("UPDATE calls SET final_reply = ?, apartment = ?, search_names = ? WHERE call_id = ?", (reply.model_dump_json(), *searched, event.call_id)),
+            ]  # fmt: skip
         if isinstance(event, VisitorNameHeard):
             return [(
                 "INSERT INTO name_audio (call_id, turn, visitor_name, sample_rate, seconds, pcm) VALUES (?, ?, ?, ?, ?, ?)"
@@ -699,28 +717,28 @@ class CallRecords:
     ) -> list[CallRecord]:
         """The latest calls first, optionally only those started at or after `since` (Unix
         seconds), of one outcome (an Outcome value, "live" or "interrupted") and of one condominium (its id)."""
-        if outcome is not None and outcome not in STATUSES:
-            raise ValueError(f"unknown outcome {outcome!r}: use one of {', '.join(STATUSES)}")
-        unended = outcome in (LIVE, INTERRUPTED)
-        where: list[str] = ["1 = 1"]
-        params: list[Any] = []
-        if since is not None:
-            where.append("calls.started_at >= ?")
-            params.append(since)
-        if condominium is not None:
-            where.append("calls.condominium = ?")
-            params.append(condominium)
+        return self.search(CallSearch(limit=limit, since=since, outcome=outcome, condominium=condominium)).calls
+
+    def search(self, search: CallSearch) -> CallPage:
+        """One page of the calls `search` asks for, latest first, and how many there are in all."""
+        if search.outcome is not None and search.outcome not in STATUSES:
+            raise ValueError(f"unknown outcome {search.outcome!r}: use one of {', '.join(STATUSES)}")
+        unended = search.outcome in (LIVE, INTERRUPTED)
+        where, params = (replace(search, outcome=None) if unended else search).where()
         if unended:
-            where.append("calls.outcome IS NULL")  # live or interrupted: told apart below, by the owner
-        elif outcome is not None:
-            where.append("calls.outcome = ?")
-            params.append(outcome)
-        sql = f"SELECT {_CALL_COLUMNS} FROM {_CALLS} WHERE {' AND '.join(where)} ORDER BY calls.started_at DESC"
+            where += " AND calls.outcome IS NULL"  # live or interrupted: told apart below, by the owner
+        sql = f"SELECT {_CALL_COLUMNS} FROM {_CALLS} WHERE {where} ORDER BY calls.started_at DESC, calls.call_id"
         with self._reading() as connection:
-            rows = connection.execute(sql if unended else f"{sql} LIMIT ?", params if unended else [*params, limit]).fetchall()
-            now = time.time()
-            calls = [call for call in (_summary(row, now) for row in rows) if outcome is None or call[0] == outcome]
-            return _with_turn_figures(connection, calls[:limit])
+            if unended:  # few: the open calls, read whole and told apart here
+                now = time.time()
+                calls = [call for call in (_summary(row, now) for row in connection.execute(sql, params).fetchall()) if call[0] == search.outcome]
+                total, calls = len(calls), calls[search.offset : search.offset + search.limit]
+            else:
+                total = connection.execute(f"SELECT COUNT(*) FROM {_CALLS} WHERE {where}", params).fetchone()[0]
+                rows = connection.execute(f"{sql} LIMIT ? OFFSET ?", [*params, search.limit, search.offset]).fetchall()
+                now = time.time()
+                calls = [_summary(row, now) for row in rows]
+            return CallPage(_with_turn_figures(connection, calls), total, search.offset, search.limit)
 
     def get(self, call_id: str) -> CallRecord | None:
         """One call with all its turns, or None."""
@@ -766,24 +784,30 @@ class CallRecords:
             calls = [call for call in (_summary(row, now) for row in rows) if call[0] == LIVE]
             return _with_turn_figures(connection, calls)
 
-    def stats(self, since: float | None = None) -> dict[str, int]:
-        """How many calls ended each way (plus "live" and "interrupted"), since `since` if given."""
+    def stats(self, since: float | None = None, condominium: str | None = None) -> dict[str, int]:
+        """How many calls ended each way (plus "live" and "interrupted"), since `since` and of one condominium if given."""
         counts = dict.fromkeys(STATUSES, 0)
-        start = since if since is not None else 0.0
+        where = "calls.started_at >= ?" + (" AND calls.condominium = ?" if condominium else "")
+        params = (since if since is not None else 0.0, *((condominium,) if condominium else ()))
         with self._reading() as connection:
             for outcome, count in connection.execute(
-                "SELECT outcome, COUNT(*) FROM calls WHERE started_at >= ? AND outcome IS NOT NULL GROUP BY outcome", (start,)
+                f"SELECT outcome, COUNT(*) FROM calls WHERE {where} AND outcome IS NOT NULL GROUP BY outcome", params
             ).fetchall():
                 counts[outcome] = count
             open_calls = connection.execute(
                 f"SELECT {_OWNER_COLUMNS} FROM calls LEFT JOIN owners ON owners.owner = calls.owner"
-                " WHERE calls.started_at >= ? AND calls.outcome IS NULL",
-                (start,),
+                f" WHERE {where} AND calls.outcome IS NULL",
+                params,
             ).fetchall()
         now = time.time()
         for owner, beat, every, stopped in open_calls:
             counts[LIVE if _is_running(owner, beat, every, stopped, now) else INTERRUPTED] += 1
         return counts
+
+    def condominiums(self) -> list[str]:
+        """The ids of the condominiums that have calls recorded, sorted."""
+        with self._reading() as connection:
+            return [row[0] for row in connection.execute("SELECT DISTINCT condominium FROM calls ORDER BY condominium").fetchall()]
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
@@ -859,6 +883,17 @@ def _with_turn_figures(connection: Connection, calls: list[tuple[str, dict[str, 
     ]
 
 
+def _fill_search_columns(connection: Connection) -> None:
+    """Calls recorded before schema 6 get their apartment and folded names from their last reply."""
+    rows = connection.execute("SELECT call_id, final_reply FROM calls WHERE final_reply IS NOT NULL").fetchall()
+    filled = []
+    for call_id, final in rows:
+        dados = json.loads(final).get("dados") or {}
+        filled.append((apartment_key(dados.get("apartment_number")), search_names(dados.get("visitor_name"), dados.get("resident_name")), call_id))
+    with connection.transaction():
+        connection.executemany("UPDATE calls SET apartment = ?, search_names = ? WHERE call_id = ?", filled)
+
+
 def _full_visit(connection: Connection, call_id: str) -> dict[str, Any] | None:
     row = connection.execute(f"SELECT {_VISIT_COLUMNS} FROM visits WHERE call_id = ?", (call_id,)).fetchone()
     if row is None:
@@ -920,6 +955,6 @@ def _iso(seconds: float) -> str:
 
 
 __all__ = [
-    "INTERRUPTED", "LIVE", "SCHEMA_VERSION", "STATUSES", "STOPPED_MID_CALL", "CallRecord", "CallRecords", "NameAudio",
+    "INTERRUPTED", "LIVE", "SCHEMA_VERSION", "STATUSES", "STOPPED_MID_CALL", "CallPage", "CallRecord", "CallRecords", "CallSearch", "NameAudio",
     "RecordsError", "TurnRecord",
 ]  # fmt: skip

@@ -10,7 +10,9 @@ Version 1: calls and turns. 2: the `no_input` outcome, the visitor's name audio.
 the resident's turns. 4: the processes that write calls (`owners`), with a heartbeat, so another
 node can tell a live call from one whose server died, and when it died. 5: each call's
 condominium (calls recorded before it were the one condominium's: `default`), indexed for the
-per-condominium views.
+per-condominium views. 6: what the page's search looks for, kept beside each call as its last reply
+left it: the apartment, and the visitor's and resident's names folded for search (lowercase, no
+accents), so both databases search alike; the caller fills in the calls recorded before it.
 """
 
 from __future__ import annotations
@@ -91,6 +93,9 @@ _RESIDENT_TURNS = """CREATE TABLE resident_turns (
 )"""
 _CONDOMINIUM = "ALTER TABLE calls ADD COLUMN condominium TEXT NOT NULL DEFAULT 'default'"  # its id (config condominiums)
 _CALLS_BY_CONDOMINIUM = "CREATE INDEX calls_by_condominium ON calls (condominium, started_at)"
+_APARTMENT = "ALTER TABLE calls ADD COLUMN apartment TEXT NOT NULL DEFAULT ''"  # the last reply's apartment_number
+_SEARCH_NAMES = "ALTER TABLE calls ADD COLUMN search_names TEXT NOT NULL DEFAULT ''"  # visitor and resident, folded, one a line
+_CALLS_BY_APARTMENT = "CREATE INDEX calls_by_apartment ON calls (apartment, started_at)"
 _OWNERS = """CREATE TABLE owners (
     owner        TEXT PRIMARY KEY,          -- host:pid:instance, as in calls.owner
     node         TEXT NOT NULL,             -- the node's name, shown beside its calls
@@ -130,6 +135,7 @@ SQLITE_MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (_VISITS, _RESIDENT_TURNS),
     (_OWNERS,),
     (_CONDOMINIUM, _CALLS_BY_CONDOMINIUM),
+    (_APARTMENT, _SEARCH_NAMES, _CALLS_BY_APARTMENT),
 )
 
 POSTGRES_MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -142,6 +148,7 @@ POSTGRES_MIGRATIONS: tuple[tuple[str, ...], ...] = (
     tuple(map(postgres_ddl, (_VISITS, _RESIDENT_TURNS))),
     (postgres_ddl(_OWNERS),),
     (_CONDOMINIUM, _CALLS_BY_CONDOMINIUM),
+    (_APARTMENT, _SEARCH_NAMES, _CALLS_BY_APARTMENT),
 )
 
 SCHEMA_VERSION = len(SQLITE_MIGRATIONS)

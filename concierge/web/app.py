@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import html
 import io
+import math
 import re
 import wave
 from datetime import datetime, timezone
@@ -28,13 +29,16 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, PlainT
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from concierge.call.records import STATUSES, CallRecords, RecordsError
+from concierge.call.records import STATUSES, CallRecords, CallSearch, RecordsError
+from concierge.call.visit import DECISIONS
 from concierge.web.live import LiveCalls
 from concierge.web.metrics import CONTENT_TYPE, CallMetrics
 
 STATIC = Path(__file__).resolve().parent / "static"
 ASSETS = {"monitor.js": "text/javascript; charset=utf-8", "monitor.css": "text/css; charset=utf-8", "swap.js": "text/javascript; charset=utf-8"}
 MAX_LIMIT = 500
+MAX_OFFSET = 1_000_000
+MAX_SEARCH_TEXT = 80
 CALL_ID = re.compile(r"^[0-9a-fA-F-]{1,64}$")
 CONDOMINIUM_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 PAGE_PATHS = re.compile(r"^/(calls/[^/]+)?$")
@@ -69,11 +73,18 @@ def create_app(records: CallRecords, live: LiveCalls, metrics: CallMetrics, toke
 
     async def api_calls(request: Request) -> Response:
         try:
-            limit, since, outcome, condominium = _call_filters(request.query_params)
+            search = _call_search(request.query_params)
         except ValueError as error:
             return _error(400, str(error))
-        calls = await asyncio.to_thread(records.recent, limit, since, outcome, condominium)
-        return JSONResponse({"calls": [call.as_json(with_turns=False) for call in calls]})
+        found = await asyncio.to_thread(records.search, search)
+        return JSONResponse(
+            {"calls": [call.as_json(with_turns=False) for call in found.calls], "total": found.total, "offset": found.offset, "limit": found.limit}
+        )
+
+    async def api_condominiums(request: Request) -> Response:
+        """The condominiums the page may filter by: those with calls recorded or live."""
+        recorded = await asyncio.to_thread(records.condominiums)
+        return JSONResponse({"condominiums": sorted({*recorded, *(call.get("condominium", "default") for call in live.snapshot())})})
 
     async def api_call(request: Request) -> Response:
         call_id = request.path_params["call_id"]
@@ -106,13 +117,15 @@ def create_app(records: CallRecords, live: LiveCalls, metrics: CallMetrics, toke
 
     async def api_stats(request: Request) -> Response:
         try:
-            since = _since(request.query_params.get("since"))
+            since = _since(request.query_params.get("since"), "since")
+            condominium = _condominium(request.query_params)
         except ValueError as error:
             return _error(400, str(error))
-        counts = await asyncio.to_thread(records.stats, since)
-        return JSONResponse(
-            {"since": None if since is None else _iso(since), "calls": counts, "active_here": len(live), "waiting_on_resident": live.waiting_on_resident()}
-        )
+        counts = await asyncio.to_thread(records.stats, since, condominium)
+        return JSONResponse({
+            "since": None if since is None else _iso(since), "condominium": condominium, "calls": counts,
+            "active_here": live.count_here(condominium), "waiting_on_resident": live.waiting_on_resident(condominium),
+        })  # fmt: skip
 
     async def prometheus(request: Request) -> Response:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE)
@@ -128,6 +141,7 @@ def create_app(records: CallRecords, live: LiveCalls, metrics: CallMetrics, toke
             Route("/api/calls/{call_id}/name.wav", api_name_audio),
             Route("/api/visits/{call_id}", api_visit),
             Route("/api/stats", api_stats),
+            Route("/api/condominiums", api_condominiums),
             Route("/metrics", prometheus),
         ],
         exception_handlers={404: _not_found, 405: _not_allowed, RecordsError: _records_unavailable},
@@ -225,32 +239,53 @@ class _SecurityHeaders:
         await self.app(scope, receive, send_with_headers if scope["type"] == "http" else send)
 
 
-def _call_filters(query: QueryParams) -> tuple[int, float | None, str | None, str | None]:
-    """(limit, since, outcome, condominium) from /api/calls' query; ValueError with a message for a bad one."""
-    text = query.get("limit", "20")
-    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+def _call_search(query: QueryParams) -> CallSearch:
+    """The search /api/calls' query asks for; ValueError with a message for a bad filter."""
+    limit, offset = query.get("limit", "20"), query.get("offset", "0")
+    if not limit.isdigit() or not 1 <= int(limit) <= MAX_LIMIT:
         raise ValueError(f"limit must be a whole number from 1 to {MAX_LIMIT}")
+    if not offset.isdigit() or int(offset) > MAX_OFFSET:
+        raise ValueError(f"offset must be a whole number from 0 to {MAX_OFFSET}")
     outcome = query.get("outcome") or None
     if outcome is not None and outcome not in STATUSES:
         raise ValueError(f"outcome must be one of: {', '.join(STATUSES)}")
+    decision = query.get("decision") or None
+    if decision is not None and decision not in DECISIONS:
+        raise ValueError(f"decision must be one of: {', '.join(DECISIONS)}")
+    apartment, name = (query.get(key, "").strip() or None for key in ("apartment", "name"))
+    for key, text in (("apartment", apartment), ("name", name)):
+        if text is not None and len(text) > MAX_SEARCH_TEXT:
+            raise ValueError(f"{key} must be at most {MAX_SEARCH_TEXT} characters")
+    since, until = _since(query.get("since"), "since"), _since(query.get("until"), "until")
+    return CallSearch(
+        limit=int(limit), offset=int(offset), since=since, until=until, outcome=outcome, condominium=_condominium(query),
+        apartment=apartment, name=name, decision=decision,
+    )  # fmt: skip
+
+
+def _condominium(query: QueryParams) -> str | None:
     condominium = query.get("condominium") or None
     if condominium is not None and not CONDOMINIUM_ID.fullmatch(condominium):
         raise ValueError("condominium must be a condominium's id, like 'jardins' (lowercase letters, digits, - and _)")
-    return int(text), _since(query.get("since")), outcome, condominium
+    return condominium
 
 
-def _since(text: str | None) -> float | None:
+def _since(text: str | None, key: str) -> float | None:
     """Unix seconds, or an ISO 8601 date/time (UTC unless it says otherwise)."""
     if not text:
         return None
     try:
-        return float(text)
+        seconds = float(text)
     except ValueError:
         pass
+    else:
+        if not math.isfinite(seconds):
+            raise ValueError(f"{key} must be a finite number of Unix seconds")
+        return seconds
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError("since must be Unix seconds or an ISO 8601 date/time, e.g. 2026-11-01T08:00:00-03:00") from None
+        raise ValueError(f"{key} must be Unix seconds or an ISO 8601 date/time, e.g. 2026-11-01T08:00:00-03:00") from None
     return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
 
 

@@ -33,6 +33,8 @@ class LiveCall:
     last_response_ms: float | None = None
     lines: deque[dict[str, str]] = field(default_factory=lambda: deque(maxlen=MAX_LINES_PER_CALL))
     visit: dict[str, Any] | None = None  # waiting on a resident: status (calling, ringing, answered, decided), dialing, decision
+    slots: dict[str, Any] | None = None  # the last reply's dados: intent_type, visitor_name, apartment_number, resident_name
+    valid_for_action: bool = False  # the last reply's: the facts check out against the directory
 
     def add_line(self, role: str, text: str) -> None:
         self.lines.append({"role": role, "text": text, "at": _iso(time.time())})
@@ -49,6 +51,8 @@ class LiveCall:
             "last_response_ms": None if self.last_response_ms is None else round(self.last_response_ms, 1),
             "lines": list(self.lines),
             "visit": self.visit,
+            "slots": self.slots,
+            "valid_for_action": self.valid_for_action,
         }
 
 
@@ -65,6 +69,10 @@ class LiveCalls:
     def __len__(self) -> int:
         """Calls in progress on this node."""
         return len(self._calls)
+
+    def count_here(self, condominium: str | None = None) -> int:
+        """Calls in progress on this node, of one condominium if given."""
+        return sum(1 for call in self._calls.values() if condominium is None or call.condominium == condominium)
 
     def observer(self, event: CallEvent) -> None:
         if isinstance(event, CallStarted):
@@ -91,6 +99,8 @@ class LiveCalls:
             call.last_response_ms = event.response_ms
             call.add_line("visitor", event.transcript)
             call.add_line("concierge", event.reply.mensagem)
+            call.slots = event.reply.dados.model_dump(mode="json")
+            call.valid_for_action = event.reply.valid_for_action
         elif isinstance(event, TurnFailed):
             call.add_line("system", f"error: {event.error}")
         elif isinstance(event, VisitStarted):
@@ -123,9 +133,12 @@ class LiveCalls:
         calls = self.board.entries() if self.board is not None else [call.as_json() for call in self._calls.values()]
         return sorted(calls, key=lambda call: call["started_at"])
 
-    def waiting_on_resident(self) -> int:
-        """Calls whose visit waits on a resident's decision (of the whole central, with a board)."""
-        return sum(1 for call in self.snapshot() if call["visit"] is not None and call["visit"]["status"] != "decided")
+    def waiting_on_resident(self, condominium: str | None = None) -> int:
+        """Calls whose visit waits on a resident's decision (of the whole central, with a board; of one condominium if given)."""
+        return sum(
+            1 for call in self.snapshot()
+            if call["visit"] is not None and call["visit"]["status"] != "decided" and condominium in (None, call.get("condominium", "default"))
+        )  # fmt: skip
 
     def get(self, call_id: str) -> dict[str, Any] | None:
         if self.board is not None:

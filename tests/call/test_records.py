@@ -401,7 +401,7 @@ def test_a_version_1_database_is_migrated_keeping_every_call_and_turn(tmp_path):
     version_1_database(path)
     with CallRecords(path) as migrated:
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (5,)
+            assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (6,)
             assert db.execute("PRAGMA foreign_key_check").fetchall() == []
             assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         old = migrated.get("aaaa")

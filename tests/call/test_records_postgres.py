@@ -202,6 +202,7 @@ def test_sqlite_and_postgres_have_the_same_schema_at_every_version(postgres_url,
         "calls_by_start": (["started_at"], None),
         "calls_open": (["started_at"], "ended_at is null"),
         "calls_by_condominium": (["condominium", "started_at"], None),
+        "calls_by_apartment": (["apartment", "started_at"], None),
     }
     assert ("call_id->calls.call_id", "CASCADE") in sqlite["turns"]["foreign"]
 
@@ -507,7 +508,7 @@ def test_a_version_4_schema_is_upgraded_with_every_old_call_in_the_default_condo
             db.execute("INSERT INTO apoena_schema VALUES (4)")
             db.execute(insert.replace("?", "%s"), old)
     with CallRecords(location, spool=tmp_path / "spool.db") as migrated:
-        assert SCHEMA_VERSION == 5
+        assert SCHEMA_VERSION == 6
         assert migrated.get("aaaa").condominium == "default" and migrated.get("aaaa").reason == "too long"
         migrated.observer(CallStarted("bbbb", "bbbb", at=time.time(), condominium="jardins"))
         migrated.observer(CallEnded("bbbb", Outcome.CALLER_HUNG_UP, "caller went away"))
@@ -516,4 +517,4 @@ def test_a_version_4_schema_is_upgraded_with_every_old_call_in_the_default_condo
         assert [c.call_id for c in migrated.recent(condominium="default")] == ["aaaa"]
     with CallRecords(location, spool=tmp_path / "spool.db") as again, closing(again.database.connect()) as db:
         version = db.execute("PRAGMA user_version" if database == "sqlite" else "SELECT version FROM apoena_schema").fetchone()
-    assert version == (5,)
+    assert version == (6,)
