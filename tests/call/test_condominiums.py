@@ -409,16 +409,13 @@ def test_apoena_serve_greets_each_condominium_as_its_own_and_labels_its_metrics(
 
 def test_the_page_filters_by_condominium_in_a_real_browser(tmp_path):
     """/?condominium=ID shows that condominium's live and recent calls only, and a way back to all of them."""
-    from pathlib import Path
-
-    playwright_api = pytest.importorskip("playwright.async_api", reason="Playwright for Python is not installed")
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("Debian chromium is not installed (/usr/bin/chromium)")
     from concierge.web.app import create_app
     from concierge.web.live import LiveCalls
     from concierge.web.server import WebServer
 
-    from ..web.test_page import CHROMIUM, CHROMIUM_ARGS
+    from ..web.browser import chromium_page, skip_without_chromium
+
+    skip_without_chromium()
 
     records = CallRecords(tmp_path / "calls.db", "rules")
     live = LiveCalls("Olá")
@@ -437,9 +434,7 @@ def test_the_page_filters_by_condominium_in_a_real_browser(tmp_path):
         await web.start()
         seen: dict = {}
         try:
-            async with playwright_api.async_playwright() as playwright:
-                browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-                page = await browser.new_page()
+            async with chromium_page() as page:
                 await page.goto(f"{web.url}?condominium=aurora")
                 await page.wait_for_selector("#recent tbody tr")
                 await page.wait_for_selector("#live article")
@@ -453,7 +448,6 @@ def test_the_page_filters_by_condominium_in_a_real_browser(tmp_path):
                 await page.locator(f'#recent tr[data-call-id="{ids["jardins"]}"]').wait_for()
                 seen["followed"] = await page.locator("#recent tbody tr").evaluate_all("rows => rows.map(r => r.dataset.callId)")
                 seen["url"] = page.url
-                await browser.close()
         finally:
             await web.close()
         return seen
@@ -463,7 +457,7 @@ def test_the_page_filters_by_condominium_in_a_real_browser(tmp_path):
     finally:
         records.close()
     assert seen["recent"] == [ids["aurora"]] and seen["live"] == [live_ids["aurora"]]
-    assert "aurora" in seen["filter"] and "all condominiums" in seen["filter"]
+    assert "aurora" in seen["filter"] and "todos os condomínios" in seen["filter"]
     assert sorted(seen["all"]) == ["aurora", "jardins"], "all condominiums again, each call with its condominium"
     assert seen["followed"] == [ids["jardins"]] and seen["url"].endswith("/?condominium=jardins")
 

@@ -4,9 +4,6 @@ its state and conversation id, and its transcript lines appear without reloading
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
-
-import pytest
 
 from concierge.audiosocket.client import AudioSocketClient
 from concierge.audiosocket.protocol import Hangup
@@ -19,16 +16,14 @@ from concierge.web.metrics import CallMetrics
 from concierge.web.server import WebServer
 
 from ..call.helpers import ROOT, ScriptedTranscriber, fixture_turns, make_services, pace
+from .browser import chromium_page, needs_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
 ARTIFACTS = ROOT / "test-artifacts"
 TOKEN = "browser-test-token-0123456789abcdef"
 HOSTILE = '<img src=x onerror="window.__xss=1">[música]'
 TEXTS = [f"Boa tarde, tenho uma entrega dos Correios para a Joana Prado. {HOSTILE}", "Meu nome é Carlos Pereira."]
 
-playwright_api = pytest.importorskip("playwright.async_api", reason="Playwright for Python is not installed (pip install -e '.[dev]')")
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed (/usr/bin/chromium): apt-get install chromium")
+pytestmark = needs_chromium
 
 
 async def call_until_hung_up(client: AudioSocketClient, pcm: bytes, patience_seconds: float = 10.0) -> None:
@@ -69,9 +64,7 @@ def test_page_shows_a_live_call_and_its_transcript_without_reloading(directory, 
         await web.start()
         seen: dict = {}
         try:
-            async with playwright_api.async_playwright() as playwright:
-                browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-                page = await browser.new_page(viewport={"width": 1280, "height": 960})
+            async with chromium_page() as page:
                 await page.goto(f"{web.url}?token={TOKEN}")
                 await page.wait_for_selector("#live-empty:visible")
                 await page.evaluate("window.__sameDocument = true")
@@ -95,7 +88,7 @@ def test_page_shows_a_live_call_and_its_transcript_without_reloading(directory, 
 
                 await asyncio.wait_for(calling, 60)
                 await card.wait_for(state="detached", timeout=10_000)
-                row = page.locator(f'#recent tr[data-call-id="{call_id}"]', has_text="completed")
+                row = page.locator(f'#recent tr[data-call-id="{call_id}"]', has_text="concluída")
                 await row.wait_for(timeout=10_000)
                 seen["row"] = await row.inner_text()
                 seen["same_document"] = await page.evaluate("window.__sameDocument === true")
@@ -107,7 +100,6 @@ def test_page_shows_a_live_call_and_its_transcript_without_reloading(directory, 
                 seen["detail_turns"] = await page.locator("#detail-turns tbody tr").count()
                 seen["detail_text"] = await page.locator("#detail").inner_text()
                 await page.screenshot(path=str(ARTIFACTS / "monitor-call.png"), full_page=True)
-                await browser.close()
         finally:
             await web.close()
             await audiosocket.close(2)
@@ -128,7 +120,7 @@ def test_page_shows_a_live_call_and_its_transcript_without_reloading(directory, 
     assert seen["first_lines"][2][1], "the concierge's reply is shown"
     assert seen["same_document"], "the transcript updated in place: the page was never reloaded"
     assert seen["xss"] is None and seen["injected_images"] == 0, "transcripts are shown as text, never as HTML"
-    assert "completed" in seen["row"]
+    assert "concluída" in seen["row"], "pt-BR by default"
     assert seen["detail_turns"] == 2 and "Carlos Pereira" in seen["detail_text"] and HOSTILE in seen["detail_text"]
 
 
@@ -154,9 +146,7 @@ def test_page_shows_a_visit_waiting_on_the_resident_live_then_the_decision(direc
                 web = WebServer(create_app(records, live, metrics, TOKEN), "127.0.0.1", 0, TOKEN)
                 await web.start()
                 try:
-                    async with playwright_api.async_playwright() as playwright:
-                        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-                        page = await browser.new_page(viewport={"width": 1280, "height": 960})
+                    async with chromium_page() as page:
                         await page.goto(f"{web.url}?token={TOKEN}")
                         await page.wait_for_selector("#live-empty:visible")
                         client = await AudioSocketClient.connect("127.0.0.1", audiosocket.port)
@@ -176,7 +166,6 @@ def test_page_shows_a_visit_waiting_on_the_resident_live_then_the_decision(direc
                         await page.wait_for_selector("#detail-resident tbody tr")
                         seen["visit"] = await page.locator("#detail-visit").inner_text()
                         seen["resident_turn"] = await page.locator("#detail-resident tbody tr").inner_text()
-                        await browser.close()
                 finally:
                     await web.close()
         return seen
@@ -185,9 +174,9 @@ def test_page_shows_a_visit_waiting_on_the_resident_live_then_the_decision(direc
         seen = asyncio.run(scenario())
     finally:
         records.close()
-    assert "waiting on a resident" in seen["ringing"] and "PJSIP/ap104" in seen["ringing"]
-    assert "1 waiting on a resident" in seen["waiting_note"]
-    assert seen["state"] == "waiting on the resident", "the card's state says who is being waited for, not 'thinking'"
-    assert "authorized" in seen["visit"] and "Joana Prado" in seen["visit"] and "keypad" in seen["visit"]
+    assert "aguardando o morador" in seen["ringing"] and "PJSIP/ap104" in seen["ringing"]
+    assert "1 aguardando o morador" in seen["waiting_note"]
+    assert seen["state"] == "aguardando o morador", "the card's state says who is being waited for, not 'pensando'"
+    assert "autorizada" in seen["visit"] and "Joana Prado" in seen["visit"] and "keypad" in seen["visit"]
     assert "channel_variable" in seen["visit"] or "gate" in seen["visit"]
     assert "keypad" in seen["resident_turn"] and "authorize" in seen["resident_turn"]

@@ -21,9 +21,9 @@ from concierge.web.live import LiveCalls
 from concierge.web.metrics import CallMetrics
 from concierge.web.server import WebServer
 
+from .browser import chromium_page, needs_chromium
+
 TOKEN = "cookie-test-token-0123456789abcdef"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
 
 
 @asynccontextmanager
@@ -120,20 +120,17 @@ def test_a_token_over_plain_http_beyond_loopback_is_warned_about_once(tmp_path, 
         assert lines == []
 
 
-playwright_api = pytest.importorskip("playwright.async_api", reason="Playwright for Python is not installed (pip install -e '.[dev]')")
-chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed (/usr/bin/chromium): apt-get install chromium")
+chromium = needs_chromium
 
 
 @chromium
 def test_in_chromium_the_token_leaves_the_address_bar_links_and_script(tmp_path):
     async def scenario() -> dict:
         seen: dict = {}
-        async with page_server(tmp_path) as web, playwright_api.async_playwright() as playwright:
-            browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            context = await browser.new_context()
-            page = await context.new_page()
+        async with page_server(tmp_path) as web, chromium_page() as page:
+            context = page.context
             await page.goto(f"{web.url}?token={TOKEN}")
-            await page.locator("#connection", has_text=re.compile(r"^updated")).wait_for(timeout=15_000)
+            await page.locator("#connection", has_text=re.compile(r"^atualizado")).wait_for(timeout=15_000)
             seen["url"] = page.url
             seen["script_cookie"] = await page.evaluate("document.cookie")
             seen["storage"] = await page.evaluate("JSON.stringify({...sessionStorage, ...localStorage})")
@@ -144,7 +141,6 @@ def test_in_chromium_the_token_leaves_the_address_bar_links_and_script(tmp_path)
             await page.goto(f"{web.url}calls/0000dead")  # no token: the cookie opens the call page
             await page.locator("#detail-missing").wait_for(timeout=15_000)
             seen["detail"] = await page.locator("body").inner_text()
-            await browser.close()
         return seen
 
     seen = asyncio.run(scenario())
@@ -154,7 +150,7 @@ def test_in_chromium_the_token_leaves_the_address_bar_links_and_script(tmp_path)
     assert seen["hrefs"] and not any("token" in href for href in seen["hrefs"])
     (cookie,) = seen["cookies"]
     assert (cookie["name"], cookie["httpOnly"], cookie["sameSite"], cookie["value"] != TOKEN) == (SESSION_COOKIE, True, "Strict", True)
-    assert "access token needed" not in seen["detail"]
+    assert "token de acesso" not in seen["detail"] and "Nenhuma chamada 0000dead registrada." in seen["detail"]
 
 
 @chromium
@@ -163,18 +159,15 @@ def test_in_chromium_a_link_from_another_site_still_gets_in(tmp_path):
     the operator who clicks the page's link in a chat or an e-mail must still see the page."""
 
     async def scenario() -> dict:
-        async with page_server(tmp_path) as web, playwright_api.async_playwright() as playwright:
-            browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            page = await browser.new_page()
+        async with page_server(tmp_path) as web, chromium_page() as page:
             link = f'<a id="go" href="{web.url}?token={TOKEN}">Apoena</a>'
             await page.route("http://portal.example/", lambda route: route.fulfill(body=link, content_type="text/html"))
             await page.goto("http://portal.example/")
             await page.click("#go")
-            await page.locator("#connection", has_text=re.compile(r"^(updated|offline)")).wait_for(timeout=15_000)
+            await page.locator("#connection", has_text=re.compile(r"^(atualizado|sem conexão)")).wait_for(timeout=15_000)
             seen = {"url": page.url, "connection": await page.locator("#connection").inner_text()}
-            await browser.close()
         return seen
 
     seen = asyncio.run(scenario())
     assert "token" not in seen["url"]
-    assert seen["connection"].startswith("updated"), seen["connection"]
+    assert seen["connection"].startswith("atualizado"), seen["connection"]
