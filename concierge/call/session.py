@@ -214,7 +214,7 @@ class CallSession:
     def _out_of_audio_time(self) -> None:
         """The caller has sent more audio than a call may last: end it as a time-out (goodbye, hangup)
         now, whatever the wall clock says — a peer that sends faster than real time gets there first."""
-        self._time_up = f"{TIME_UP}: {self.connection.audio_seconds:.0f} s of the caller's audio received"
+        self._time_up = f"{TIME_UP}: more than {self._audio_limit:.0f} s of the caller's audio received"
         log.warning("call %s: %s", self.call_id, self._time_up)
         if self._deadline is not None:
             self._deadline.reschedule(asyncio.get_running_loop().time())
