@@ -69,7 +69,12 @@ def create_app(records: CallRecords, live: LiveCalls, metrics: CallMetrics, toke
         return FileResponse(STATIC / name, media_type=ASSETS[name])
 
     async def api_live(request: Request) -> Response:
-        return JSONResponse({"calls": live.snapshot()})
+        try:
+            condominium = _condominium(request.query_params)
+        except ValueError as error:
+            return _error(400, str(error))
+        calls = live.snapshot()
+        return JSONResponse({"calls": [call for call in calls if condominium in (None, call.get("condominium", "default"))]})
 
     async def api_calls(request: Request) -> Response:
         try:

@@ -192,3 +192,36 @@ def test_calls_recorded_before_the_search_columns_are_found_after_the_upgrade(tm
 def test_folding_and_apartment_keys():
     assert fold("  Otávio   REIS ") == "otavio reis" and fold("Conceição") == "conceicao"
     assert apartment_key("Apto. 104-b") == "104B" and apartment_key("ap 604") == "604" and apartment_key(None) == ""
+
+
+def test_live_calls_and_their_counts_filter_by_condominium(tmp_path):
+    from concierge.call.resident import VisitFacts
+    from concierge.call.visit import VisitStarted
+
+    live = LiveCalls("Olá", node="node-a")
+    for call_id, condominium in (("j1", "jardins"), ("j2", "jardins"), ("a1", "aurora")):
+        live.observer(CallStarted(call_id, call_id, condominium=condominium))
+    live.observer(VisitStarted("j2", "leg", VisitFacts(Intent.VISITA, "Carlos", "Joana Prado", "104"), ("PJSIP/ap104",)))
+    with CallRecords(tmp_path / "calls.db", "rules") as records:
+        client = TestClient(create_app(records, live, CallMetrics()), base_url="http://127.0.0.1:8080")
+        assert [c["call_id"] for c in client.get("/api/live", params={"condominium": "jardins"}).json()["calls"]] == ["j1", "j2"]
+        assert len(client.get("/api/live").json()["calls"]) == 3
+        assert client.get("/api/live", params={"condominium": "../x"}).status_code == 400
+        jardins = client.get("/api/stats", params={"condominium": "jardins"}).json()
+        aurora = client.get("/api/stats", params={"condominium": "aurora"}).json()
+        everyone = client.get("/api/stats").json()
+        assert (jardins["active_here"], jardins["waiting_on_resident"]) == (2, 1)
+        assert (aurora["active_here"], aurora["waiting_on_resident"]) == (1, 0)
+        assert (everyone["active_here"], everyone["waiting_on_resident"]) == (3, 1)
+        client.close()
+
+
+def test_a_live_call_carries_the_slots_and_validity_of_its_last_reply():
+    live = LiveCalls("Olá")
+    live.observer(CallStarted("c1", "c1"))
+    (call,) = live.snapshot()
+    assert (call["slots"], call["valid_for_action"]) == (None, False)
+    live.observer(Turn("c1", 1, "speech", "fala", slots_reply("Carlos", "604", "Otávio Reis"), 300, 1, 50, 700.0))
+    (call,) = live.snapshot()
+    assert call["slots"] == {"intent_type": "visita", "visitor_name": "Carlos", "apartment_number": "604", "resident_name": "Otávio Reis"}
+    assert call["valid_for_action"] is True

@@ -422,7 +422,8 @@ function callDetails(call) {
 }
 
 async function refreshLive() {
-  const calls = (await api("/api/live")).calls.filter((call) => !CONDOMINIUM || call.condominium === CONDOMINIUM);
+  const only = CONDOMINIUM ? `?condominium=${encodeURIComponent(CONDOMINIUM)}` : "";
+  const { calls } = await api(`/api/live${only}`);
   const box = document.getElementById("live");
   const ids = new Set(calls.map((call) => call.call_id));
   let ended = false;
@@ -544,6 +545,10 @@ async function refreshRecent() {
       el("div", { class: `stat outcome-${OUTCOME_KEYS.includes(outcome) ? outcome : "unknown"}`, dataset: { outcome } },
         el("span", { class: "number" }, count), el("span", { class: "label" }, T.outcomes[outcome] || outcome))));
   const { calls, total, offset } = found;
+  if (!calls.length && total > 0 && search.page > 1) {  // fewer calls than the page asked for (a purge, a narrower search)
+    search.page = Math.ceil(total / PAGE_SIZE);
+    return refreshRecent();
+  }
   search.total = total;
   document.querySelector("#recent tbody").replaceChildren(...calls.map((call) =>
     el("tr", { dataset: { callId: call.call_id } },
