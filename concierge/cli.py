@@ -119,6 +119,11 @@ def calls(
     ] = None,
     limit: Annotated[int, typer.Option(help="Show at most this many calls.")] = 20,
     condominium: Annotated[Optional[str], typer.Option(help="Only calls of this condominium (its id in config.json; 'default' for the top-level one).")] = None,
+    until: Annotated[Optional[str], typer.Option(help="Only calls that started before a date (2026-11-02) or an age ago (24h).")] = None,
+    apartment: Annotated[Optional[str], typer.Option(help="Only calls about this apartment (104, 'ap 104').")] = None,
+    name: Annotated[Optional[str], typer.Option(help="Only calls whose visitor or resident name contains this (accents and case ignored).")] = None,
+    decision: Annotated[Optional[str], typer.Option(help="Only visits the resident decided so: authorized, denied, no_answer, …")] = None,
+    offset: Annotated[int, typer.Option(help="Skip this many matching calls (the next page).")] = 0,
     json_output: JsonOption = False,
     config: ConfigOption = None,
     db: DbOption = None,
@@ -126,9 +131,10 @@ def calls(
     """List the latest recorded calls, newest first."""
     if context.invoked_subcommand is not None:
         return
-    from concierge.apps.calls import run_list
+    from concierge.apps.calls import CallFilters, run_list
 
-    raise typer.Exit(run_list(config, db, since, outcome, limit, json_output, condominium))
+    filters = CallFilters(until=until, apartment=apartment, name=name, decision=decision, offset=offset)
+    raise typer.Exit(run_list(config, db, since, outcome, limit, json_output, condominium, filters))
 
 
 @calls_app.command("show")

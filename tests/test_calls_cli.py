@@ -89,7 +89,29 @@ def test_list_as_json_filters_by_outcome_time_and_limit(config, calls):
     assert len(listed(run(["calls", "--json", "--since", "2000-01-01", "--limit", "1", "--config", str(config)]))) == 1
 
 
-@pytest.mark.parametrize("args, expected", [(["--since", "yesterday"], "--since"), (["--outcome", "exploded"], "--outcome")])
+def test_list_searches_like_the_page_by_apartment_name_until_and_pages_with_the_total(config, calls):
+    def ids(*args: str) -> list[str]:
+        return [c["call_id"] for c in listed(run(["calls", "--json", *args, "--config", str(config)]))]
+
+    assert ids("--apartment", "ap 104") == [calls["interrupted"], calls["completed"], calls["hung_up"]]
+    assert ids("--apartment", "104", "--outcome", "interrupted") == [calls["interrupted"]]
+    assert ids("--apartment", "105") == []
+    assert ids("--name", "JOANA") == ids("--name", "joana prado") == [calls["completed"], calls["hung_up"]]
+    assert ids("--name", "joana", "--until", "2d") == [calls["hung_up"]], "--until: started before two days ago"
+    assert ids("--name", "nobody") == []
+    assert ids("--decision", "authorized") == []
+    everything = ids()
+    assert ids("--limit", "1", "--offset", "1") == everything[1:2]
+    page = run(["calls", "--json", "--limit", "1", "--offset", "2", "--config", str(config)])
+    assert json.loads(page.stdout)["total"] == 3 and [c["call_id"] for c in listed(page)] == everything[2:]
+    table = run(["calls", "--limit", "2", "--config", str(config)], env=WIDE).stdout.decode()
+    assert "1–2 of 3: --offset 2 for more" in table
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--since", "yesterday"], "--since"), (["--outcome", "exploded"], "--outcome"), (["--until", "soon"], "--until"),
+    (["--decision", "maybe"], "--decision"), (["--offset", "-1"], "--offset"),
+])  # fmt: skip
 def test_bad_filters_are_one_line_and_exit_2(config, calls, args, expected):
     result = run(["calls", *args, "--config", str(config)])
     err = result.stderr.decode().strip()

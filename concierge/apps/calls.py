@@ -8,7 +8,10 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from concierge.call.records import STATUSES, CallRecord, CallRecords
+from dataclasses import dataclass
+
+from concierge.call.records import STATUSES, CallRecord, CallRecords, CallSearch
+from concierge.call.visit import DECISIONS
 from concierge.config import DEFAULT_CONDOMINIUM
 from concierge.errors import UserError
 
@@ -26,32 +29,58 @@ _AGE = re.compile(r"^(\d+(?:\.\d+)?)\s*([mhdw])$")
 _AGE_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
+@dataclass(frozen=True)
+class CallFilters:
+    """The list's filters beyond the first ones (the page's search): as the options give them."""
+
+    until: str | None = None
+    apartment: str | None = None
+    name: str | None = None
+    decision: str | None = None
+    offset: int = 0
+
+    def any(self) -> bool:
+        return bool(self.until or self.apartment or self.name or self.decision)
+
+
 def run_list(
     config_path: Path | None, db: Path | None, since: str | None, outcome: str | None, limit: int, as_json: bool,
-    condominium: str | None = None,
+    condominium: str | None = None, filters: CallFilters = CallFilters(),
 ) -> int:
     start = parse_since(since) if since is not None else None
+    end = parse_since(filters.until, option="--until") if filters.until is not None else None
     if outcome is not None and outcome not in STATUSES:
         raise UserError(f"--outcome must be one of: {', '.join(STATUSES)}")
+    if filters.decision is not None and filters.decision not in DECISIONS:
+        raise UserError(f"--decision must be one of: {', '.join(DECISIONS)}")
     if limit < 1:
         raise UserError("--limit must be 1 or more")
+    if filters.offset < 0:
+        raise UserError("--offset must be 0 or more")
     if condominium is not None:
         _check_condominium(config_path, db, condominium)
     location, spool = records_location(config_path, db)
     if _nothing_recorded(location):
-        return _nothing_yet(as_json, {"calls": []})
+        return _nothing_yet(as_json, {"calls": [], "total": 0})
+    search = CallSearch(
+        limit=limit, offset=filters.offset, since=start, until=end, outcome=outcome, condominium=condominium,
+        apartment=filters.apartment, name=filters.name, decision=filters.decision,
+    )  # fmt: skip
     with CallRecords(location, spool=spool) as records:
-        calls = records.recent(limit, start, outcome, condominium)
+        found = records.search(search)
+    calls = found.calls
     if as_json:
-        print(json.dumps({"calls": [call.as_json(with_turns=False) for call in calls]}, ensure_ascii=False, indent=2))
+        print(json.dumps({"calls": [call.as_json(with_turns=False) for call in calls], "total": found.total}, ensure_ascii=False, indent=2))
         return 0
     from rich.console import Console
 
     console = Console()
     if not calls:
-        console.print("no calls match" if since or outcome or condominium else NOTHING_YET)
+        console.print("no calls match" if since or outcome or condominium or filters.any() or filters.offset else NOTHING_YET)
         return 0
     console.print(_calls_table(calls))
+    if found.total > filters.offset + len(calls):
+        console.print(f"{filters.offset + 1}–{filters.offset + len(calls)} of {found.total}: --offset {filters.offset + len(calls)} for more")
     return 0
 
 
@@ -140,7 +169,7 @@ def _nothing_recorded(location: Path | str) -> bool:
     return isinstance(location, Path) and not location.is_file()
 
 
-def parse_since(text: str, now: float | None = None) -> float:
+def parse_since(text: str, now: float | None = None, option: str = "--since") -> float:
     """A date (2026-11-01), a date and time (2026-11-01T14:00, local time) or an age (30m, 24h, 7d, 2w): Unix seconds."""
     age = _AGE.match(text.strip().lower())
     if age:
@@ -149,7 +178,7 @@ def parse_since(text: str, now: float | None = None) -> float:
         return datetime.fromisoformat(text.strip()).timestamp()
     except ValueError:
         hint = "give a date (2026-11-01), a date and time (2026-11-01T14:00) or an age (24h, 7d)"
-        raise UserError(f"--since {text!r}: {hint}") from None
+        raise UserError(f"{option} {text!r}: {hint}") from None
 
 
 def _nothing_yet(as_json: bool, empty: dict) -> int:
