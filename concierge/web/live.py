@@ -36,8 +36,12 @@ class LiveCall:
     slots: dict[str, Any] | None = None  # the last reply's dados: intent_type, visitor_name, apartment_number, resident_name
     valid_for_action: bool = False  # the last reply's: the facts check out against the directory
 
-    def add_line(self, role: str, text: str) -> None:
-        self.lines.append({"role": role, "text": text, "at": _iso(time.time())})
+    def add_line(self, role: str, text: str, event: str | None = None, **values: str) -> None:
+        """A transcript line; a system line also names its `event` and `values`, so the page can say it in its own language."""
+        line: dict[str, Any] = {"role": role, "text": text, "at": _iso(time.time())}
+        if event is not None:
+            line.update(event=event, values=values)
+        self.lines.append(line)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -93,7 +97,7 @@ class LiveCalls:
         if isinstance(event, StateChanged):
             call.state = event.state.value
         elif isinstance(event, DtmfReceived):
-            call.add_line("system", f"keypad: {event.digit}")
+            call.add_line("system", f"keypad: {event.digit}", "keypad", digit=event.digit)
         elif isinstance(event, Turn):
             call.turn_count = event.index
             call.last_response_ms = event.response_ms
@@ -102,22 +106,22 @@ class LiveCalls:
             call.slots = event.reply.dados.model_dump(mode="json")
             call.valid_for_action = event.reply.valid_for_action
         elif isinstance(event, TurnFailed):
-            call.add_line("system", f"error: {event.error}")
+            call.add_line("system", f"error: {event.error}", "error", error=event.error)
         elif isinstance(event, VisitStarted):
             call.visit = {"status": "calling", "since": _iso(event.at), "resident": event.facts.resident_name, "dialing": None, "decision": None}
-            call.add_line("system", f"calling the resident {event.facts.resident_name}")
+            call.add_line("system", f"calling the resident {event.facts.resident_name}", "calling", resident=event.facts.resident_name)
         elif isinstance(event, ResidentDialing) and call.visit is not None:
             call.visit.update(status="ringing", dialing=event.dial)
-            call.add_line("system", f"ringing {event.dial}")
+            call.add_line("system", f"ringing {event.dial}", "ringing", dial=event.dial)
         elif isinstance(event, ResidentAnswered) and call.visit is not None:
             call.visit["status"] = "answered"
-            call.add_line("system", "the resident answered")
+            call.add_line("system", "the resident answered", "answered")
         elif isinstance(event, ResidentTurnHeard):
             call.add_line("resident", event.heard if event.by != "silence" else "(silence)")
             call.add_line("concierge", event.reply)
         elif isinstance(event, VisitDecided):
             call.visit = {**(call.visit or {}), "status": "decided", "decision": event.decision, "via": event.by, "dialing": None}
-            call.add_line("system", f"decision: {event.decision} ({event.reason})")
+            call.add_line("system", f"decision: {event.decision} ({event.reason})", "decided", decision=event.decision, reason=event.reason)
             if event.visitor_message:
                 call.add_line("concierge", event.visitor_message)
         else:

@@ -126,6 +126,7 @@ def test_alerts_sound_and_notify_when_a_visit_waits_or_a_call_fails_and_the_tone
                 seen["audio_state"] = await page.evaluate("window.__context.state")
                 seen["notes"] = await page.evaluate("window.__notes")
                 seen["highlighted"] = await card.get_attribute("class")
+                seen["system_lines"] = await card.locator('.line[data-role="system"] .text').all_inner_texts()
                 await asyncio.sleep(2.5)  # several polls while still waiting: one alert, not one a second
                 seen["waiting_alerts"] = await page.locator('#alerts li[data-alert="waiting"]').count()
                 seen["tones_after_waiting"] = await page.evaluate("window.__tones")
@@ -171,6 +172,7 @@ def test_alerts_sound_and_notify_when_a_visit_waits_or_a_call_fails_and_the_tone
     (note,) = seen["notes"]
     assert note[0] == "Visita aguardando a decisão do morador" and "jardins" in note[1] and note[2] == f"waiting/{waiting}"
     assert "needs-decision" in seen["highlighted"]
+    assert seen["system_lines"] == ["chamando o morador Joana Prado", "tocando PJSIP/ap104"], "system lines in the page's language"
     assert seen["waiting_alerts"] == 1 and seen["tones_after_waiting"] == 2, "each alert once"
     assert seen["muted"] == ("false", "Som desligado")
     assert "Chamada falhou" in seen["failed_alert"] and "aurora" in seen["failed_alert"] and "erro" in seen["failed_alert"]

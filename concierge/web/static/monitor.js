@@ -56,7 +56,12 @@ const STRINGS = {
       no_answer: "morador não atendeu", not_asked: "não consultado", cancelled: "visitante saiu",
     },
     visitStatus: { calling: "chamando o morador", ringing: "tocando", answered: "morador na linha" },
-    residentDecided: "morador: ", waitingBadge: "aguardando o morador",
+    residentDecided: "morador: ", waitingBadge: "aguardando o morador", cardTurns: "turnos", cardApartment: "apartamento",
+    systemLines: {
+      keypad: (v) => `teclado: ${v.digit}`, error: (v) => `erro: ${v.error}`, calling: (v) => `chamando o morador ${v.resident}`,
+      ringing: (v) => `tocando ${v.dial}`, answered: () => "o morador atendeu",
+      decided: (v) => `decisão: ${STRINGS["pt-BR"].decisions[v.decision] || v.decision} (${v.reason})`,
+    },
     alertWaiting: "Visita aguardando a decisão do morador", alertFailed: "Chamada falhou",
     facts: {
       callId: "chamada", condominium: "condomínio", node: "nó", conversation: "conversa", state: "estado", started: "início",
@@ -102,7 +107,12 @@ const STRINGS = {
       no_answer: "no answer", not_asked: "not asked", cancelled: "visitor left",
     },
     visitStatus: { calling: "calling the resident", ringing: "ringing", answered: "resident on the line" },
-    residentDecided: "resident: ", waitingBadge: "waiting on a resident",
+    residentDecided: "resident: ", waitingBadge: "waiting on a resident", cardTurns: "turns", cardApartment: "apartment",
+    systemLines: {
+      keypad: (v) => `keypad: ${v.digit}`, error: (v) => `error: ${v.error}`, calling: (v) => `calling the resident ${v.resident}`,
+      ringing: (v) => `ringing ${v.dial}`, answered: () => "the resident answered",
+      decided: (v) => `decision: ${STRINGS.en.decisions[v.decision] || v.decision} (${v.reason})`,
+    },
     alertWaiting: "Visit waiting on the resident's decision", alertFailed: "Call failed",
     facts: {
       callId: "call id", condominium: "condominium", node: "node", conversation: "conversation", state: "state", started: "started",
@@ -235,11 +245,17 @@ function decisionBadge(decision) {
     known ? T.decisions[decision] : String(decision));
 }
 
+// A system line names its event (ringing, decided, …): said in the page's language; others as heard.
+function lineText(line) {
+  const say = line.event && Object.hasOwn(T.systemLines, line.event) ? T.systemLines[line.event] : null;
+  return say ? say(line.values || {}) : line.text;
+}
+
 function transcriptLines(lines) {
   return lines.map((line) => {
     const role = ROLES.includes(line.role) ? line.role : "system";
     return el("div", { class: `line ${role}`, dataset: { role } },
-      el("span", { class: "who" }, T.roles[role]), el("span", { class: "text" }, line.text));
+      el("span", { class: "who" }, T.roles[role]), el("span", { class: "text" }, lineText(line)));
   });
 }
 
@@ -387,12 +403,12 @@ function liveCard(call) {
       el("dt", {}, T.node), el("dd", { class: "node" }, call.node || "—"),
       el("dt", {}, T.conversation), el("dd", { class: "conversation" }, call.conversation_id),
       el("dt", {}, T.started), el("dd", {}, time(call.started_at)),
-      el("dt", {}, T.turns), el("dd", { class: "turns" }),
+      el("dt", {}, T.cardTurns), el("dd", { class: "turns" }),
       el("dt", {}, T.lastResponse), el("dd", { class: "response" })),
     el("dl", { class: "meta compact slots" },
       el("dt", {}, T.intent), el("dd", { class: "slot-intent" }),
       el("dt", {}, T.visitor), el("dd", { class: "slot-visitor" }),
-      el("dt", {}, T.apartment), el("dd", { class: "slot-apartment" }),
+      el("dt", {}, T.cardApartment), el("dd", { class: "slot-apartment" }),
       el("dt", {}, T.residentName), el("dd", { class: "slot-resident" })),
     el("div", { class: "validity" }),
     el("div", { class: "visit-slot" }),
