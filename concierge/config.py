@@ -69,7 +69,8 @@ class SystemConfig(Strict):
         gt=0,
         description=(
             "upper bound on one call, by the wall clock and by the caller's audio received, whichever comes first; "
-            "a complete visit extends it by asterisk.visit_timeout_seconds + 30 (env APOENA_SYSTEM__MAX_TRANSACTION_TIME_SECONDS)"
+            "a complete visit is bounded by asterisk.visit_timeout_seconds + 30 from then on, by the wall clock "
+            "(env APOENA_SYSTEM__MAX_TRANSACTION_TIME_SECONDS)"
         ),
     )
     waiting_delay_seconds: float = Field(3.0, ge=0)

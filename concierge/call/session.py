@@ -383,7 +383,9 @@ class CallSession:
         asterisk = self.config.asterisk
         if self._deadline is not None and self._time_up is None:  # the visit has its own bound, ringing included
             self._deadline.reschedule(asyncio.get_running_loop().time() + asterisk.visit_timeout_seconds + 30)
-            self._audio_limit = self.connection.audio_seconds + asterisk.visit_timeout_seconds + 30
+            # ...by the wall clock only: the resident's phone rings in real time, while a simulated
+            # visitor's line may run at --speed (a real one's audio keeps to the clock).
+            self._audio_limit = math.inf
         waiting = asyncio.create_task(self._keep_visitor_company(facts.resident_name), name=f"waiting-{self.call_id}")
         try:
             decided = await visits.ask(self.call_id, facts, self._name_pcm, self.services, self._emit)
