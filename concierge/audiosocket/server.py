@@ -32,6 +32,7 @@ from concierge.audiosocket.protocol import (
     encode_for_asterisk,
 )
 from concierge.audiosocket.limits import RealTimeBudget, SourceLimit, source_of
+from concierge.config import ServerConfig
 from concierge.audiosocket.stream import (
     ConnectionClosed,
     MessageStream,
@@ -48,8 +49,8 @@ Handler = Callable[["Connection"], Awaitable[None]]
 Refused = Callable[[str], None]
 """Told why a connection was refused before any call began: `source_limit`, `no_uuid` or `protocol_error`."""
 
-DEFAULT_AUDIO_BURST_SECONDS = 2.0
-"""Audio a peer may send ahead of real time (network jitter) before its reader is held back."""
+DEFAULT_AUDIO_BURST_SECONDS: float = ServerConfig.model_fields["audio_burst_seconds"].default
+"""Audio a peer may send ahead of real time (network jitter) before its reader is held back: config's default."""
 REFUSAL_LOG_SECONDS = 10.0
 """Refusals of one source past its limit are logged once per this many seconds, with a count."""
 

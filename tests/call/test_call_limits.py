@@ -9,10 +9,13 @@ which a slow, loaded machine cannot break."""
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import time
 import urllib.request
 import uuid
+
+import pytest
 
 from concierge.apps.serve import serve
 from concierge.audiosocket.client import AudioSocketClient
@@ -20,7 +23,8 @@ from concierge.audiosocket.protocol import encode_uuid
 from concierge.call.events import CallEnded, Outcome
 from concierge.call.records import CallRecords
 from concierge.call.services import TIMEOUT_MESSAGE, sentences
-from concierge.config import WebConfig
+from concierge.config import WebConfig, load_config
+from concierge.errors import ConfigError
 
 from ..servers import free_port
 from .helpers import ScriptedTranscriber, collect, make_services, running_server
@@ -150,3 +154,17 @@ def test_serve_refuses_a_source_past_its_limit_counts_it_and_reads_audio_at_real
 def _get(url: str) -> str:
     with urllib.request.urlopen(url, timeout=10) as response:
         return response.read().decode()
+
+
+def test_the_limits_are_config_keys_with_environment_names(tmp_path, monkeypatch):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"server": {"max_connections_per_source": 40}}))
+    loaded = load_config(config)
+    assert (loaded.server.max_connections_per_source, loaded.server.audio_burst_seconds) == (40, 2.0)
+    assert loaded.system.max_transaction_time_seconds == 180
+    monkeypatch.setenv("APOENA_SERVER__MAX_CONNECTIONS_PER_SOURCE", "8")
+    monkeypatch.setenv("APOENA_SERVER__AUDIO_BURST_SECONDS", "1.5")
+    assert (load_config(config).server.max_connections_per_source, load_config(config).server.audio_burst_seconds) == (8, 1.5)
+    monkeypatch.setenv("APOENA_SERVER__AUDIO_BURST_SECONDS", "0")
+    with pytest.raises(ConfigError, match="APOENA_SERVER__AUDIO_BURST_SECONDS: 'server.audio_burst_seconds' input should be greater"):
+        load_config(config)
