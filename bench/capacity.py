@@ -20,8 +20,11 @@ Reply latency is what the caller hears: from the end of its speech to the first 
 so it includes the end-of-turn silence (0.7 s). The server's own figure (end of speech → first
 reply byte, from its call records) is printed beside it. A level with p95 above `--stop-above`
 ends the ramp. When the server has fewer cores than the machine, the callers run on the others
-(`--client-core`), so they do not take the server's CPU. The load average of the machine is
-printed at each level: on a shared machine, other work takes the server's cores too.
+(`--client-core`), so they do not take the server's CPU. Each level also prints how many
+cores were kept busy by the server, by the callers and by everything else (from /proc: the
+machine's busy time less the two processes'), and the load average: on a shared machine other work
+takes the server's cores too, and a figure taken with other work above a few tenths of a core is
+not the node's capacity.
 Figures only: no timed assertions.
 """
 
@@ -83,6 +86,7 @@ class Level:
     server_ms: list[float] = field(default_factory=list)
     outcomes: dict[str, int] = field(default_factory=dict)
     load: tuple[float, float] = (0.0, 0.0)  # 1-min load average at the start and the end
+    cpu: CpuShare | None = None  # cores kept busy by the server, the callers and other work, over the level
 
     @property
     def heard(self) -> list[float]:
@@ -91,6 +95,52 @@ class Level:
     @property
     def unanswered(self) -> int:
         return sum(call.turns - len(call.heard_ms) for call in self.sample)
+
+
+def machine_busy() -> tuple[float, float]:
+    """Seconds of CPU time spent busy and in all, over every core since boot (/proc/stat)."""
+    fields = [float(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields) - idle) / os.sysconf("SC_CLK_TCK"), sum(fields) / os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system, all threads) of a process and the processes it started (the embedded
+    redis-server), so far."""
+    stats: dict[int, list[str]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stats[int(entry.name)] = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # gone meanwhile
+                pass
+    family, grew = {pid}, True
+    while grew:
+        children = {p for p, fields in stats.items() if int(fields[1]) in family} - family
+        family |= children
+        grew = bool(children)
+    return sum(float(stats[p][11]) + float(stats[p][12]) for p in family if p in stats) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuShare:
+    """How many cores the server, this bench and everything else kept busy between start() and stop()."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.pid = server_pid
+        self.server = self.bench = self.other = 0.0
+
+    def start(self) -> None:
+        self._wall = time.monotonic()
+        self._machine = machine_busy()[0]
+        self._server = process_cpu(self.pid)
+        self._bench = sum(os.times()[:2])
+
+    def stop(self) -> None:
+        wall = time.monotonic() - self._wall
+        machine = machine_busy()[0] - self._machine
+        self.server = (process_cpu(self.pid) - self._server) / wall
+        self.bench = (sum(os.times()[:2]) - self._bench) / wall
+        self.other = max(0.0, machine / wall - self.server - self.bench)
 
 
 def percentile(values: list[float], q: int) -> float:
@@ -164,8 +214,10 @@ def ramp(cores: str, levels: list[int], seconds: float, stop_above: float, clien
     results = []
     try:
         for calls in levels:
-            level = Level(cores, calls, load=(os.getloadavg()[0], 0.0))
+            level = Level(cores, calls, load=(os.getloadavg()[0], 0.0), cpu=CpuShare(process.pid))
+            level.cpu.start()
             done, window_start, window_end = asyncio.run(run_level(port, calls, seconds))
+            level.cpu.stop()
             time.sleep(1.0)  # the last records and log lines
             level.sample = [c for c in done if c.started >= window_start and c.ended <= window_end]
             if level.sample:
@@ -199,7 +251,12 @@ def line(level: Level) -> str:
     return (f"cores {level.cores}: {level.calls:>2} calls | {len(level.sample)} calls, {len(heard)} replies heard"
             f" ({level.unanswered} turns unanswered) | heard p50 {percentile(heard, 50):.0f} ms p95 {percentile(heard, 95):.0f} ms"
             f" | server p50 {percentile(server, 50):.0f} ms p95 {percentile(server, 95):.0f} ms | {ended or '-'}"
-            f" | load {level.load[0]:.2f} → {level.load[1]:.2f}")  # fmt: skip
+            f" | load {level.load[0]:.2f} → {level.load[1]:.2f} | {cpu_text(level)}")  # fmt: skip
+
+
+def cpu_text(level: Level) -> str:
+    cpu = level.cpu
+    return f"cores busy: server {cpu.server:.2f}, callers {cpu.bench:.2f}, other work {cpu.other:.2f}" if cpu else ""
 
 
 def capacity(levels: list[Level]) -> int:
@@ -242,15 +299,16 @@ def main() -> None:
         results[cpus] = ramp(cpus, levels, args.seconds, args.stop_above, client, args.keep)
 
     print(f"\nfinished in {(time.time() - started) / 60:.1f} min; uptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
-    print("\n| server cores | simultaneous calls | calls in sample | replies heard | heard p50 | heard p95 | server p50 | server p95 | ended | load (1 min) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("\n| server cores | simultaneous calls | calls in sample | replies heard | heard p50 | heard p95 | server p50 | server p95 | ended | cores busy: server / callers / other work | load (1 min) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for cpus, ramped in results.items():
         for level in ramped:
             heard, server = level.heard, level.server_ms
             ended = ", ".join(f"{n} {outcome}" for outcome, n in sorted(level.outcomes.items()))
             print(f"| {len(expand(cpus))} ({cpus}) | {level.calls} | {len(level.sample)} | {len(heard)} | {percentile(heard, 50):.0f} ms"
                   f" | **{percentile(heard, 95):.0f} ms** | {percentile(server, 50):.0f} ms | {percentile(server, 95):.0f} ms"
-                  f" | {ended or '-'} | {level.load[0]:.1f} → {level.load[1]:.1f} |")  # fmt: skip
+                  f" | {ended or '-'} | {level.cpu.server:.2f} / {level.cpu.bench:.2f} / {level.cpu.other:.2f}"
+                  f" | {level.load[0]:.1f} → {level.load[1]:.1f} |")  # fmt: skip
     print()
     for cpus, ramped in results.items():
         tried = [level.calls for level in ramped]
