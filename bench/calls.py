@@ -31,11 +31,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from concierge.apps.common import configure_logging, tune_for_real_time  # noqa: E402
+from concierge.apps.visitor import same_slot  # noqa: E402
 from concierge.apps.simulate import (  # noqa: E402
     CallReport,
     Recording,
     Simulator,
-    _same,
     group_by_directory,
     load_recording,
     simulation_services,
@@ -66,7 +66,7 @@ def danger(report: CallReport) -> list[str]:
     why = [
         f"{key} {got.get(key)!r}, expected {expected[key]!r}"
         for key in ("apartment_number", "resident_name")
-        if key in expected and not _same(key, expected[key], got.get(key))
+        if key in expected and not same_slot(key, expected[key], got.get(key))
     ]
     if expected.get("valid_for_action") is False:
         why.append("valid_for_action True, expected False")
@@ -89,7 +89,7 @@ def split_figures(reports: list[CallReport]) -> dict:
     slots = {}
     for key in KEYS:
         judged = [r for r in reports if key in (r.recording.expected or {})]
-        right = sum(1 for r in judged if _same(key, r.recording.expected[key], final_slots(r).get(key)))
+        right = sum(1 for r in judged if same_slot(key, r.recording.expected[key], final_slots(r).get(key)))
         slots[key] = {"right": right, "judged": len(judged)}
     answers: dict[str, int] = {}
     for r in reports:

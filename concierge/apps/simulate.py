@@ -38,17 +38,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from rapidfuzz import fuzz
 
 from concierge.apps.common import configure_logging, load_setup, tune_for_real_time
-from concierge.apps.visitor import ANSWER_KINDS, Answer, answer
+from concierge.apps.visitor import ANSWER_KINDS, Answer, answer, same_slot
 from concierge.asterisk.ami import AMIClient
 from concierge.asterisk.simulated import SimulatedAsterisk, SimulatedResident
 from concierge.audio.pcm import FRAME_BYTES, FRAME_SECONDS, SUPPORTED_SUFFIXES, AudioFileError, read_audio_file, write_wav
 from concierge.audiosocket.client import AudioSocketClient
 from concierge.audiosocket.protocol import Audio, Hangup
 from concierge.audiosocket.server import AudioSocketServer
-from concierge.brain.text import fold
 from concierge.call.events import CallEnded, CallEvent, Observer, StateChanged, Turn
 from concierge.call.records import CallRecords
 from concierge.call.gate import Gate, GateActed
@@ -153,7 +151,7 @@ class CallReport:
         return [
             f"{key}: expected {want!r}, got {got.get(key)!r}"
             for key, want in self.recording.expected.items()
-            if key in got and not _same(key, want, got.get(key))
+            if key in got and not same_slot(key, want, got.get(key))
         ] + self._decision_mismatch()
 
     def _decision_mismatch(self) -> list[str]:
@@ -201,13 +199,6 @@ class CallReport:
             "passed": self.passed,
             "mismatches": self.mismatches,
         }
-
-
-def _same(key: str, want: object, got: object) -> bool:
-    """Names are compared as speech recognition spells them ('Pedro Enrique' is 'Pedro Henrique')."""
-    if key == "visitor_name" and isinstance(want, str) and isinstance(got, str):
-        return fuzz.ratio(fold(want), fold(got)) >= 85
-    return want == got
 
 
 def find_recordings(paths: list[Path]) -> list[Path]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
+from concierge.brain.names import same_name
 from concierge.brain.reply import Dados
 from concierge.brain.text import fold
 
@@ -39,9 +40,11 @@ class Answer:
 
 
 def same_slot(slot: str, want: object, got: object) -> bool:
-    """Whether a slot value is right; names are compared as speech recognition spells them."""
+    """Whether a slot value is right. A visitor's name is right when a listener would hear it so:
+    spelled as speech recognition spells it ('Pedro Enrique' for 'Pedro Henrique'), or with the
+    same sounds ('Suely' for 'Sueli')."""
     if slot == "visitor_name" and isinstance(want, str) and isinstance(got, str):
-        return fuzz.ratio(fold(want), fold(got)) >= 85
+        return fuzz.ratio(fold(want), fold(got)) >= 85 or same_name(want, got)
     return want == got
 
 

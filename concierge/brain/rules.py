@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from concierge.brain.base import decide, is_complete
 from concierge.brain.directory import Directory, tokens_match
 from concierge.brain.memory import Conversation
+from concierge.brain.names import respell
 from concierge.brain.reply import Dados, Intent, Reply
 from concierge.brain.text import clean_utterance, fold, title_name
 from concierge.brain.evidence import ApartmentChoice, Support, choose_apartment
@@ -87,7 +88,7 @@ class RulesBrain:
             if fold(heard.resident or "") == fold(heard.bare_name or ""):
                 heard.resident, heard.resident_mentions = None, []
         if heard.visitor_name and (dados.visitor_name is None or heard.visitor_explicit):
-            dados.visitor_name = title_name(heard.visitor_name)
+            dados.visitor_name = title_name(respell(heard.visitor_name))  # 'Suéle' was Sueli
         if heard.block is None and self._block_missing(conversation):
             heard.block = self._block_answer(text, conversation.apartment_claim or "")
         changed = self._update_claims(conversation, heard, others or [])
@@ -307,10 +308,15 @@ class RulesBrain:
                     f"Há mais de um morador chamado {shown} no apartamento {apartment}.",
                     BOTH, ("resident_name",), "Qual é o nome completo?",
                 ))  # fmt: skip
-            elif near := [r for r in everywhere if near_number(apartment, r.apartment)]:
+            elif conversation.apartment_support not in (CONFIRMED, KEYPAD) and (
+                near := [r for r in everywhere if near_number(apartment, r.apartment)]
+            ):
                 if len(near) == 1:  # '614' heard, and the resident named lives in 604
                     dados.apartment_number, dados.resident_name = near[0].apartment, near[0].name
                     self._mark_unsure(conversation, "apartment_number")
+            elif everywhere and conversation.apartment_support in (CONFIRMED, KEYPAD):
+                # the keypad or a yes outweighs a name heard elsewhere in the directory: ask whom
+                problems.append(Problem(f"Não encontrei {shown} no apartamento {apartment}.", ONLY_RESIDENT))
             elif everywhere:
                 dados.apartment_number = None
                 problems.append(Problem(
