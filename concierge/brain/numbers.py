@@ -39,7 +39,27 @@ BLOCK_WORDS = frozenset({"bloco", "bl", "loco", "torre", "predio", "edificio", "
 LETTER_WORDS = {"be": "b", "ce": "c", "de": "d", "ge": "g", "ha": "h", "ve": "v", "xis": "x"}
 SEPARATORS = frozenset({",", "-", "/"})
 BLOCK_PAUSES = frozenset({",", "-", ".", ":"})
-_TOKEN = re.compile(r"\d{1,2}\.\d{3}\b|\d+|[^\W\d_]+|[,\-/.;:!?]")  # '2.403': Whisper's thousands separator
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)+|\d+|[^\W\d_]+|[,\-/.;:!?]")
+_GROUPS = re.compile(r"[.,]")
+
+
+def _grouped(token: str) -> list[str]:
+    """Digit groups Whisper joined with '.' or ',' read as the one number they say: a thousands
+    separator ('2.403', '1,600'), digits said one by one ('2.04' for dois zero quatro, '12.03'),
+    a round number and its units ('1.800.4' for mil oitocentos e quatro); otherwise the groups
+    and separators as they are ('2.4')."""
+    groups = _GROUPS.split(token)
+    value = groups[0]
+    for group in groups[1:]:
+        if len(group) == 3:
+            value += group
+        elif group.startswith("0") and len(group) <= 2 and len(value) <= 2:
+            value += group
+        elif value.endswith("00") and len(group) <= 2 and not group.startswith("0"):
+            value = str(int(value) + int(group))
+        else:
+            return [part for part in re.split(r"([.,])", token) if part]
+    return [value]
 
 
 @dataclass(frozen=True)
@@ -88,7 +108,10 @@ def tokens(text: str) -> list[str]:
     recogniser ('Blococê') is two words again."""
     found: list[str] = []
     for t in _TOKEN.findall(text):
-        token = t.replace(".", "") if t[0].isdigit() else (t if t[0] in ",-/.;:!?" else fold(t))
+        if t[0].isdigit():
+            found.extend(_grouped(t))
+            continue
+        token = t if t[0] in ",-/.;:!?" else fold(t)
         glued = _GLUED_BLOCK.fullmatch(token)
         found.extend(glued.groups() if glued else (token,))
     return found
@@ -163,7 +186,8 @@ def additive(run: list[NumberToken]) -> list[tuple[int, int, int]]:
         if token.value == 1000 and not token.digits:
             if not started:
                 first, started = position, True
-            value, smallest = max(value, 1) * 1000, 1000
+            if value < 1000:  # '1,500 mil': the thousand was already written in digits
+                value, smallest = max(value, 1) * 1000, 1000
             continue
         fits = started and value and 0 < token.value < smallest and (token.value < 10 or smallest > 10)
         if fits:

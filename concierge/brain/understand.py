@@ -199,6 +199,10 @@ def understand(text: str, directory: Directory, asked: list[str] | tuple[str, ..
     result.correction = bool(CORRECTION.search(folded))
     result.answer = yes_or_no(folded)
     result.keyed = bool(re.fullmatch(r"[\d#*\s]+", text.strip())) and any(ch.isdigit() for ch in text)
+    if result.keyed and not result.apartments:  # one key ('4#' for house 4) is an apartment too
+        digits = re.sub(r"\D", "", text).lstrip("0") or "0"
+        result.apartments = [ApartmentHeard(digits, None, 1.0, True, False, 0)]
+        result.apartment = digits
     result.about_the_resident = bool(THE_RESIDENT.search(folded))
     _find_resident(result, words, cased, directory, visitor_span, asked)
     if visitor_span is None and (bare := _bare_name(words, cased)) is not None:

@@ -28,6 +28,11 @@ def best(text: str) -> str | None:
         ("500 de 4", "504"),
         ("200, 9", "209"),
         ("mil 100 e 2", "1102"),
+        ("Não, 1,300 e cinco.", "1305"),  # Whisper's English thousands separator
+        ("é o 1,200 mil", "1200"),  # ...with the thousand said again in words
+        ("1.700.2", "1702"),  # a round number and its units, dotted
+        ("3.07", "307"),  # digit by digit, dotted
+        ("apartamento 14.02", "1402"),
         ("400 e 15", "415"),
         ("317, 17, 17, 17, 17, 17", "317"),  # a decoding loop
         ("apartamento 2.403", "2403"),  # a thousands separator

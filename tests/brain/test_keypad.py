@@ -1,0 +1,53 @@
+"""The keypad as the last word on the apartment: one key for a house, and digits that outweigh a
+name heard once (from the audio evaluation's failures, in sentences of our own)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from concierge.brain.directory import Directory
+from concierge.brain.rules import RulesBrain
+
+from .dialogs import check_final, play
+
+UNITS = {
+    "3": ["Nair Figueiredo"],
+    "7": ["Osmar Prates", "Lúcia Prates"],
+    "1-208": ["Márcio Tavares"],
+    "2-208": ["Bento Albuquerque"],
+    "2-1208": ["Vera Lúcia Campos"],
+}
+
+
+@pytest.fixture(scope="module")
+def village(tmp_path_factory) -> Directory:
+    path = tmp_path_factory.mktemp("keypad") / "vila.json"
+    path.write_text(json.dumps([{"apartment_number": k, "residents": v} for k, v in UNITS.items()]), encoding="utf-8")
+    return Directory.load(path)
+
+
+def final(directory: Directory, turns: list[str], **expect):
+    dialog = {"name": "t", "turns": turns, "if_asked": {"confirm_yes": "Isso."}, "expect": expect}
+    _, replies = play(RulesBrain(directory), dialog)
+    return dialog, replies
+
+
+def test_one_key_is_a_house(village):
+    dialog, replies = final(village, ["Entrega da lavanderia.", "Xablau.", "Meu nome é Irene.", "7", "Pro Osmar."],
+                            apartment_number="7", resident_name="Osmar Prates", valid_for_action=True)
+    assert "digite" in replies[3].mensagem.lower() or replies[3].dados.apartment_number == "7"
+    assert check_final(dialog, replies[-1]) == []
+
+
+def test_keyed_digits_outweigh_a_name_of_someone_living_elsewhere(village):
+    """'Bento' heard while the block was asked, then 2208 keyed: the keypad is right, Bento lives in
+    2-208 — but had the name been Márcio's (1-208), the apartment keyed stays and the name is asked."""
+    dialog, replies = final(
+        village,
+        ["Vim fazer uma visita.", "Duzentos e oito.", "Márcio.", "2208", "É o seu Bento.", "Sou o Caio."],
+        apartment_number="2-208", resident_name="Bento Albuquerque", valid_for_action=True,
+    )
+    assert replies[3].dados.apartment_number == "2-208"  # not thrown away for Márcio of 1-208
+    assert check_final(dialog, replies[-1]) == []
