@@ -37,6 +37,7 @@ class Conversation(BaseModel):
     asked: list[str] = Field(default_factory=list, description="slots the last reply asked for")
     apartment_claim: str | None = Field(None, description="the apartment the visitor last named")
     resident_claim: str | None = Field(None, description="the resident name the visitor last said")
+    resident_gender: str | None = Field(None, description="'m' or 'f' when the claim came after 'seu'/'dona' (a family's surname)")
     apartment_support: str | None = Field(None, description="how the apartment claim is backed (evidence.Support, or confirmed/keypad)")
     block_claim: str | None = Field(None, description="a block or tower said on its own ('bloco D'), for the number")
     intent_strength: int = Field(0, description="how firmly the intent was said (understand.intent_strength)")

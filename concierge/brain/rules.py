@@ -136,7 +136,7 @@ class RulesBrain:
         if heard.resident is not None:
             if fold(heard.resident) != fold(conversation.resident_claim or ""):
                 changed.add(RESIDENT)
-            conversation.resident_claim = heard.resident
+            conversation.resident_claim, conversation.resident_gender = heard.resident, heard.resident_gender
             if heard.resident_weak:  # heard among names nobody here has: read back before anyone is told
                 self._mark_unsure(conversation, "resident_name")
         if heard.block is not None and not heard.apartments:
@@ -301,7 +301,10 @@ class RulesBrain:
         if apartment is not None:
             here = self.directory.find(name, apartment)
             dados.apartment_number = apartment
-            if len(here) == 1:
+            if len(here) > 1 and len(meant := self._of_gender(here, conversation.resident_gender)) == 1:
+                dados.resident_name = meant[0].name  # 'o senhor Guimarães' of a couple: read back
+                self._mark_unsure(conversation, "resident_name")
+            elif len(here) == 1:
                 dados.resident_name = here[0].name
             elif len(here) > 1:
                 problems.append(Problem(
@@ -329,6 +332,9 @@ class RulesBrain:
             else:
                 problems.append(Problem(f"Não encontrei nenhum morador chamado {shown} no apartamento {apartment}.", BOTH))
             return problems
+        if len(everywhere) > 1 and len(meant := self._of_gender(everywhere, conversation.resident_gender)) == 1:
+            everywhere = meant
+            self._mark_unsure(conversation, "resident_name")
         if len(everywhere) == 1:
             dados.resident_name = everywhere[0].name
             if not problems:
@@ -344,6 +350,19 @@ class RulesBrain:
         elif not everywhere:
             problems.append(Problem(f"Não encontrei nenhum morador chamado {shown}.", ONLY_RESIDENT))
         return problems
+
+    @staticmethod
+    def _of_gender(residents: list, gender: str | None) -> list:
+        """The residents an honorific can mean: 'seu'/'senhor' not a first name ending in -a, and a
+        first name ending in -o if only one has it; 'dona'/'senhora' the reverse. [] if it says nothing."""
+        if gender is None:
+            return []
+        mine, other = ("o", "a") if gender == "m" else ("a", "o")
+        endings = [fold(r.name).split()[0][-1:] for r in residents]
+        surely = [r for r, end in zip(residents, endings, strict=True) if end == mine]
+        if len(surely) == 1:
+            return surely
+        return [r for r, end in zip(residents, endings, strict=True) if end != other]
 
     @staticmethod
     def _mark_unsure(conversation: Conversation, *slots: str) -> None:

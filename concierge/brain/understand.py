@@ -145,6 +145,7 @@ class Understanding:
     resident_mentions: list[NameMention] = field(default_factory=list)
     resident_cued: bool = False  # the resident's name came after 'para', 'ver', 'dona'…
     resident_of_relation: bool = False  # the resident was named as the visitor's relative's ('mãe do Bernardo')
+    resident_gender: str | None = None  # "m" after 'seu'/'o senhor', "f" after 'dona'/'a senhora': who of a family is meant
     resident_weak: bool = False  # one name word, unasked and uncued ('Fula, Jorge.'), or beside name words nobody has ('Neste, José Antonio'): read back
     injection: bool = False
     greeting: str | None = None
@@ -752,6 +753,7 @@ def _find_resident(
         result.resident_weak = uncued or _among_unknown_names(words, first, cased, directory, taken)
         result.resident_of_relation = _owned_by_relation(folded, first.start, first.end)
         result.resident_cued = strength(first)[2]
+        result.resident_gender = _honorific_gender(folded[max(0, first.start - 2) : first.start])
         return
     for index in range(1, len(words)):
         if index not in taken and _after_resident_cue(folded, index):
@@ -764,6 +766,19 @@ def _find_resident(
         span = _bare_name(words, cased)
         if span is not None:
             result.resident = _name_text(words[span[0] : span[1]])
+
+
+MASCULINE = frozenset({"seu", "senhor", "sr", "doutor", "dr"})
+FEMININE = frozenset({"dona", "senhora", "sra", "doutora", "dra"})
+
+
+def _honorific_gender(before: list[str]) -> str | None:
+    """'pro senhor Guimarães' -> "m", 'da dona Guimarães' -> "f": the words just before a name."""
+    if before and before[-1] in MASCULINE:
+        return "m"
+    if before and before[-1] in FEMININE:
+        return "f"
+    return None
 
 
 ABSENT = re.compile(r"(ta|esta|tava|estava) viajando|nao (ta|esta|mora)|saiu|viajou|mudou|se mudou")

@@ -1,5 +1,6 @@
-"""The keypad as the last word on the apartment: one key for a house, and digits that outweigh a
-name heard once (from the audio evaluation's failures, in sentences of our own)."""
+"""The keypad as the last word on the apartment (one key for a house; digits outweigh a name heard
+once), and an honorific that says which of a family is meant — classes from the audio evaluation's
+and blind batch 8's failures, in sentences of our own."""
 
 from __future__ import annotations
 
@@ -51,3 +52,21 @@ def test_keyed_digits_outweigh_a_name_of_someone_living_elsewhere(village):
     )
     assert replies[3].dados.apartment_number == "2-208"  # not thrown away for Márcio of 1-208
     assert check_final(dialog, replies[-1]) == []
+
+
+def test_seu_or_dona_with_a_family_surname_means_him_or_her(tmp_path):
+    """A couple shares a surname: 'o senhor Prates' is Osmar, 'a dona Prates' Lúcia — read back."""
+    path = tmp_path / "casal.json"
+    units = {"7": ["Osmar Prates", "Lúcia Prates"], "9": ["Celeste Prates", "Ivo Prates"]}
+    path.write_text(json.dumps([{"apartment_number": k, "residents": v} for k, v in units.items()]), encoding="utf-8")
+    directory = Directory.load(path)
+    for said, home, meant in (
+        ("Encomenda pro senhor Prates, casa sete.", "7", "Osmar Prates"),
+        ("É pra dona Prates da casa sete.", "7", "Lúcia Prates"),
+        ("Entrega pro seu Prates, casa nove.", "9", "Ivo Prates"),  # Celeste says nothing; Ivo is surely a he
+    ):
+        dialog, replies = final(directory, [said, "Sou a Rute."], apartment_number=home, resident_name=meant, valid_for_action=True)
+        assert check_final(dialog, replies[-1]) == [], said
+        assert any("certo?" in r.mensagem for r in replies), "a guess from an honorific is read back"
+    dialog, replies = final(directory, ["Pacote pros Prates, casa nove.", "Sou a Rute."], apartment_number="9")
+    assert replies[-1].dados.resident_name is None  # no honorific: the concierge asks which of them
