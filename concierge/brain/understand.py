@@ -867,9 +867,17 @@ def _contradicted(mention: NameMention, words: list[Word], cased: bool) -> bool:
     )
 
 
+VISIT_VERBS = frozenset({"para", "pra", "pro", "com", "ver", "visitar", "buscar", "pegar", "chamar"})
+
+
 def _after_resident_cue(folded: list[str], index: int) -> bool:
     """'para a X', 'falar com o X', 'dona X', 'seu X': a resident's name may start at `index`."""
     previous = folded[index - 1]
     if previous in {"a", "o"}:
-        return index >= 2 and folded[index - 2] in {"para", "pra", "com", "ver", "visitar", "buscar", "pegar", "chamar"}
+        if index >= 2 and folded[index - 2] in VISIT_VERBS:
+            return True
+        index -= 1  # 'ver minha prima, a Juliana': the relative is named after the relation
+        previous = folded[index - 1] if index >= 1 else ""
+    if previous in lexicon.words("relations") and index >= 3:
+        return folded[index - 2] in {"minha", "meu"} and folded[index - 3] in VISIT_VERBS - {"com"}  # 'ver meu tio Osvaldo'
     return previous in RESIDENT_CUES

@@ -70,3 +70,20 @@ def test_seu_or_dona_with_a_family_surname_means_him_or_her(tmp_path):
         assert any("certo?" in r.mensagem for r in replies), "a guess from an honorific is read back"
     dialog, replies = final(directory, ["Pacote pros Prates, casa nove.", "Sou a Rute."], apartment_number="9")
     assert replies[-1].dados.resident_name is None  # no honorific: the concierge asks which of them
+
+
+@pytest.mark.parametrize(
+    "said, resident",
+    [
+        # names nobody here has: only the phrasing says they are the resident (and so, "not found")
+        ("Vim ver meu padrinho, o Clemente.", "Clemente"),  # the relative they came to see, after the relation
+        ("Trouxe um bolo pra minha tia Zuleica.", "Zuleica"),
+        ("Vim com minha filha, a Bia, ver o Clemente.", "Clemente"),  # 'com': who came along, not whom they came for
+        ("Sou a afilhada dela, a Bia.", None),  # the visitor's own relation: Bia is the visitor
+    ],
+)
+def test_a_relative_named_after_the_relation_is_the_resident(village, said, resident):
+    from concierge.brain.understand import understand
+
+    heard = understand(said, village)
+    assert (heard.resident.split()[-1] if heard.resident else None) == resident
