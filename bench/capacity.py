@@ -1,8 +1,8 @@
 """Capacity per node: how many simultaneous calls one `apoena serve` holds within reply p95 ≤ 1.5 s,
 on 1 core and on 2 (taskset), ramping the number of calls.
 
-    .venv/bin/python bench/capacity.py                                    # the full run (~1 h; a quiet machine)
-    .venv/bin/python bench/capacity.py --levels 1,2,4,6 --seconds 60     # a short look (~15 min)
+    .venv/bin/python bench/capacity.py                                                  # the full run (1-2 h; a quiet machine)
+    .venv/bin/python bench/capacity.py --levels 1,2,4,6 --seconds 60 --min-calls 0     # a short look (~15 min)
 
 For each CPU set in `--cores` (`0` = one core, `0-1` = two; `taskset -c`), a fresh `apoena serve`
 (bench/fuzz.py's set-up: a subprocess, a temporary config and state folder, `--no-web`, the
@@ -13,7 +13,9 @@ connection in real time) play the recorded fixture calls of `fixtures/calls` in 
 said after the concierge stops talking, each caller placing its next call as soon as one ends.
 Callers start spread over one call's length (30 s), so their turns do not fall in step; the calls
 that start once all callers are going and end by 30 s + `--seconds` after the first started are the
-level's sample (so `--seconds` must exceed one call, ~30 s, for anything to be counted).
+level's sample (so `--seconds` must exceed one call, ~30 s, for anything to be counted). A level
+with few callers runs longer, until `--min-calls` calls' length (12 by default: 360 s for one
+caller, 180 s for two), so that its p95 rests on more than a handful of replies.
 
 Reply latency is what the caller hears: from the end of its speech to the first loud frame back
 (the reply, or the waiting chime when the reply is later than `system.waiting_delay_seconds`),
@@ -206,7 +208,7 @@ def server_figures(folder: Path, log: Path, call_ids: list[uuid.UUID]) -> tuple[
     return [row[0] for row in rows if row[0] is not None], outcomes
 
 
-def ramp(cores: str, levels: list[int], seconds: float, stop_above: float, client_core: str | None, keep: bool) -> list[Level]:
+def ramp(cores: str, levels: list[int], seconds: float, min_calls: int, stop_above: float, client_core: str | None, keep: bool) -> list[Level]:
     folder = Path(tempfile.mkdtemp(prefix="apoena-capacity-"))
     process, port, log = start_server(folder, cores)
     if client_core:
@@ -216,7 +218,8 @@ def ramp(cores: str, levels: list[int], seconds: float, stop_above: float, clien
         for calls in levels:
             level = Level(cores, calls, load=(os.getloadavg()[0], 0.0), cpu=CpuShare(process.pid))
             level.cpu.start()
-            done, window_start, window_end = asyncio.run(run_level(port, calls, seconds))
+            measured = max(seconds, min_calls * CALL_SECONDS / calls)  # few callers: longer, for enough calls in the sample
+            done, window_start, window_end = asyncio.run(run_level(port, calls, measured))
             level.cpu.stop()
             time.sleep(1.0)  # the last records and log lines
             level.sample = [c for c in done if c.started >= window_start and c.ended <= window_end]
@@ -259,21 +262,23 @@ def cpu_text(level: Level) -> str:
     return f"cores busy: server {cpu.server:.2f}, callers {cpu.bench:.2f}, other work {cpu.other:.2f}" if cpu else ""
 
 
-def capacity(levels: list[Level]) -> int:
-    """The largest number of calls whose p95 stayed within the budget, counting up until the first level over it."""
+def capacity(levels: list[Level]) -> tuple[int, int | None]:
+    """The largest number of calls whose p95 stayed within the budget, counting up until the first level
+    over it; and that first level over it (None: none was)."""
     held = 0
     for level in levels:
         if not level.sample or percentile(level.heard, 95) > BUDGET_MS:
-            break
+            return held, level.calls
         held = level.calls
-    return held
+    return held, None
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--levels", default="1,2,3,4,6,8,10,12,16", help="simultaneous calls to try, in order (default 1,2,3,4,6,8,10,12,16)")
+    parser.add_argument("--levels", default="1,2,4,6,8,10,12,14,16,20", help="simultaneous calls to try, in order (default 1,2,4,6,8,10,12,14,16,20)")
     parser.add_argument("--seconds", type=float, default=180.0, help="measured seconds per level, after one call's warm-up (default 180)")
     parser.add_argument("--cores", default="0,0-1", help="taskset CPU lists to compare, comma-separated groups like 0 and 0-1 (default 0,0-1)")
+    parser.add_argument("--min-calls", type=int, default=12, help="measure a level at least this many calls' length in all (default 12: 1 caller 360 s)")
     parser.add_argument("--stop-above", type=float, default=3.0, help="end a ramp after a level whose p95 passes this many seconds (default 3)")
     parser.add_argument("--client-core", default="auto", help="cores for the callers ('auto': those the server does not have, if any; 'none')")
     parser.add_argument("--keep", action="store_true", help="keep each temporary folder (server log, records)")
@@ -296,7 +301,7 @@ def main() -> None:
         elif client == "none":
             client = None
         print(f"-- server on cores {cpus}, callers on {client or 'any core'}", flush=True)
-        results[cpus] = ramp(cpus, levels, args.seconds, args.stop_above, client, args.keep)
+        results[cpus] = ramp(cpus, levels, args.seconds, args.min_calls, args.stop_above, client, args.keep)
 
     print(f"\nfinished in {(time.time() - started) / 60:.1f} min; uptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
     print("\n| server cores | simultaneous calls | calls in sample | replies heard | heard p50 | heard p95 | server p50 | server p95 | ended | cores busy: server / callers / other work | load (1 min) |")
@@ -311,9 +316,11 @@ def main() -> None:
                   f" | {level.load[0]:.1f} → {level.load[1]:.1f} |")  # fmt: skip
     print()
     for cpus, ramped in results.items():
-        tried = [level.calls for level in ramped]
-        print(f"capacity on {len(expand(cpus))} core(s) ({cpus}): {capacity(ramped)} simultaneous calls within heard p95 ≤ {BUDGET_MS / 1000:g} s"
-              f" (levels tried: {tried})")  # fmt: skip
+        held, over = capacity(ramped)
+        per_call = [level.cpu.server / level.calls for level in ramped if level.cpu and level.calls >= 4]
+        cost = f"; the server kept {statistics.median(per_call):.3f} cores busy per call (median over levels of 4+ calls)" if per_call else ""
+        print(f"capacity on {len(expand(cpus))} core(s) ({cpus}): {held} simultaneous calls within heard p95 ≤ {BUDGET_MS / 1000:g} s"
+              f" ({f'first level over it: {over}' if over else 'no level tried went over it'}; levels tried: {[lv.calls for lv in ramped]}){cost}")  # fmt: skip
 
 
 def expand(cpus: str) -> list[int]:
