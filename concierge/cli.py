@@ -26,6 +26,10 @@ ConfigOption = Annotated[
 DirectoryOption = Annotated[
     Optional[Path], typer.Option("--directory", help="Resident directory JSON (default: directory.path in config).")
 ]
+CondominiumOption = Annotated[
+    Optional[str],
+    typer.Option("--condominium", help="Call as a gate of this condominium (an id from config `condominiums`): its code goes in the call's UUID, as the dialplan does."),
+]
 BrainOption = Annotated[Optional[str], typer.Option("--brain", help="rules (offline default) or crewai.")]
 DbOption = Annotated[Optional[Path], typer.Option("--db", help="Call records database (default: records.path in config).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
@@ -103,11 +107,14 @@ def simulate(
     resident_no_answer: Annotated[
         bool, typer.Option("--resident-no-answer", help="Call the resident through a simulated Asterisk; nobody picks up.")
     ] = False,
+    condominium: CondominiumOption = None,
 ) -> None:
     """Stream recorded calls through the real pipeline, offline, and report what happened."""
     from concierge.apps.simulate import run_simulate
 
-    raise typer.Exit(run_simulate(paths, config, directory, speed, no_wait, json_output, out, record, resident, resident_no_answer))
+    raise typer.Exit(
+        run_simulate(paths, config, directory, speed, no_wait, json_output, out, record, resident, resident_no_answer, condominium)
+    )
 
 
 @calls_app.callback(invoke_without_command=True)
@@ -172,13 +179,14 @@ def mic(
     input_device: Annotated[Optional[int], typer.Option("--input-device", help="Microphone index from --list-devices (default: the system's).")] = None,
     output_device: Annotated[Optional[int], typer.Option("--output-device", help="Speaker index from --list-devices (default: the system's).")] = None,
     list_devices: Annotated[bool, typer.Option("--list-devices", help="List audio devices with their indexes and exit.")] = False,
+    condominium: CondominiumOption = None,
 ) -> None:
     """Call a running `apoena serve` from your microphone, as a phone through Asterisk would (needs the mic extra)."""
     from concierge.apps.mic import run_list_devices, run_mic
 
     if list_devices:
         raise typer.Exit(run_list_devices())
-    raise typer.Exit(run_mic(config, host, port, input_device, output_device))
+    raise typer.Exit(run_mic(config, host, port, input_device, output_device, condominium))
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ the PortAudio parts run against real devices only where some exist (none on a ba
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -518,3 +519,29 @@ def test_apoena_mic_calls_the_server_and_ctrl_c_hangs_up(directory, redis_server
     assert code == 0, output
     assert "you hung up" in output
     assert [e.outcome for e in events if isinstance(e, CallEnded)] == [Outcome.CALLER_HUNG_UP]
+
+
+def test_a_call_for_a_condominium_carries_its_code_in_the_uuid(tmp_path):
+    """`apoena mic --condominium aurora` calls as aurora's gate: the UUID the dialplan would build."""
+    from concierge.apps.mic import call_id_for
+    from concierge.errors import ConfigError
+
+    path = tmp_path / "config.json"
+    listing = tmp_path / "aurora.json"
+    listing.write_text(json.dumps([{"apartment_number": "12", "residents": ["Bruno Castro"]}]))
+    path.write_text(json.dumps({"condominiums": [{"id": "aurora", "code": 2, "name": "Residencial Aurora", "directory": str(listing)}]}))
+    call_id = call_id_for(path, "aurora")
+
+    async def scenario() -> list:
+        async with WireRecorder() as wire:
+            client = await dial("127.0.0.1", wire.port, call_id)
+            stop = asyncio.Event()
+            asyncio.get_running_loop().call_later(0.1, stop.set)
+            await talk(client, PacedMicrophone(), RecordingSpeaker(), stop)
+            await asyncio.wait_for(wire.closed.wait(), 2)
+            return wire.messages
+
+    assert asyncio.run(scenario())[0] == Uuid(call_id) and str(call_id).endswith("-000000000002")
+    assert call_id_for(path, None) is None and call_id_for(path, "default") is None
+    with pytest.raises(ConfigError, match=r"'solar'.*configured: aurora"):
+        call_id_for(path, "solar")

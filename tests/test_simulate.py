@@ -394,3 +394,38 @@ def test_a_folder_runs_every_recording_format_and_nothing_else(tmp_path):
     for name in ("a.slin", "b.mp3", "c.ulaw", "d.WAV", "a.json", "notes.txt"):
         (tmp_path / name).write_bytes(b"")
     assert [p.name for p in find_recordings([tmp_path])] == ["a.slin", "b.mp3", "c.ulaw", "d.WAV"]
+
+
+def condominium_config(tmp_path):
+    """The default directory lacks Joana Prado; condominium 'vila' (code 5) has her in 104."""
+    default, vila = tmp_path / "default.json", tmp_path / "vila.json"
+    default.write_text(json.dumps([{"apartment_number": "11", "residents": ["Diana Rocha"]}]))
+    vila.write_text(json.dumps([{"apartment_number": "104", "residents": ["Joana Prado"]}]))
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({
+        "directory": {"path": str(default)},
+        "condominiums": [{"id": "vila", "code": 5, "name": "Vila Serena", "directory": str(vila),
+                          "greeting": "Vila Serena, boa tarde. Em que posso ajudar?"}],
+    }))  # fmt: skip
+    return path
+
+
+def test_an_unknown_condominium_is_refused_with_the_ones_there_are(tmp_path):
+    result = run(["simulate", str(FIXTURES / "entrega.slin"), "--config", str(condominium_config(tmp_path)), "--condominium", "aurora"])
+    err = result.stderr.decode()
+    assert result.returncode == 2 and "'aurora'" in err and "vila" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_simulate_calls_as_a_gate_of_the_condominium_chosen(tmp_path):
+    """--condominium folds its code into the call's UUID, as the dialplan does: the call is routed,
+    understood and recorded as that condominium's (Joana Prado lives only there)."""
+    db = tmp_path / "calls.db"
+    config = condominium_config(tmp_path)
+    result = run(["simulate", str(FIXTURES / "entrega.slin"), "--json", "--config", str(config), "--condominium", "vila",
+                  "--record", str(db)], timeout=180)  # fmt: skip
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    call = json.loads(result.stdout)["calls"][0]
+    assert call["passed"] is True and call["final"]["dados"]["apartment_number"] == "104"
+    listed = json.loads(run(["calls", "--db", str(db), "--json"]).stdout)["calls"]
+    assert [(c["condominium"], c["call_id"][-12:]) for c in listed] == [("vila", "000000000005")]

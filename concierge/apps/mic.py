@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import signal
 import socket
+import uuid
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
@@ -40,11 +41,12 @@ class Ending(StrEnum):
     CALLER_HUNG_UP = "you hung up"
 
 
-async def dial(host: str, port: int) -> AudioSocketClient:
-    """Connect to `apoena serve` and send a new call's UUID; UserError if nobody answers there."""
+async def dial(host: str, port: int, call_id: uuid.UUID | None = None) -> AudioSocketClient:
+    """Connect to `apoena serve` and send a new call's UUID (`call_id`, else a random one);
+    UserError if nobody answers there."""
     try:
         async with asyncio.timeout(CONNECT_TIMEOUT_SECONDS):
-            return await AudioSocketClient.connect(host, port)
+            return await AudioSocketClient.connect(host, port, call_id)
     except ConnectionRefusedError:
         raise UserError(f"no apoena serve at {host}:{port} — start it with `apoena serve`") from None
     except TimeoutError:
@@ -129,24 +131,40 @@ def server_address(config_path: Path | None, host: str | None, port: int | None)
     return host, port
 
 
+def call_id_for(config_path: Path | None, condominium: str | None) -> uuid.UUID | None:
+    """The UUID a call to `condominium` gets, as the documented dialplan folds its code in; None
+    (a random UUID: the default condominium) without one."""
+    if condominium is None:
+        return None
+    from concierge.call.condominiums import call_uuid, code_for
+    from concierge.config import load_config
+
+    code = code_for(load_config(config_path), condominium)
+    return None if code is None else call_uuid(code)
+
+
 def run_mic(
     config_path: Path | None,
     host: str | None,
     port: int | None,
     input_device: int | None,
     output_device: int | None,
+    condominium: str | None = None,
 ) -> int:
     host, port = server_address(config_path, host, port)
+    call_id = call_id_for(config_path, condominium)
     console = Console(highlight=False)
-    ending = asyncio.run(_call(host, port, input_device, output_device, console))
+    ending = asyncio.run(_call(host, port, input_device, output_device, console, call_id))
     console.print(f"[bold]{ending.value}[/] — call over", soft_wrap=True)
     return 0
 
 
-async def _call(host: str, port: int, input_device: int | None, output_device: int | None, console: Console) -> Ending:
+async def _call(
+    host: str, port: int, input_device: int | None, output_device: int | None, console: Console, call_id: uuid.UUID | None = None
+) -> Ending:
     with PyAudioDevices(input_device, output_device) as devices:
         assert devices.source is not None and devices.sink is not None
-        client = await dial(host, port)
+        client = await dial(host, port, call_id)
         console.print(
             f"calling apoena at {host}:{port} · microphone: {escape(devices.source.device['name'])} · "
             f"speaker: {escape(devices.sink.device['name'])}\n[dim]call {client.call_id} — speak after the greeting "

@@ -47,6 +47,7 @@ from concierge.audio.pcm import FRAME_BYTES, FRAME_SECONDS, SUPPORTED_SUFFIXES, 
 from concierge.audiosocket.client import AudioSocketClient
 from concierge.audiosocket.protocol import Audio, Hangup
 from concierge.audiosocket.server import AudioSocketServer
+from concierge.call.condominiums import Condominiums, call_uuid, code_for
 from concierge.call.events import CallEnded, CallEvent, Observer, StateChanged, Turn
 from concierge.call.records import CallRecords
 from concierge.call.gate import Gate, GateActed
@@ -402,8 +403,10 @@ class Simulator:
     def __init__(
         self, services: CallServices, speed: float = 1.0, wait: bool = True, on_event=None, record: Observer | None = None,
         resident: ResidentAnswer | None = None, directory=None, residents: Sequence[ResidentAnswer] = (),
+        code: int | None = None,
     ) -> None:  # fmt: skip
         self.services = services
+        self.code = code  # the condominium the calls are for, folded into their UUIDs (None: the default one)
         self.speed = speed
         self.wait = wait
         self.on_event = on_event
@@ -468,7 +471,7 @@ class Simulator:
 
     async def call(self, recording: Recording) -> CallReport:
         """Place one call and play `recording` into it; return when the call is over."""
-        call_id = uuid.uuid4()
+        call_id = uuid.uuid4() if self.code is None else call_uuid(self.code)
         report = CallReport(recording, str(call_id))
         if self.residents:
             report.expected_decision, report.expected_attempts = expected_visit(self.residents)
@@ -686,6 +689,7 @@ def run_simulate(
     record: Path | None = None,
     resident: list[Path] | None = None,
     resident_no_answer: bool = False,
+    condominium: str | None = None,
 ) -> int:
     from rich.console import Console
 
@@ -707,13 +711,19 @@ def run_simulate(
                 with contextlib.ExitStack() as stack:
                     with console.status("loading speech engines…"):
                         setup, services = stack.enter_context(simulation_services(config_path, directory or directory_path))
+                    code = code_for(setup.config, condominium)
+                    home = setup.directory
+                    if setup.config.condominiums:  # calls are routed by their UUID, as `apoena serve` does
+                        services.condominiums = Condominiums(services, setup.directory, directory or directory_path)
+                        if code is not None:
+                            home = services.condominiums.by_code[code].directory
                     if records is None:
                         records = CallRecords(record or Path(scratch) / "calls.db", setup.concierge.brain.name)
                     if len(groups) > 1:
                         console.print(f"[dim]directory {setup.config.directory.path if directory is None else directory}[/]", highlight=False)
                     chosen = [recordings[i] for i in indices]
                     done = asyncio.run(
-                        _simulate(services, chosen, speed, not no_wait, console, records.observer, answers, setup.directory)
+                        _simulate(services, chosen, speed, not no_wait, console, records.observer, answers, home, code)
                     )
                     for index, report in zip(indices, done):
                         reports[index] = report
@@ -737,7 +747,7 @@ def run_simulate(
 
 async def _simulate(
     services: CallServices, recordings: list[Recording], speed: float, wait: bool, console, record: Observer | None = None,
-    residents: Sequence[ResidentAnswer] = (), directory=None,
+    residents: Sequence[ResidentAnswer] = (), directory=None, code: int | None = None,
 ) -> list[CallReport]:  # fmt: skip
     def show(report: CallReport, event: CallEvent) -> None:
         if isinstance(event, Turn):
@@ -769,7 +779,7 @@ async def _simulate(
                 f"    [bold cyan]concierge → visitante:[/] {event.visitor_message or '—'}", highlight=False,
             )  # fmt: skip
 
-    async with Simulator(services, speed, wait, show, record, directory=directory, residents=residents) as simulator:
+    async with Simulator(services, speed, wait, show, record, directory=directory, residents=residents, code=code) as simulator:
         return [await simulator.call(recording) for recording in recordings]
 
 

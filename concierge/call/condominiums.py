@@ -50,6 +50,18 @@ def call_uuid(code: int, random_uuid: uuid.UUID | None = None) -> uuid.UUID:
     return uuid.UUID(f"{head}{CODE_MARK}{code:08d}")
 
 
+def code_for(config: Config, condominium: str | None) -> int | None:
+    """The code a call to `condominium` (an id from config `condominiums`) carries in its UUID, for
+    `apoena simulate` and `apoena mic`; None for the default one. ConfigError names the ids there are."""
+    if condominium is None or condominium == DEFAULT_CONDOMINIUM:
+        return None
+    for entry in config.condominiums:
+        if entry.id == condominium:
+            return entry.code
+    known = ", ".join(entry.id for entry in config.condominiums) or "none — add a `condominiums` list to config.json"
+    raise ConfigError(f"--condominium {condominium!r}: no such condominium in the config (configured: {known})")
+
+
 def condominium_ids(config: Config) -> list[str]:
     """Every configured condominium's id, the default one first: the only values a metrics label takes."""
     return [DEFAULT_CONDOMINIUM, *(condominium.id for condominium in config.condominiums)]
