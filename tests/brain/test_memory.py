@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from concierge.brain.concierge import Concierge
@@ -44,6 +46,40 @@ def test_embedded_redis_needs_no_setup_and_persists(tmp_path):
     first.client.shutdown(save=True)
     second = open_store(RedisConfig(embedded_path=tmp_path / "memory.db"))
     assert second.load("kept") is not None
+
+
+def test_closing_stops_the_embedded_redis_used_from_many_threads_but_not_one_another_process_uses(tmp_path):
+    """A server's pool holds a connection per thread that used it: all are this process's own, so a
+    clean stop (SIGTERM of `apoena serve`) stops the embedded Redis; another process's keeps it up."""
+    import os
+    import subprocess
+    import sys
+    import threading
+
+    store = open_store(RedisConfig(embedded_path=tmp_path / "memory.db"))
+    workers = [threading.Thread(target=lambda n=n: [store.save(Conversation(id=f"c{n}-{i}")) for i in range(20)]) for n in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert len(store.client.client_list()) > 1, "the pool really holds several connections"
+    pid = store.client.pid
+    other = subprocess.Popen(  # another Apoena process on the same file
+        [sys.executable, "-c", "import redis,sys,time; r=redis.Redis(unix_socket_path=sys.argv[1]); r.ping(); print('on', flush=True); time.sleep(30)",
+         store.client.socket_file], stdout=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert other.stdout.readline() == b"on\n"
+        store.close()
+        assert store.client.ping(), "another process still uses it: kept running"
+    finally:
+        other.kill()
+        other.wait()
+    store.close()
+    deadline = time.monotonic() + 5
+    while os.path.exists(f"/proc/{pid}") and "Z" not in open(f"/proc/{pid}/status").read().split("State:")[1][:4]:
+        assert time.monotonic() < deadline, "the embedded Redis is still running after close"
+        time.sleep(0.05)
 
 
 def test_redis_dying_mid_conversation_does_not_lose_the_conversation(directory):
