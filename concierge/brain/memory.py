@@ -164,7 +164,8 @@ def _shut_down_if_alone(client: object) -> bool:
     own = client.connection_pool.connection_kwargs.get("client_name")  # type: ignore[attr-defined]
     try:
         # this process's pool may hold several connections (one per thread that used it): all named `own`
-        if any(other.get("name") != own for other in client.client_list()):  # type: ignore[attr-defined]
+        clients = client.client_list()  # type: ignore[attr-defined]
+        if len(clients) > 1 and not (own and all(other.get("name") == own for other in clients)):
             return False
         once = redis.Redis(unix_socket_path=client.socket_file, retry=Retry(NoBackoff(), 0))  # type: ignore[attr-defined]
         once.execute_command("SHUTDOWN", "SAVE")
