@@ -126,3 +126,18 @@ def wrongly_valid(dialog: dict, reply: Reply) -> bool:
         key in expect and reply.dados.model_dump(mode="json")[key] != expect[key]
         for key in ("apartment_number", "resident_name")
     )
+
+
+def directory_of(path: Path, units: dict[str, list[str]]) -> Directory:
+    """A directory of our own, written to `path`: apartment -> its residents."""
+    path.write_text(json.dumps([{"apartment_number": k, "residents": v} for k, v in units.items()]), encoding="utf-8")
+    return Directory.load(path)
+
+
+def talk(directory: Directory, turns: list[str], **expect) -> tuple[dict, list[Reply]]:
+    """Play `turns` through the rules brain (a read-back is answered "Isso."): the dialog and its replies."""
+    from concierge.brain.rules import RulesBrain
+
+    dialog = {"name": "t", "turns": turns, "if_asked": {"confirm_yes": "Isso."}, "expect": expect}
+    _, replies = play(RulesBrain(directory), dialog)
+    return dialog, replies

@@ -4,14 +4,12 @@ and blind batch 8's failures, in sentences of our own."""
 
 from __future__ import annotations
 
-import json
 
 import pytest
 
 from concierge.brain.directory import Directory
-from concierge.brain.rules import RulesBrain
 
-from .dialogs import check_final, play
+from .dialogs import check_final, directory_of, talk
 
 UNITS = {
     "3": ["Nair Figueiredo"],
@@ -24,15 +22,10 @@ UNITS = {
 
 @pytest.fixture(scope="module")
 def village(tmp_path_factory) -> Directory:
-    path = tmp_path_factory.mktemp("keypad") / "vila.json"
-    path.write_text(json.dumps([{"apartment_number": k, "residents": v} for k, v in UNITS.items()]), encoding="utf-8")
-    return Directory.load(path)
+    return directory_of(tmp_path_factory.mktemp("keypad") / "vila.json", UNITS)
 
 
-def final(directory: Directory, turns: list[str], **expect):
-    dialog = {"name": "t", "turns": turns, "if_asked": {"confirm_yes": "Isso."}, "expect": expect}
-    _, replies = play(RulesBrain(directory), dialog)
-    return dialog, replies
+final = talk
 
 
 def test_one_key_is_a_house(village):
@@ -56,10 +49,7 @@ def test_keyed_digits_outweigh_a_name_of_someone_living_elsewhere(village):
 
 def test_seu_or_dona_with_a_family_surname_means_him_or_her(tmp_path):
     """A couple shares a surname: 'o senhor Prates' is Osmar, 'a dona Prates' Lúcia — read back."""
-    path = tmp_path / "casal.json"
-    units = {"7": ["Osmar Prates", "Lúcia Prates"], "9": ["Celeste Prates", "Ivo Prates"]}
-    path.write_text(json.dumps([{"apartment_number": k, "residents": v} for k, v in units.items()]), encoding="utf-8")
-    directory = Directory.load(path)
+    directory = directory_of(tmp_path / "casal.json", {"7": ["Osmar Prates", "Lúcia Prates"], "9": ["Celeste Prates", "Ivo Prates"]})
     for said, home, meant in (
         ("Encomenda pro senhor Prates, casa sete.", "7", "Osmar Prates"),
         ("É pra dona Prates da casa sete.", "7", "Lúcia Prates"),

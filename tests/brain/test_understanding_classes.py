@@ -4,17 +4,16 @@ rules brain, then single utterances."""
 
 from __future__ import annotations
 
-import json
 
 import pytest
 
 from concierge.brain.directory import Directory
 from concierge.brain.reply import Intent
-from concierge.brain.rules import RulesBrain
 from concierge.brain.text import fold
 from concierge.brain.understand import understand
 
-from .dialogs import check_final, play, wrongly_valid
+from .dialogs import check_final, directory_of, wrongly_valid
+from .dialogs import talk as talk_through
 
 UNITS = {
     "2-5": ["Otávio Rebouças"],
@@ -32,14 +31,11 @@ UNITS = {
 
 @pytest.fixture(scope="module")
 def quadras(tmp_path_factory) -> Directory:
-    path = tmp_path_factory.mktemp("quadras") / "quadras.json"
-    path.write_text(json.dumps([{"apartment_number": k, "residents": v} for k, v in UNITS.items()]), encoding="utf-8")
-    return Directory.load(path)
+    return directory_of(tmp_path_factory.mktemp("quadras") / "quadras.json", UNITS)
 
 
 def talk(directory: Directory, turns: list[str], **expect):
-    dialog = {"name": "t", "turns": turns, "if_asked": {"confirm_yes": "Isso."}, "expect": expect}
-    _, replies = play(RulesBrain(directory), dialog)
+    dialog, replies = talk_through(directory, turns, **expect)
     return dialog, replies[-1]
 
 
