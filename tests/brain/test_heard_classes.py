@@ -4,7 +4,6 @@ and blind batch 8's failures, in sentences of our own."""
 
 from __future__ import annotations
 
-
 import pytest
 
 from concierge.brain.directory import Directory

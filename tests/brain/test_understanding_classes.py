@@ -4,7 +4,6 @@ rules brain, then single utterances."""
 
 from __future__ import annotations
 
-
 import pytest
 
 from concierge.brain.directory import Directory
