@@ -270,6 +270,34 @@ def test_calls_show_the_residents_decision(tmp_path, config):
     assert listed(run(["calls", "--json", "--config", str(config)]))[0]["visit"]["decision"] == "authorized"
 
 
+def test_a_resident_legs_uuid_shows_the_visit_it_belongs_to(tmp_path, config):
+    """Asterisk logs each resident leg's UUID; `calls show` of it (or its start) finds the visitor's call."""
+    from concierge.brain.reply import Intent as VisitIntent
+    from concierge.call.resident import VisitFacts
+    from concierge.call.visit import ResidentDialing, VisitDecided, VisitStarted
+
+    call_id, first_leg, second_leg = "d3c1d3d0-0000-4000-8000-000000000010", "7a11e9a0-1111-4111-8111-000000000001", "5b0b5b0b-2222-4222-8222-000000000002"
+    with CallRecords(tmp_path / "calls.db", brain="rules") as records:
+        record_call(records, call_id, time.time() - 60, None, ["Visita para a Joana", "Sou o Carlos"])
+        for event in (
+            VisitStarted(call_id, first_leg, VisitFacts(VisitIntent.VISITA, "Carlos", "Joana Prado", "104"), ("PJSIP/a", "PJSIP/b")),
+            ResidentDialing(call_id, "PJSIP/a", first_leg),
+            ResidentDialing(call_id, "PJSIP/b", second_leg),
+            VisitDecided(call_id, "denied", "the resident said no", by="voice", decided_by="Joana Prado", leg_id=second_leg,
+                         attempts=(("PJSIP/a", "no_answer", first_leg), ("PJSIP/b", "answered", second_leg))),
+            CallEnded(call_id, Outcome.COMPLETED, "resident decision: denied"),
+        ):  # fmt: skip
+            records.observer(event)
+    for leg in (first_leg, second_leg[:8]):
+        shown = run(["calls", "show", leg, "--config", str(config)], env=WIDE)
+        assert shown.returncode == 0, shown.stderr.decode()
+        assert f"is a resident leg of the visit of call {call_id}" in shown.stdout.decode() and "denied" in shown.stdout.decode()
+    as_json = json.loads(run(["calls", "show", second_leg, "--json", "--config", str(config)]).stdout)
+    assert (as_json["call_id"], as_json["shown_for_resident_leg"]) == (call_id, second_leg)
+    unknown = run(["calls", "show", "0badc0de", "--config", str(config)])
+    assert unknown.returncode == 2 and "no call 0badc0de" in unknown.stderr.decode()
+
+
 @pytest.mark.parametrize("what", ["missing", "folder", "empty id"])
 def test_a_wrong_db_or_an_empty_id_is_one_line_and_exit_2(tmp_path, what):
     args = {

@@ -90,8 +90,12 @@ def run_show(config_path: Path | None, db: Path | None, call_id: str, as_json: b
     location, spool = records_location(config_path, db)
     if _nothing_recorded(location):
         raise UserError(f"no call {call_id}: {NOTHING_YET}")
+    leg = None
     with CallRecords(location, spool=spool) as records:
         matches = records.ids_starting_with(call_id.strip().lower())
+        if not matches:  # a resident leg's UUID (Asterisk's logs show it): the visit it belongs to
+            legs = records.calls_of_leg(call_id.strip().lower())
+            matches, leg = [visit for visit, _ in legs], (legs[0][1] if legs else None)
         if len(matches) > 1:
             raise UserError(f"{call_id} is the start of several call ids — give more of it")
         call = records.get(matches[0]) if matches else None
@@ -99,11 +103,13 @@ def run_show(config_path: Path | None, db: Path | None, call_id: str, as_json: b
     if call is None:
         raise UserError(f"no call {call_id} in {where} — `apoena calls` lists them")
     if as_json:
-        print(json.dumps(call.as_json(), ensure_ascii=False, indent=2))
+        print(json.dumps({**call.as_json(), **({"shown_for_resident_leg": leg} if leg else {})}, ensure_ascii=False, indent=2))
         return 0
     from rich.console import Console
 
     console = Console()
+    if leg is not None:
+        console.print(f"{leg} is a resident leg of the visit of call {call.call_id}:", highlight=False)
     console.print(_call_header(call), highlight=False)
     if call.turns:
         console.print(_turns_table(call))

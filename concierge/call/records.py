@@ -776,6 +776,21 @@ class CallRecords:
             rows = connection.execute("SELECT call_id FROM calls WHERE call_id LIKE ? ESCAPE '\\' LIMIT ?", (pattern, limit)).fetchall()
             return [row[0] for row in rows]
 
+    def calls_of_leg(self, prefix: str, limit: int = 2) -> list[tuple[str, str]]:
+        """(visitor's call id, leg id) of resident legs whose UUID begins with `prefix`: a leg has no
+        call of its own (Asterisk logs its UUID), its turns are its visit's, under the visitor's call."""
+        pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        with self._reading() as connection:
+            rows = connection.execute(
+                "SELECT call_id, leg_id, attempts FROM visits WHERE leg_id LIKE ? ESCAPE '\\' OR attempts LIKE ? ESCAPE '\\'",
+                (pattern + "%", '%"' + pattern + "%"),
+            ).fetchall()
+        found = []
+        for call_id, leg_id, attempts in rows:
+            legs = [leg_id, *(attempt[2] for attempt in json.loads(attempts) if len(attempt) > 2)]
+            found += [(call_id, leg) for leg in dict.fromkeys(legs) if leg and leg.startswith(prefix)]
+        return found[:limit]
+
     def live(self) -> list[CallRecord]:
         """Calls in progress (in any process using this database), oldest first."""
         with self._reading() as connection:

@@ -207,6 +207,21 @@ def test_sqlite_and_postgres_have_the_same_schema_at_every_version(postgres_url,
     assert ("call_id->calls.call_id", "CASCADE") in sqlite["turns"]["foreign"]
 
 
+def test_a_resident_leg_is_found_under_its_visit_on_both_databases(location, tmp_path):
+    from concierge.brain.reply import Intent
+    from concierge.call.resident import VisitFacts
+    from concierge.call.visit import VisitDecided, VisitStarted
+
+    with CallRecords(location, "rules", spool=tmp_path / "spool.db") as records:
+        call_id = play_call(records, time.time(), outcome=None, turns=1)
+        records.observer(VisitStarted(call_id, "leg-a1", VisitFacts(Intent.VISITA, "Rui", "Joana Prado", "104"), ("PJSIP/a",)))
+        records.observer(VisitDecided(call_id, "no_answer", "nobody", leg_id="leg-b2", attempts=(("PJSIP/a", "no_answer", "leg-a1"), ("PJSIP/b", "busy", "leg-b2"))))
+        records.flush()
+        assert records.calls_of_leg("leg-b") == [(call_id, "leg-b2")] and records.calls_of_leg("leg-a1") == [(call_id, "leg-a1")]
+        assert sorted(records.calls_of_leg("leg-")) == [(call_id, "leg-a1"), (call_id, "leg-b2")]
+        assert records.calls_of_leg("%") == [] and records.calls_of_leg("leg_") == []  # LIKE's wildcards are literal
+
+
 @pytest.mark.parametrize("outcome, accepted", [("no_input", True), ("exploded", False)])
 def test_both_databases_accept_and_refuse_the_same_outcomes(location, outcome, accepted):
     with CallRecords(location) as records, closing(records.database.connect()) as db:
