@@ -82,6 +82,8 @@ class RulesBrain:
         if heard.visitor_name and self._names_resident_in_full(conversation, heard):
             heard.resident, heard.resident_mentions, heard.visitor_name = heard.visitor_name, [], None
         elif heard.visitor_name and self._is_resident_echo(conversation, heard):
+            if heard.answer is False and CONFIRM in conversation.asked and heard.resident is None:
+                heard.resident = heard.visitor_name  # 'Visita para Letícia…, certo?' 'Não, é o Otto Bauer': whom they came for
             heard.visitor_name = None  # the resident's own name, said again, is not the visitor's
         if self._own_name_instead(conversation, heard):
             heard.visitor_name = heard.bare_name

@@ -19,6 +19,7 @@ from text_to_num import alpha2digit
 
 from concierge.brain import lexicon, numbers
 from concierge.brain.directory import PARTICLES, Directory, NameMention, tokens_match
+from concierge.brain.names import is_first_name
 from concierge.brain.reply import Intent
 from concierge.brain.text import fold
 
@@ -41,7 +42,7 @@ CORRECTION = re.compile(r"\b(nao|digo|quer dizer|ou melhor|na verdade|desculp\w*
 YES = re.compile(
     r"^(sim|isso|isso mesmo|isso ai|exato|exatamente|correto|certo|certinho|ta certo|esta certo|ta|positivo|confirmo|"
     r"confirmado|e sim|e isso|e esse|e essa|e ele|e ela|pode ser|pode|aham|uhum|perfeito|isso isso|sim senhor|"
-    r"sim senhora|com certeza|ok|okay|beleza|certeza|tudo certo|e|eh|si|exacto|claro|yes)\b"
+    r"sim senhora|com certeza|ok|okay|beleza|certeza|tudo certo|e|eh|si|exacto|claro|yes|oui|wi)\b"  # 'wi': Haitian Creole
 )
 NO = re.compile(r"^(nao|negativo|errado|esta errado|ta errado|nada disso|nao e|nao nao)\b")
 THE_RESIDENT = re.compile(
@@ -486,6 +487,8 @@ def _visitor_span(
             span = _name_span(words, start, cased) or _name_after_who(words, start, cased)
             if span is None and ("nome" in cue or "chamo" in cue):
                 span = _uncased_name(words, start)
+            elif span is None and (small := _uncased_name(words, start)) and is_first_name(words[small[0]].text):
+                span = small  # 'eu sou a duda, sobrinha dela': a first name, written small by the recogniser
             later = said is not None and span is not None and span[0] >= said[1]
             if span is not None and (said is None or (later and (_corrects(folded[said[1] : span[0]]) or ("nome" in cue and not named)))):
                 # a later one wins after a correction ('Heitor… não, eu sou o Jorge') or as the real name
@@ -749,8 +752,12 @@ def _find_resident(
             first, chosen = instead, [m for m in mentions if (m.start, m.end) == (instead.start, instead.end)]
         result.resident = " ".join(w.text for w in words[first.start : first.end])
         result.resident_mentions = chosen
-        uncued = not strength(first)[2] and first.matched < 2 and "resident_name" not in asked  # 'Fula, Jorge.'
-        result.resident_weak = uncued or _among_unknown_names(words, first, cased, directory, taken)
+        # read back before anyone is told: a name said with no cue, unasked ('Fula, Jorge.'; a full name
+        # Whisper copied from its prompt into noise: 'Water Valley, Letícia Nogueira'), or one word
+        # that only a nickname or a slip ties to a resident ('eu sou a duda' is no Eduardo)
+        uncued = not strength(first)[2] and "resident_name" not in asked
+        slipped = first.matched < 2 and not first.exact
+        result.resident_weak = uncued or slipped or _among_unknown_names(words, first, cased, directory, taken)
         result.resident_of_relation = _owned_by_relation(folded, first.start, first.end)
         result.resident_cued = strength(first)[2]
         result.resident_gender = _honorific_gender(folded[max(0, first.start - 2) : first.start])

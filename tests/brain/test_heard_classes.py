@@ -76,3 +76,28 @@ def test_a_relative_named_after_the_relation_is_the_resident(village, said, resi
 
     heard = understand(said, village)
     assert (heard.resident.split()[-1] if heard.resident else None) == resident
+
+
+def test_a_full_name_said_unasked_with_no_cue_is_read_back_first(village):
+    """Whisper, primed with the residents' names, may write one into a turn it did not hear (here the
+    concierge had asked 'entrega ou visita?', not whom)."""
+    dialog, replies = talk(village, ["Boa tarde.", "Chiado na linha, Márcio Tavares.", "É entrega, sou o Caio."],
+                           resident_name="Márcio Tavares", valid_for_action=True)  # fmt: skip
+    first_valid = next(i for i, r in enumerate(replies) if r.valid_for_action)
+    assert any("certo?" in r.mensagem for r in replies[:first_valid]), [r.mensagem for r in replies]
+    assert check_final(dialog, replies[-1]) == []
+
+
+def test_a_small_first_name_after_sou_is_the_visitor_not_a_residents_nickname(tmp_path):
+    """'Eu sou a duda': the recogniser wrote the name small in a capitalised sentence; Duda is a
+    nickname of Eduardo's too, but whoever says 'sou a' is naming themselves."""
+    directory = directory_of(tmp_path / "duda.json", {"31": ["Eduardo Lacerda"], "32": ["Renan Dias"]})
+    dialog, replies = talk(directory, ["Vim visitar minha madrinha.", "Chiado.", "Eu sou a duda, afilhada dela."], visitor_name="Duda")
+    assert all(r.dados.resident_name is None and not r.valid_for_action for r in replies), [r.mensagem for r in replies]
+    assert check_final(dialog, replies[-1]) == []
+
+
+def test_no_to_a_read_back_then_a_residents_full_name_names_whom_they_came_for(village):
+    dialog, replies = talk(village, ["Boa tarde.", "Barulho, Márcio Tavares.", "Visita, sou a Lara.", "Não, é o Bento Albuquerque."],
+                           visitor_name="Lara", resident_name="Bento Albuquerque", apartment_number="2-208")  # fmt: skip
+    assert check_final(dialog, replies[-1]) == [], [r.mensagem for r in replies]
