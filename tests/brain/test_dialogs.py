@@ -53,6 +53,6 @@ def test_split_is_understood_and_never_completes_a_wrong_visit(split):
         right += not check_final(dialog, replies[-1])
         if wrongly_valid(dialog, replies[-1]):
             wrong_visits.append(dialog["name"])
-    assert len(dialogs) >= 100
+    assert len(dialogs) >= 60  # each blind batch holds 60 or more dialogs (the audio batch 8: 64)
     assert wrong_visits == [], "valid for the wrong apartment or resident"
     assert right / len(dialogs) >= SPLIT_FLOORS[split], f"{right}/{len(dialogs)}"
