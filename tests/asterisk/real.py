@@ -115,13 +115,8 @@ class RealAsterisk:
 
     def stop(self) -> str:
         """Stop Asterisk (SIGTERM, then SIGKILL after 15 s); its console log, also kept as asterisk.log beside its folder."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        if self.process is not None:
+            stop_process(self.process)
         self.log = self.read_log()
         (self.folder.parent / "asterisk.log").write_text(self.log)
         return self.log
@@ -149,3 +144,15 @@ async def originate(ami: AMIClient, channel: str, application: str, data: str, v
         fields["Variable"] = ",".join(f"{name}={value}" for name, value in variables.items())
     queued = await ami.action("Originate", fields)
     assert queued.succeeded, queued.headers
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """Stop a process the tests started: SIGTERM, then SIGKILL if it is still there after 15 s."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)

@@ -27,7 +27,7 @@ from concierge.call.condominiums import condominium_code
 from tests.call.test_condominiums import similarity
 from tests.conftest import free_port
 
-from .real import CORE_MODULES, ROOT, RealAsterisk, needs_asterisk, originate, shipped_dialplan
+from .real import CORE_MODULES, ROOT, RealAsterisk, needs_asterisk, originate, shipped_dialplan, stop_process
 
 pytestmark = needs_asterisk
 
@@ -119,12 +119,8 @@ def test_the_documented_dialplan_routes_two_condominiums_each_to_its_own_greetin
 
         asyncio.run(scenario())
     finally:
-        if apoena is not None and apoena.poll() is None:
-            apoena.terminate()
-            try:
-                apoena.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                apoena.kill()
+        if apoena is not None:
+            stop_process(apoena)
         asterisk.stop()
     apoena_log = apoena.stderr.read().decode(errors="replace") if apoena is not None else ""
     listed = subprocess.run([sys.executable, "-m", "concierge", "calls", "--json", "--config", str(config)],

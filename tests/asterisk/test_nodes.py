@@ -44,7 +44,7 @@ from concierge.call.condominiums import condominium_code
 from tests.conftest import free_port
 from tests.servers import debian_redis, postgres_cluster, postgres_url  # noqa: F401 (fixtures)
 
-from .real import CORE_MODULES, FALLBACK_MODULES, NODES_MODULES, PLAYBACK_MODULES, ROOT, RealAsterisk, needs_asterisk, originate
+from .real import CORE_MODULES, FALLBACK_MODULES, NODES_MODULES, PLAYBACK_MODULES, ROOT, RealAsterisk, needs_asterisk, originate, stop_process
 
 pytestmark = needs_asterisk
 
@@ -103,13 +103,8 @@ class Node:
             return json.load(response)["calls"]
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        if self.process is not None:
+            stop_process(self.process)
 
 
 class VisitorPhones:

@@ -37,7 +37,7 @@ from concierge.audiosocket.server import AudioSocketServer, Connection
 from tests.conftest import free_port
 
 from .real import (BINARY, CORE_MODULES, CURL_MODULES, PLAYBACK_MODULES, ROOT, RealAsterisk, copy_sound, has_modules, needs_asterisk,
-                   originate, shipped_dialplan)  # fmt: skip
+                   originate, shipped_dialplan, stop_process)  # fmt: skip
 
 HAS_CURL = has_modules(*CURL_MODULES)
 
@@ -173,12 +173,8 @@ def run_visit(tmp_path: Path, dials: list[str], context: str = "portaria") -> tu
 
         gate = asyncio.run(scenario())
     finally:
-        if apoena is not None and apoena.poll() is None:
-            apoena.terminate()
-            try:
-                apoena.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                apoena.kill()
+        if apoena is not None:
+            stop_process(apoena)
         log = asterisk.stop()
     assert gate.get("Call"), log[-3000:]
     shown = subprocess.run([sys.executable, "-m", "concierge", "calls", "show", gate["Call"], "--json", "--config", str(config)],
