@@ -73,7 +73,12 @@ class SystemConfig(Strict):
             "(env APOENA_SYSTEM__MAX_TRANSACTION_TIME_SECONDS)"
         ),
     )
-    waiting_delay_seconds: float = Field(3.0, ge=0)
+    waiting_delay_seconds: float = Field(
+        1.2,
+        ge=0,
+        le=10,
+        description="an answer slower than this: 'Um momento, por favor.', then the waiting chime until it comes",
+    )
     barge_in: bool = True
     no_input_prompt_seconds: float = Field(
         5.0,
@@ -104,6 +109,15 @@ class ServerConfig(Strict):
             "carrying every call and every resident leg, so set it above twice the calls your Asterisk sends this node"
         ),
     )
+    max_calls: int = Field(
+        0,
+        ge=0,
+        description=(
+            "visitors' calls this node answers at once; past it a new one is hung up on as soon as its UUID is read, "
+            "so the dialplan's node list (docs/asterisk.md §7) tries the next node (env APOENA_SERVER__MAX_CALLS). "
+            "Residents' legs of calls in progress are never refused. 0 = no limit"
+        ),
+    )
     audio_burst_seconds: float = Field(
         2.0,
         ge=0.1,
@@ -120,6 +134,15 @@ class SpeechConfig(Strict):
     stt_model: str = Field("base", min_length=1)
     tts_engine: Literal["auto", "rhvoice", "espeak", "azure"] = "auto"
     cache_dir: Path = Path(".apoena/cache")
+    timeout_seconds: float = Field(
+        8.0,
+        gt=0,
+        le=60,
+        description=(
+            "a transcription (queueing included) or a sentence's synthesis that takes longer is given up: the caller "
+            "hears an apology and is asked to repeat, and the call record keeps why (env APOENA_SPEECH__TIMEOUT_SECONDS)"
+        ),
+    )
 
 
 class RecordsConfig(Strict):

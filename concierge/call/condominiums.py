@@ -25,7 +25,7 @@ from pathlib import Path
 
 from concierge.brain.concierge import Concierge
 from concierge.brain.directory import Directory
-from concierge.call.services import CallServices
+from concierge.call.services import CallServices, render_phrases
 from concierge.config import DEFAULT_CONDOMINIUM, Config, CondominiumConfig
 from concierge.errors import ConfigError
 from concierge.speech.base import Synthesizer
@@ -211,6 +211,7 @@ class Condominiums:
             synthesizer=synthesizer,
             stt_prompt=directory_prompt(names, apartments),
             greeting_pcm=synthesizer.synthesize(config.greeting.message),
+            phrases=base.phrases if synthesizer is base.synthesizer else render_phrases(synthesizer),
             gate=gate,
             directory=directory,
             condominium=condominium.id,

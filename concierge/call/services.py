@@ -30,12 +30,19 @@ NO_INPUT_PROMPT = "Alô? Pode falar, estou ouvindo."
 NO_INPUT_GOODBYE = "Não consegui ouvir você. Por favor, chame novamente. Até logo!"
 TIMEOUT_MESSAGE = "Não consegui concluir o atendimento. Por favor, tente novamente. Até logo!"
 FAILURE_MESSAGE = "Desculpe, tive um problema aqui. Pode repetir, por favor?"
-CALL_PHRASES = (NO_INPUT_PROMPT, NO_INPUT_GOODBYE, TIMEOUT_MESSAGE, FAILURE_MESSAGE)
+WAIT_MESSAGE = "Um momento, por favor."  # an answer is slow: said once, then the chime loops
+CALL_PHRASES = (NO_INPUT_PROMPT, NO_INPUT_GOODBYE, TIMEOUT_MESSAGE, FAILURE_MESSAGE, WAIT_MESSAGE)
 
 
 def sentences(text: str) -> list[str]:
     """Split a reply where it can be spoken in pieces: each sentence is synthesized (and cached) alone."""
     return [part for part in _SENTENCE_END.split(text.strip()) if part]
+
+
+def render_phrases(synthesizer: Synthesizer, phrases: tuple[str, ...] = CALL_PHRASES) -> dict[str, bytes]:
+    """What the call itself says, rendered once: played from memory, these lines need neither the
+    speech engine nor a thread, so an apology or a goodbye is heard even when TTS has failed."""
+    return {phrase: b"".join(synthesizer.synthesize(sentence) for sentence in sentences(phrase)) for phrase in phrases}
 
 
 @dataclass
@@ -54,6 +61,7 @@ class CallServices:
     directory: Directory | None = None  # the condominium's directory (its residents' dial strings)
     condominium: str = "default"  # the id of the condominium these services answer for
     condominiums: Condominiums | None = None  # set by the server: each call gets its condominium's services
+    phrases: dict[str, bytes] = field(default_factory=dict)  # CALL_PHRASES pre-rendered (`render_phrases`)
     stt_pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(2, thread_name_prefix="stt"))
     work_pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="turn"))
 
@@ -73,13 +81,14 @@ def build_services(config: Config, directory: Directory, concierge: Concierge) -
     names, apartments = directory.prompt_terms()
     prompt = directory_prompt(names, apartments)
     greeting = synthesizer.synthesize(config.greeting.message)
-    for phrase in (*CALL_PHRASES, *visit_phrases(), *getattr(concierge.brain, "phrases", ())):
+    phrases = render_phrases(synthesizer)
+    for phrase in (*visit_phrases(), *getattr(concierge.brain, "phrases", ())):
         for sentence in sentences(phrase):
             synthesizer.synthesize(sentence)  # cached from now on (and on disk for the next start)
     transcriber.transcribe(greeting, prompt)  # loads the model and warms it up
     stt = config.speech.stt_model if config.speech.stt_engine == "whisper" else config.speech.stt_engine
     log.info("speech ready in %.1f s: %s, voice %s", time.perf_counter() - started, stt, getattr(synthesizer, "name", "?"))
-    return CallServices(config, concierge, transcriber, synthesizer, prompt, greeting, waiting_tone(), directory=directory)
+    return CallServices(config, concierge, transcriber, synthesizer, prompt, greeting, waiting_tone(), directory=directory, phrases=phrases)
 
 
 def waiting_tone(seconds: float = 2.0) -> bytes:

@@ -43,6 +43,7 @@ from concierge.call.services import (
     NO_INPUT_GOODBYE,
     NO_INPUT_PROMPT,
     TIMEOUT_MESSAGE,
+    WAIT_MESSAGE,
     CallServices,
     sentences,
 )
@@ -76,6 +77,10 @@ class _NoInput:
     """The visitor's turn went by in silence: prompt them, or, after enough prompts, say goodbye."""
 
 
+class SpeechTimedOut(Exception):
+    """A speech engine did not answer within `speech.timeout_seconds`: the turn is given up."""
+
+
 class CallSession:
     """Runs one call to its end and returns its outcome; never raises for what the peer does."""
 
@@ -99,7 +104,7 @@ class CallSession:
         self._dtmf: list[str] = []
         self._dtmf_last = 0.0
         self._interrupted = False
-        self._waiting: Playback | None = None
+        self._waiting: list[Playback] = []  # "Um momento, por favor." and the chime, while an answer is slow
         self._greeting_task: asyncio.Task | None = None
         self._quiet_since = 0.0  # audio time from which the visitor's silence is counted
         self._prompts = 0  # no-input prompts said since the visitor last said or typed something
@@ -294,12 +299,33 @@ class CallSession:
                 self._finish(Outcome.CALLER_HUNG_UP, "caller went away during the reply")
                 return
             except Exception as error:  # an engine failure must not end the call: apologise, listen on
-                log.exception("call %s: turn failed", self.call_id)
-                self._emit(TurnFailed(self.call_id, f"{type(error).__name__}: {error}"))
-                await self._note(f"erro: {type(error).__name__}: {error}")
-                with contextlib.suppress(ConnectionClosed):
-                    await self._speak(FAILURE_MESSAGE)
-                self._listen_again()
+                if not await self._apologise(error):
+                    return
+
+    async def _apologise(self, error: Exception) -> bool:
+        """After a failed turn: record why, say the pre-rendered apology (no engine needed) and hand
+        the turn back. Never raises for a second fault; False when the caller has gone."""
+        if isinstance(error, SpeechTimedOut):
+            log.error("call %s: turn given up: %s", self.call_id, error)
+        else:
+            log.exception("call %s: turn failed", self.call_id, exc_info=error)
+        self._emit(TurnFailed(self.call_id, f"{type(error).__name__}: {error}"))
+        self._stop_waiting_sound()
+        try:
+            await self._note(f"erro: {type(error).__name__}: {error}")
+        except Exception:  # the history is the brain's; the call record already has the error
+            log.exception("call %s: cannot note the failure in the conversation", self.call_id)
+        try:
+            _, _, playbacks = await self._speak(FAILURE_MESSAGE)
+            for playback in playbacks:
+                await playback.wait()
+        except ConnectionClosed:
+            self._finish(Outcome.CALLER_HUNG_UP, "caller went away during the apology")
+            return False
+        except Exception:
+            log.exception("call %s: cannot say the apology", self.call_id)
+        self._listen_again()
+        return True
 
     async def _answer(self, utterance: _Utterance) -> None:
         self._set_state(CallState.WAITING)
@@ -341,7 +367,12 @@ class CallSession:
         if utterance.source == "dtmf":
             return utterance.text, (), 0.0
         future = utterance.transcript or self._transcribe_soon(utterance.pcm)
-        transcript = await asyncio.wrap_future(future)
+        limit = self.config.speech.timeout_seconds
+        try:
+            async with asyncio.timeout(limit):
+                transcript = await asyncio.wrap_future(future)  # cancelled (if still queued) on time-out
+        except TimeoutError:
+            raise SpeechTimedOut(f"no transcription within {limit:g} s (speech.timeout_seconds)") from None
         if is_noise(transcript.text, utterance.speech_seconds):
             log.info(
                 "call %s: not a visitor's turn: %r (%.2f s of speech, no_speech_prob %.2f)",
@@ -411,7 +442,11 @@ class CallSession:
 
     async def _keep_visitor_company(self, resident: str) -> None:
         """The waiting sound, and every `waiting_update_seconds` a short 'still trying' line."""
-        update = await self._render(waiting_update(resident))
+        try:
+            update = await self._render(waiting_update(resident))
+        except Exception:  # no voice for the update: the chime alone keeps the visitor company
+            log.exception("call %s: cannot synthesize the waiting update", self.call_id)
+            update = []
         every = self.config.asterisk.waiting_update_seconds
         while True:
             sound = self.pacer.loop(self.services.waiting_pcm)
@@ -424,9 +459,18 @@ class CallSession:
 
     async def _render(self, message: str) -> list[bytes]:
         """The message's sentences as audio (cached phrases cost nothing), off the event loop."""
+        return [await self._synthesize(sentence) for sentence in sentences(message)]
+
+    async def _synthesize(self, sentence: str) -> bytes:
+        """One sentence as audio, off the event loop, within `speech.timeout_seconds`."""
         loop = asyncio.get_running_loop()
-        synthesize = self.services.synthesizer.synthesize
-        return [await loop.run_in_executor(self.services.work_pool, synthesize, sentence) for sentence in sentences(message)]
+        limit = self.config.speech.timeout_seconds
+        work = loop.run_in_executor(self.services.work_pool, self.services.synthesizer.synthesize, sentence)
+        try:
+            async with asyncio.timeout(limit):
+                return await work
+        except TimeoutError:
+            raise SpeechTimedOut(f"no synthesis within {limit:g} s (speech.timeout_seconds): {sentence!r}") from None
 
     async def _act(self, facts: VisitFacts, decided: VisitDecided) -> None:
         """The gate action: the channel variable before the hangup (bounded), the webhook in the background."""
@@ -455,18 +499,18 @@ class CallSession:
         """Synthesize sentence by sentence, queueing each as soon as it is ready, so the caller
         hears the first sentence while the rest is made. Returns when the first one starts
         playing: (its first-byte monotonic time, TTS ms of the first sentence, playbacks)."""
-        loop = asyncio.get_running_loop()
         self._interrupted = False
         playbacks: list[Playback] = []
         tts_ms = 0.0
-        for sentence in sentences(message):
+        fixed = self.services.phrases.get(message)  # the call's own lines: from memory, no engine
+        for sentence in [message] if fixed else sentences(message):
             if self._interrupted:
                 break
             started = time.perf_counter()
-            pcm = await loop.run_in_executor(self.services.work_pool, self.services.synthesizer.synthesize, sentence)
+            pcm = fixed or await self._synthesize(sentence)
             if not playbacks:
                 tts_ms = (time.perf_counter() - started) * 1000
-                self._stop_waiting_sound()
+                self._stop_waiting_sound(answered=True)
                 self._set_state(CallState.IA_TURN)
             if pcm and not self._interrupted:
                 playbacks.append(self.pacer.play(pcm))
@@ -474,13 +518,19 @@ class CallSession:
         return first_byte, tts_ms, playbacks
 
     def _start_waiting_sound(self) -> None:
+        """The answer is slow: a polite line, then the chime until it comes (never dead air)."""
         if self.state == CallState.WAITING and not self.pacer.is_playing:
-            self._waiting = self.pacer.loop(self.services.waiting_pcm)
+            phrase = self.services.phrases.get(WAIT_MESSAGE)
+            self._waiting = [self.pacer.play(phrase)] if phrase else []
+            self._waiting.append(self.pacer.loop(self.services.waiting_pcm))
 
-    def _stop_waiting_sound(self) -> None:
-        if self._waiting is not None:
-            self._waiting.stop()
-            self._waiting = None
+    def _stop_waiting_sound(self, answered: bool = False) -> None:
+        """Stop the chime; the polite line too, unless an answer follows it (`answered`): a half-said
+        "Um momento" before the answer would sound cut off."""
+        for playback in self._waiting:
+            if not (answered and not playback.looping):
+                playback.stop()
+        self._waiting = []
 
     async def _back_to_user_after(self, playback: Playback) -> None:
         await playback.wait()

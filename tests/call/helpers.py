@@ -20,7 +20,7 @@ from concierge.audiosocket.server import AudioSocketServer
 from concierge.brain.concierge import Concierge
 from concierge.brain.memory import ConversationStore
 from concierge.brain.rules import RulesBrain
-from concierge.call.services import CallServices, waiting_tone
+from concierge.call.services import CallServices, render_phrases, waiting_tone
 from concierge.call.session import CallSession
 from concierge.config import Config
 from concierge.speech.base import Transcript
@@ -93,7 +93,8 @@ def make_services(directory, redis_url: str, transcriber, tmp_path: Path, sectio
     store = ConversationStore(redis.Redis.from_url(redis_url, decode_responses=True), 600)
     synthesizer = CachedSynthesizer(EspeakSynthesizer(), tmp_path / "tts")
     greeting = synthesizer.synthesize(config.greeting.message)
-    return CallServices(config, Concierge(RulesBrain(directory), store), transcriber, synthesizer, "", greeting, waiting_tone())
+    concierge = Concierge(RulesBrain(directory), store)
+    return CallServices(config, concierge, transcriber, synthesizer, "", greeting, waiting_tone(), phrases=render_phrases(synthesizer))
 
 
 @asynccontextmanager
@@ -197,6 +198,18 @@ async def collect(client, seconds: float) -> tuple[list[tuple[float, bytes]], bo
         if isinstance(message, Audio):
             frames.append((time.monotonic(), message.pcm))
     return frames, False
+
+
+def heard_at(frames: list[tuple[float, bytes]], pcm: bytes, after: float = 0.0) -> float | None:
+    """When the caller started hearing `pcm` (found by a piece of its audio in what arrived after
+    `after`, whatever the frame alignment), or None if it never came."""
+    frames = [(at, frame) for at, frame in frames if at >= after]
+    stream = b"".join(frame for _, frame in frames)
+    skip = len(pcm) // 4  # a quarter in: past any silence the engine put at its start
+    index = stream.find(pcm[skip:][:640])
+    if index < 0:
+        return None
+    return frames[max(0, (index - skip) // 320)][0]
 
 
 async def pace(client, pcm: bytes, speed: float = 1.0) -> None:

@@ -8,9 +8,10 @@ import uuid
 
 from concierge.audiosocket.client import AudioSocketClient
 from concierge.call.events import CallEnded, Outcome, StateChanged, Turn
+from concierge.call.services import WAIT_MESSAGE
 from concierge.config import CallState
 
-from .helpers import FailingTranscriber, ScriptedTranscriber, collect, fixture_turns, make_services, pace, running_server
+from .helpers import FailingTranscriber, ScriptedTranscriber, collect, fixture_turns, heard_at, make_services, pace, running_server
 
 
 def test_greeting_arrives_at_once_and_is_paced_in_20ms_frames(directory, redis_server, tmp_path):
@@ -169,28 +170,30 @@ def test_twenty_concurrent_calls_are_all_greeted(directory, redis_server, tmp_pa
     assert all(count >= 40 and spoke for count, spoke in results)
 
 
-def test_slow_answer_plays_the_waiting_sound_until_the_reply(directory, redis_server, tmp_path):
+def test_slow_answer_says_a_polite_line_then_plays_the_waiting_sound_until_the_reply(directory, redis_server, tmp_path):
     pcm, turns = fixture_turns("entrega")
     first_turn = pcm[: int(turns[0]["end_seconds"] * 16000) + 16000]
-    slow = ScriptedTranscriber(["Entrega para a Joana"], delay=1.5)
+    slow = ScriptedTranscriber(["Entrega para a Joana"], delay=3.5)
     services = make_services(directory, redis_server.url, slow, tmp_path, waiting_delay_seconds=0.3)
     events: list = []
 
     async def scenario():
         async with running_server(services, events) as server:
             client = await AudioSocketClient.connect("127.0.0.1", server.port)
-            listener = asyncio.create_task(collect(client, 12))
+            listener = asyncio.create_task(collect(client, 14))
             await asyncio.sleep(3.5)  # let the greeting finish
             await pace(client, first_turn, speed=2.0)
-            await pace(client, bytes(320 * 250))
+            await pace(client, bytes(320 * 300))
             await client.close()
             return await listener
 
     frames, _ = asyncio.run(scenario())
-    waiting = services.waiting_pcm[:320]
-    assert any(pcm == waiting for _, pcm in frames), "the waiting chime was played"
+    polite = heard_at(frames, services.phrases[WAIT_MESSAGE])
+    chime = heard_at(frames, services.waiting_pcm[:2400])
+    assert polite is not None, "'Um momento, por favor.' was said"
+    assert chime is not None and chime > polite, "then the waiting chime was played"
     turn = next(e for e in events if isinstance(e, Turn))
-    assert turn.response_ms > 1500
+    assert turn.response_ms > 3500
 
 
 def test_caller_speaking_over_the_greeting_stops_it(directory, redis_server, tmp_path):
