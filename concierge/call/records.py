@@ -79,6 +79,7 @@ MAX_BATCH = 500
 HEARTBEAT_SECONDS = 5.0
 STALE_BEATS = 3  # an owner on another host whose heartbeat is older than this many beats (+ slack) is gone
 STALE_SLACK_SECONDS = 2.0  # clocks of two hosts differ a little
+MAX_HELD = 200_000  # writes kept in memory while the disk is full; past it the oldest go (and are logged)
 RETRY_SECONDS = (1.0, 2.0, 4.0, 8.0, 15.0)  # how long to wait before asking an unreachable server again
 DEFAULT_SPOOL = Path(".apoena/records-spool.db")
 SEARCH_COLUMNS_VERSION = 6  # the schema that keeps calls.apartment and calls.search_names
@@ -298,6 +299,7 @@ class CallRecords:
         # the writer thread's own state
         self._connection: Connection | None = None
         self._spooled = False
+        self._held: list[Write] = []  # refused by a full disk, in order: stored before anything newer
         self._retry_at = 0.0
         self._failures = 0
         self._open()
@@ -414,6 +416,8 @@ class CallRecords:
                     self._reader.close()
                 self._reader = None
         _OPEN_HERE.discard(self.instance)
+        if self._held:
+            log.error("call records: %s still full at stop: %d writes kept in memory are lost", self.where, len(self._held))
         if self._spooled and self.spool is not None:
             log.warning("call records: %s still unreachable; %d writes wait in %s for the next start", self.where, self.spool.pending(), self.spool.path)
 
@@ -549,7 +553,7 @@ class CallRecords:
     def _write_forever(self) -> None:
         try:
             while True:
-                timeout = max(0.0, self._retry_at - time.monotonic()) if self._spooled else None
+                timeout = max(0.0, self._retry_at - time.monotonic()) if self._spooled or self._held else None
                 try:
                     batch = [self._queue.get(timeout=timeout)]
                 except queue.Empty:
@@ -560,6 +564,8 @@ class CallRecords:
                     except queue.Empty:
                         break
                 jobs = [job for job in batch if job is not _STOP]
+                if len(jobs) < len(batch):
+                    self._retry_at = 0.0  # stopping: one last try for what a full disk held back
                 try:
                     self._deliver(jobs)
                 except Exception as error:  # a bug here must not stop the recording of later calls
@@ -575,7 +581,14 @@ class CallRecords:
                     self._connection.close()
 
     def _deliver(self, jobs: list[_Job]) -> None:
-        """Commit the jobs, after anything spooled; keep them in the spool if the server is unreachable."""
+        """Commit the jobs, after anything spooled or held; keep them in the spool if the server is
+        unreachable, in memory if the disk is full."""
+        held = len(self._held)
+        if held:
+            if time.monotonic() < self._retry_at:
+                self._hold(jobs)
+                return
+            jobs, self._held = [_Job(Future(), self._held), *jobs], []
         connection = self._writing_connection()
         if connection is not None and self._spooled:
             try:
@@ -595,10 +608,41 @@ class CallRecords:
         try:
             self._commit(connection, jobs)
         except Exception as error:
+            if self.database.is_full(error):
+                self._full(error, jobs)
+                return
             if not self.database.is_unreachable(error):
                 raise
             self._lost(error)
             self._keep_for_later(jobs)
+        else:
+            if held:
+                log.warning("call records: %s has room again; %d writes kept in memory stored", self.where, held)
+
+    def _full(self, error: BaseException, jobs: list[_Job]) -> None:
+        """The disk is full: keep the writes in memory, in order, and try again later (1 s … 15 s)."""
+        if not self._held:
+            log.error(
+                "call records: cannot write to %s: %s — calls go on and their records are kept in memory "
+                "until it has room; free some space on that disk", self.where, error,
+            )  # fmt: skip
+        self._hold(jobs)
+        self._schedule_retry()
+
+    def _hold(self, jobs: list[_Job]) -> None:
+        """Keep the jobs' writes in memory (a full disk); requests fail, as they could not run."""
+        self._held += [write for job in jobs if job.work is None for write in job.writes]
+        if len(self._held) > MAX_HELD:
+            log.error("call records: %d writes dropped: the disk is still full after %d held", len(self._held) - MAX_HELD, MAX_HELD)
+            del self._held[: len(self._held) - MAX_HELD]
+        full = RecordsError(f"{self.where}: the disk is full — free some space, then try again")
+        for job in jobs:
+            if job.future.done():
+                continue
+            if job.work is None:
+                job.future.set_result(None)
+            else:
+                job.future.set_exception(full)
 
     def _writing_connection(self) -> Connection | None:
         """The writer's connection, reconnecting when the retry is due; None while the server is unreachable."""
@@ -671,7 +715,7 @@ class CallRecords:
                         log.error("call records: a write failed: %s", failed)
                         results.append((job, None, failed.error))
         except Exception as error:
-            if self.database.is_unreachable(error):
+            if self.database.is_unreachable(error) or self.database.is_full(error):
                 raise
             log.error("call records: %d writes lost: %s", len(jobs), error)
             for job in jobs:
@@ -694,7 +738,7 @@ class CallRecords:
                 for job in jobs:
                     done.append((job, job.run(connection)))
         except Exception as error:
-            if self.database.is_unreachable(error):
+            if self.database.is_unreachable(error) or self.database.is_full(error):
                 raise
             raise _JobFailed(error) from error
         return done

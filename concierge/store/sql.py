@@ -13,6 +13,7 @@ is wrong".
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import sqlite3
@@ -72,9 +73,18 @@ class Database(Protocol):
 
     def is_unreachable(self, error: BaseException) -> bool: ...
 
+    def is_full(self, error: BaseException) -> bool: ...  # the disk it writes to has no room
+
     def errors(self) -> tuple[type[BaseException], ...]: ...  # what its driver raises
 
     def compact(self, connection: Connection) -> None: ...
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """SQLite's "database or disk is full" (SQLITE_FULL), or the OS's "No space left on device"."""
+    if isinstance(error, sqlite3.Error):
+        return getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "disk is full" in str(error)
+    return isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 def open_database(location: str | Path) -> Database:
@@ -158,7 +168,10 @@ class SqliteDatabase:
         return found
 
     def is_unreachable(self, error: BaseException) -> bool:
-        return False  # a local file: a failing write is lost, there is nowhere better to keep it
+        return False  # a local file: no server to come back
+
+    def is_full(self, error: BaseException) -> bool:
+        return is_disk_full(error)
 
     def errors(self) -> tuple[type[BaseException], ...]:
         return (sqlite3.Error, OSError)
@@ -256,6 +269,9 @@ class PostgresDatabase:
         import psycopg
 
         return isinstance(error, (psycopg.OperationalError, psycopg.InterfaceError))
+
+    def is_full(self, error: BaseException) -> bool:
+        return False  # the server's disk full is an OperationalError (53100): spooled like its absence
 
     def errors(self) -> tuple[type[BaseException], ...]:
         import psycopg
