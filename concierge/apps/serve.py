@@ -220,7 +220,7 @@ async def serve(
 
         services.condominiums = Condominiums(services, directory, directory_path)
     server = AudioSocketServer(
-        call_handler(services, observer), host, port, sock=sock,
+        call_handler(services, observer, None if monitor is None else monitor.metrics.connection_refused), host, port, sock=sock,
         max_connections_per_source=config.server.max_connections_per_source,
         max_audio_speed=1.0,  # Asterisk sends real time; a peer running ahead is read at real time
         audio_burst_seconds=config.server.audio_burst_seconds,

@@ -13,10 +13,12 @@ once; with `max_audio_speed`, a peer's audio is read no faster than that many ti
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import socket
-import time
 import math
+import socket
+import struct
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -156,6 +158,17 @@ class Connection:
     def close(self) -> None:
         """Close the socket without a hangup frame."""
         self._end("closed by handler")
+
+    def reset(self, reason: str) -> None:
+        """Abort the connection with a TCP reset: Asterisk's `AudioSocket()` then fails
+        (`TRYSTATUS=FAILED`), which a dialplan can tell from an ended call and try another node with."""
+        if self.end_reason is None:
+            self.end_reason = reason
+        sock = self._writer.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self._writer.transport.abort()
 
     async def _write(self, frame: bytes) -> None:
         try:

@@ -15,6 +15,7 @@ import logging
 import math
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 
@@ -578,16 +579,38 @@ class CallSession:
                 log.exception("call observer failed on %s", type(event).__name__)
 
 
-def call_handler(services: CallServices, observer: Observer | None = None) -> Handler:
+def call_handler(services: CallServices, observer: Observer | None = None, on_refused: Callable[[str], None] | None = None) -> Handler:
     """The AudioSocket handler: a resident's leg Apoena is waiting for joins its visit; any other
-    connection is a visitor's call, run with its condominium's services when there are several."""
+    connection is a visitor's call, run with its condominium's services when there are several.
+
+    Past `server.max_calls` visitors' calls at once, a new one is reset (TCP RST) as soon as its
+    UUID is read, so the dialplan's `TryExec(AudioSocket())` fails and tries the next node; it is
+    no call, so it leaves no record, and `on_refused` is told "busy". Legs are never refused."""
+    limit = services.config.server.max_calls
+    active = 0
 
     async def handle(connection: Connection) -> None:
+        nonlocal active
         if services.visits is not None and services.visits.claims(connection):
             await services.visits.serve_leg(connection)
-        elif services.condominiums is not None:
-            await CallSession(connection, await services.condominiums.services_for(connection.call_id), observer).run()
-        else:
-            await CallSession(connection, services, observer).run()
+            return
+        if limit and active >= limit:
+            log.warning(
+                "call %s refused: this node is busy with %d calls (server.max_calls); reset so the dialplan tries the next node",
+                connection.call_id, active,
+            )  # fmt: skip
+            connection.reset("refused: node busy (server.max_calls)")
+            if on_refused is not None:
+                with contextlib.suppress(Exception):
+                    on_refused("busy")
+            return
+        active += 1
+        try:
+            if services.condominiums is not None:
+                await CallSession(connection, await services.condominiums.services_for(connection.call_id), observer).run()
+            else:
+                await CallSession(connection, services, observer).run()
+        finally:
+            active -= 1
 
     return handle

@@ -151,6 +151,62 @@ def test_serve_refuses_a_source_past_its_limit_counts_it_and_reads_audio_at_real
     asyncio.run(asyncio.wait_for(scenario(), 120))
 
 
+def test_a_node_at_max_calls_resets_a_new_call_so_the_dialplan_tries_the_next_node(directory, redis_server, tmp_path):
+    """`serve()` with server.max_calls = 1: a second visitor's call gets a TCP reset as soon as its
+    UUID is read (Asterisk's AudioSocket() then fails, TRYSTATUS=FAILED, and docs/asterisk.md §7
+    tries the next node), is counted as "busy" and leaves no record; once the first call ends, the
+    node takes calls again."""
+    services = make_services(
+        directory, redis_server.url, ScriptedTranscriber([]), tmp_path, {"server": {"max_calls": 1}}, no_input_prompt_seconds=60
+    )  # fmt: skip
+    web = WebConfig(port=free_port())
+    port = free_port()
+
+    async def refused_at_once() -> tuple[str, float]:
+        started = time.monotonic()
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(encode_uuid(uuid.uuid4()))
+        try:
+            got = await asyncio.wait_for(reader.read(), 10)
+            how = f"read {got[:3]!r}"
+        except ConnectionResetError:
+            how = "reset"
+        writer.close()
+        return how, time.monotonic() - started
+
+    async def scenario():
+        with CallRecords(tmp_path / "calls.db", "rules") as records:
+            ready = asyncio.Event()
+            serving = asyncio.create_task(serve(services, "127.0.0.1", port, ready=ready, records=records, web=web))
+            await asyncio.wait_for(ready.wait(), 30)
+            try:
+                holder_id = uuid.uuid4()
+                holder = await AudioSocketClient.connect("127.0.0.1", port, holder_id)
+                first, _ = await collect(holder, 0.5)
+                refused = await refused_at_once()
+                metrics = await asyncio.to_thread(_get, f"http://127.0.0.1:{web.port}/metrics")
+                await holder.close()
+                await until(lambda: (call := records.get(str(holder_id))) is not None and call.ended_at is not None)
+                after_id = uuid.uuid4()
+                after = await AudioSocketClient.connect("127.0.0.1", port, after_id)
+                greeted, _ = await collect(after, 0.5)
+                await after.close()
+            finally:
+                if not serving.done():
+                    signal.raise_signal(signal.SIGINT)
+                await asyncio.wait_for(serving, 30)
+            records.flush()
+            recorded = {call.call_id for call in records.recent(since=0)}
+        return first, refused, metrics, greeted, recorded, {str(holder_id), str(after_id)}
+
+    first, (how, seconds), metrics, greeted, recorded, calls = asyncio.run(asyncio.wait_for(scenario(), 120))
+    assert first, "the first call is greeted"
+    assert how == "reset" and seconds < 2, "a reset at once, not a hangup frame (which Asterisk reads as a finished call)"
+    assert 'apoena_refused_connections_total{reason="busy"} 1.0' in metrics
+    assert greeted, "a call after the first ended is taken"
+    assert recorded == calls, "the refused call left no record"
+
+
 def _get(url: str) -> str:
     with urllib.request.urlopen(url, timeout=10) as response:
         return response.read().decode()
