@@ -10,6 +10,7 @@ from concierge.speech.azure import DEFAULT_VOICE, AzureOptions, AzureSynthesizer
 from concierge.speech.base import SpeechError, Synthesizer, Transcriber
 from concierge.speech.cache import CachedSynthesizer
 from concierge.speech.espeak import EspeakSynthesizer
+from concierge.speech.fallback import FallbackSynthesizer
 from concierge.speech.rhvoice import RHVoiceSynthesizer
 from concierge.speech.whisper import WhisperOptions, WhisperTranscriber
 
@@ -27,8 +28,10 @@ def make_synthesizer(
     cache_dir: Path | None = None,
     voice: str = DEFAULT_VOICE,
     environ: Mapping[str, str] | None = None,
-) -> CachedSynthesizer:
-    """Return the `engine` synthesizer behind a memory + disk cache (`cache_dir`, or the default).
+) -> Synthesizer:
+    """Return the `engine` synthesizer behind a memory + disk cache (`cache_dir`, or the default),
+    with a local spare for what it fails to say: Azure's is RHVoice (or espeak-ng), RHVoice's is
+    espeak-ng (`FallbackSynthesizer`); espeak-ng, the last resort, has none.
 
     "auto" picks RHVoice Letícia if it is installed, else espeak-ng, which always is.
     "azure" speaks with the Azure `voice` (`greeting.voice`; the local engines keep their own),
@@ -36,7 +39,12 @@ def make_synthesizer(
     environment). It says one word to the service now, so a bad key, region, voice or network
     stops start-up instead of hiding behind the cache until the first new reply.
     """
-    return CachedSynthesizer(_synthesizer(engine, voice, environ), cache_dir or default_tts_cache_dir())
+    folder = cache_dir or default_tts_cache_dir()
+    main = CachedSynthesizer(_synthesizer(engine, voice, environ), folder)
+    if main.name == "espeak":
+        return main
+    spare = "auto" if main.name == "azure" else "espeak"  # Azure → RHVoice (or espeak-ng); RHVoice → espeak-ng
+    return FallbackSynthesizer(main, CachedSynthesizer(_synthesizer(spare, voice, environ), folder))
 
 
 def make_transcriber(

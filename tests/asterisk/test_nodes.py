@@ -170,17 +170,16 @@ async def place(ami, count: int, phones_port: int, gap: float = 1.0) -> None:
         await originate(ami, "Local/s@condominio-jardins", "AudioSocket", f"{uuid.uuid4()},127.0.0.1:{phones_port}")
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(600)
-def test_calls_spread_over_two_nodes_and_all_go_to_the_other_once_one_is_killed_mid_shift(postgres_url, debian_redis, tmp_path):  # noqa: F811
+def central(tmp_path: Path, postgres_url: str, redis_url: str) -> tuple[list[Node], RealAsterisk, Path, dict[str, str]]:
+    """Two nodes (not started), the real Asterisk running docs/asterisk.md §7 over them (not
+    started), their config.json (condominium jardins, Joana's phone busy at once) and environment."""
     directory = json.loads((ROOT / "data" / "apartamentos.json").read_text())
     for unit in directory:
         if unit["apartment_number"] == "104":
             unit["dial"] = ["Local/104@phones"]
     (tmp_path / "jardins.json").write_text(json.dumps(directory, ensure_ascii=False))
     nodes = [Node("a", free_port()), Node("b", free_port())]
-    node_a, node_b = nodes
-    dialplan = nodes_dialplan([node_a.port, node_b.port])
+    dialplan = nodes_dialplan([node.port for node in nodes])
     asterisk = RealAsterisk(tmp_path / "asterisk", dialplan, CORE_MODULES + FALLBACK_MODULES + NODES_MODULES + PLAYBACK_MODULES)
     config = tmp_path / "config.json"
     config.write_text(json.dumps({
@@ -190,7 +189,15 @@ def test_calls_spread_over_two_nodes_and_all_go_to_the_other_once_one_is_killed_
         "asterisk": {"ami": {"port": asterisk.ami_port}, "ring_seconds": 5},
         "condominiums": [{"id": "jardins", "code": 1, "name": "Condomínio Jardins", "directory": str(tmp_path / "jardins.json")}],
     }))  # fmt: skip
-    env = {"DATABASE_URL": postgres_url, "REDIS_URL": debian_redis.url, "APOENA_ASTERISK__AMI__SECRET": asterisk.secret}
+    env = {"DATABASE_URL": postgres_url, "REDIS_URL": redis_url, "APOENA_ASTERISK__AMI__SECRET": asterisk.secret}
+    return nodes, asterisk, config, env
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_calls_spread_over_two_nodes_and_all_go_to_the_other_once_one_is_killed_mid_shift(postgres_url, debian_redis, tmp_path):  # noqa: F811
+    nodes, asterisk, config, env = central(tmp_path, postgres_url, debian_redis.url)
+    node_a, node_b = nodes
     events = Events()
     phones = VisitorPhones()
     phones_port = free_port()
@@ -285,3 +292,53 @@ def test_calls_spread_over_two_nodes_and_all_go_to_the_other_once_one_is_killed_
     figures = {"calls": len(listing), "on_a": sum(c["node"].endswith(f":{node_a.port}") for c in listing.values()),
                "on_b": sum(c["node"].endswith(f":{node_b.port}") for c in listing.values()), "killed_call_went": killed_went["UserEvent"]}  # fmt: skip
     print("records:", json.dumps(figures))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_node_at_max_calls_passes_the_next_call_to_the_other_node(postgres_url, debian_redis, tmp_path):  # noqa: F811
+    """Node A holds one call at most (server.max_calls = 1). Three calls, one a second: the first
+    starts on A, the second on B, the third on A again while A is still busy with the first: A
+    resets it, the dialplan raises ApoenaNodeDown for A and B takes the visitor. All three end right."""
+    nodes, asterisk, config, env = central(tmp_path, postgres_url, debian_redis.url)
+    node_a, node_b = nodes
+    events = Events()
+    phones = VisitorPhones()
+    phones_port = free_port()
+    metrics: dict[str, str] = {}
+    try:
+        node_a.start(config, {**env, "APOENA_SERVER__MAX_CALLS": "1"}, tmp_path)
+        node_b.start(config, env, tmp_path)
+        for node in nodes:
+            node.wait_ready()
+        asterisk.start()
+
+        async def scenario() -> None:
+            server = AudioSocketServer(phones.handle, "127.0.0.1", phones_port)
+            await server.start()
+            ami = await asterisk.manager()
+            collecting = asyncio.create_task(events.collect(ami))
+            await asyncio.sleep(0.2)
+            await place(ami, 3, phones_port)
+            await events.wait_for(3, timeout=180)
+            with urllib.request.urlopen(f"http://127.0.0.1:{node_a.web_port}/metrics", timeout=5) as response:
+                metrics["a"] = response.read().decode()
+            collecting.cancel()
+            await ami.close()
+            await server.close(2)
+
+        asyncio.run(scenario())
+    finally:
+        for node in nodes:
+            node.stop()
+        asterisk.stop()
+
+    names = {node_a.address: "A", node_b.address: "B"}
+    summary = [(e.get("UserEvent"), names.get(e.get("Node", ""), e.get("Node")), e.get("Status") or e.get("Decision")) for e in events.seen]
+    print("\nuser events (event, node, status or decision):\n" + "\n".join(" ".join(map(str, line)) for line in summary))
+    ended = events.named(*TERMINAL)
+    assert [e.get("UserEvent") for e in ended] == ["ApoenaGate"] * 3 and all(e["Decision"] for e in ended), summary
+    down = events.named("ApoenaNodeDown")
+    assert [e["Node"] for e in down] == [node_a.address], f"the third call was passed on by busy A: {summary}"
+    assert sorted(names[e["Node"]] for e in ended) == ["A", "B", "B"], summary
+    assert 'apoena_refused_connections_total{reason="busy"} 1.0' in metrics["a"]
