@@ -111,6 +111,12 @@ def test_a_keypad_yes_authorizes_tells_the_visitor_and_sets_the_channel_variable
     assert any(loud(pcm) for at, pcm in frames if at >= decided.at), "the decision was spoken to the visitor"
 
 
+def test_a_node_at_max_calls_still_takes_the_resident_leg_of_its_own_visit(directory, redis_server, tmp_path):
+    """server.max_calls = 1 and the visitor's call is that one: the resident's leg is part of it, not a new call."""
+    decided, *_ = visit(directory, redis_server, tmp_path, VISITOR, sections={"server": {"max_calls": 1}}, resident=SimulatedResident(digits="1"))
+    assert (decided.decision, decided.by) == ("authorized", "keypad")
+
+
 def test_a_spoken_no_denies_and_the_visitor_is_refused_politely(directory, redis_server, tmp_path):
     decided, events, _, asterisk, _ = visit(
         directory, redis_server, tmp_path, [*VISITOR, "Não conheço, pode mandar embora."], resident=SimulatedResident(pcm=clip("bom_dia"))
