@@ -221,6 +221,13 @@ def test_the_limits_are_config_keys_with_environment_names(tmp_path, monkeypatch
     monkeypatch.setenv("APOENA_SERVER__MAX_CONNECTIONS_PER_SOURCE", "8")
     monkeypatch.setenv("APOENA_SERVER__AUDIO_BURST_SECONDS", "1.5")
     assert (load_config(config).server.max_connections_per_source, load_config(config).server.audio_burst_seconds) == (8, 1.5)
+    monkeypatch.setenv("APOENA_SERVER__MAX_CALLS", "6")
+    monkeypatch.setenv("APOENA_SPEECH__TIMEOUT_SECONDS", "5")
+    assert (load_config(config).server.max_calls, load_config(config).speech.timeout_seconds) == (6, 5.0)
+    monkeypatch.setenv("APOENA_SERVER__MAX_CALLS", "-1")
+    with pytest.raises(ConfigError, match="APOENA_SERVER__MAX_CALLS: 'server.max_calls' input should be greater than or equal to 0"):
+        load_config(config)
+    monkeypatch.delenv("APOENA_SERVER__MAX_CALLS")
     monkeypatch.setenv("APOENA_SERVER__AUDIO_BURST_SECONDS", "0")
     with pytest.raises(ConfigError, match="APOENA_SERVER__AUDIO_BURST_SECONDS: 'server.audio_burst_seconds' input should be greater"):
         load_config(config)
