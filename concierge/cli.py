@@ -136,7 +136,8 @@ def calls(
     db: DbOption = None,
 ) -> None:
     """List the latest recorded calls, newest first."""
-    if context.invoked_subcommand is not None:
+    if context.invoked_subcommand is not None:  # `calls --db F show ID`: the subcommand uses these too
+        context.obj = {"config": config, "db": db, "json_output": json_output}
         return
     from concierge.apps.calls import CallFilters, run_list
 
@@ -146,6 +147,7 @@ def calls(
 
 @calls_app.command("show")
 def calls_show(
+    context: typer.Context,
     call_id: Annotated[str, typer.Argument(help="The call's id, or enough of its start to be unique.")],
     json_output: JsonOption = False,
     config: ConfigOption = None,
@@ -154,11 +156,14 @@ def calls_show(
     """Show one call: times, outcome and every turn with its transcript, reply, slots and latencies."""
     from concierge.apps.calls import run_show
 
-    raise typer.Exit(run_show(config, db, call_id, json_output))
+    given = context.obj or {}
+    json_output = json_output or given.get("json_output", False)
+    raise typer.Exit(run_show(config or given.get("config"), db or given.get("db"), call_id, json_output))
 
 
 @calls_app.command("purge")
 def calls_purge(
+    context: typer.Context,
     older_than_days: Annotated[
         Optional[float], typer.Option("--older-than-days", help="Delete calls older than this (default: records.retention_days).")
     ] = None,
@@ -168,7 +173,8 @@ def calls_purge(
     """Delete old calls and their transcripts (personal data, LGPD)."""
     from concierge.apps.calls import run_purge
 
-    raise typer.Exit(run_purge(config, db, older_than_days))
+    given = context.obj or {}
+    raise typer.Exit(run_purge(config or given.get("config"), db or given.get("db"), older_than_days))
 
 
 @app.command()

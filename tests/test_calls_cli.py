@@ -131,6 +131,15 @@ def test_show_takes_a_unique_prefix_and_prints_every_turn(config, calls):
     assert shown["brain"] == "rules" and shown["duration_s"] == 30.0
 
 
+def test_db_and_json_given_before_show_apply_to_it(tmp_path, calls):
+    """`apoena calls --db F --json show ID` reads F, as `calls show ID --db F --json` does."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()  # no config.json here: the default records path would hold no calls
+    shown = run(["calls", "--db", str(tmp_path / "calls.db"), "--json", "show", calls["completed"]], cwd=elsewhere)
+    assert shown.returncode == 0, shown.stderr.decode()
+    assert json.loads(shown.stdout)["call_id"] == calls["completed"]
+
+
 @pytest.mark.parametrize("prefix, expected", [("deadbeef", "no call deadbeef"), ("a1b2", "several call ids")])
 def test_unknown_or_ambiguous_id_is_one_line_and_exit_2(config, calls, prefix, expected):
     result = run(["calls", "show", prefix, "--config", str(config)])
