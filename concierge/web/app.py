@@ -17,6 +17,7 @@ import html
 import io
 import math
 import re
+import time
 import wave
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,7 +30,8 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, PlainT
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from concierge.call.records import STATUSES, CallRecords, CallSearch, RecordsError
+from concierge.call.events import Outcome
+from concierge.call.records import INTERRUPTED, STATUSES, CallRecord, CallRecords, CallSearch, RecordsError
 from concierge.call.visit import DECISIONS
 from concierge.web.live import LiveCalls
 from concierge.web.metrics import CONTENT_TYPE, CallMetrics
@@ -41,6 +43,9 @@ MAX_OFFSET = 1_000_000
 MAX_SEARCH_TEXT = 80
 CALL_ID = re.compile(r"^[0-9a-fA-F-]{1,64}$")
 CONDOMINIUM_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+FAILED = (Outcome.ERROR.value, INTERRUPTED)  # the outcomes the page alerts on
+FAILED_LOOKBACK_SECONDS = 3600.0  # calls ended since a time are looked for among those started up to this long before: longer than calls last
+FAILED_LAG_SECONDS = 60.0  # /api/failed's `next` stays this far behind now (never before the `since` asked with)
 PAGE_PATHS = re.compile(r"^/(calls/[^/]+)?$")
 SESSION_COOKIE = "apoena_session"
 SWAP_PAGE = (
@@ -132,6 +137,31 @@ def create_app(records: CallRecords, live: LiveCalls, metrics: CallMetrics, toke
             "active_here": live.count_here(condominium), "waiting_on_resident": live.waiting_on_resident(condominium),
         })  # fmt: skip
 
+    async def api_failed(request: Request) -> Response:
+        """The calls that failed since `since` (for the page's alerts), and `next`: the `since` to ask
+        with next time. Without `since` it answers no calls and `next` = now: the page asks so once,
+        when it opens, and is told of nothing that failed before.
+
+        An error call counts from its end. `next` lags now by FAILED_LAG_SECONDS (never going back
+        before `since`), so a record that arrives late (the writer's lag, a PostgreSQL spool delivered
+        after an outage, another node's clock) is still found: a call may be listed more than once —
+        alert once per call id. An interrupted call (its node stopped without ending it) has no end
+        recorded: it is listed while it is interrupted, if it started at most FAILED_LOOKBACK_SECONDS
+        before `since`; the page alerts on those that started after it opened."""
+        try:
+            since = _since(request.query_params.get("since"), "since")
+            condominium = _condominium(request.query_params)
+        except ValueError as error:
+            return _error(400, str(error))
+        now = time.time()
+        if since is None:
+            return JSONResponse({"since": None, "next": _iso(now), "calls": []})
+        found = await asyncio.to_thread(_failed_since, records, since, condominium)
+        return JSONResponse({
+            "since": _iso(since), "next": _iso(max(since, now - FAILED_LAG_SECONDS)),
+            "calls": [call.as_json(with_turns=False) for call in found],
+        })  # fmt: skip
+
     async def prometheus(request: Request) -> Response:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE)
 
@@ -146,6 +176,7 @@ def create_app(records: CallRecords, live: LiveCalls, metrics: CallMetrics, toke
             Route("/api/calls/{call_id}/name.wav", api_name_audio),
             Route("/api/visits/{call_id}", api_visit),
             Route("/api/stats", api_stats),
+            Route("/api/failed", api_failed),
             Route("/api/condominiums", api_condominiums),
             Route("/metrics", prometheus),
         ],
@@ -242,6 +273,18 @@ class _SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers if scope["type"] == "http" else send)
+
+
+def _failed_since(records: CallRecords, since: float, condominium: str | None) -> list[CallRecord]:
+    """Error calls ended at or after `since`, and interrupted calls started at most
+    FAILED_LOOKBACK_SECONDS before it; by when they ended (or started), oldest first."""
+    started = since - FAILED_LOOKBACK_SECONDS
+    found = []
+    for outcome in FAILED:
+        for call in records.search(CallSearch(limit=MAX_LIMIT, since=started, outcome=outcome, condominium=condominium)).calls:
+            if call.outcome == INTERRUPTED or (call.ended_at is not None and call.ended_at >= since):
+                found.append(call)
+    return sorted(found, key=lambda call: call.ended_at or call.started_at)
 
 
 def _call_search(query: QueryParams) -> CallSearch:

@@ -25,7 +25,7 @@ def test_history_is_503_with_its_reason_while_postgres_is_away_and_live_calls_st
         assert client.get("/api/calls").status_code == 200
         own_postgres.pause()
         try:
-            for path in ("/api/calls", f"/api/calls/{call_id}", "/api/stats"):
+            for path in ("/api/calls", f"/api/calls/{call_id}", "/api/stats", "/api/failed?since=0"):
                 response = client.get(path)
                 assert response.status_code == 503, (path, response.text)
                 assert "PostgreSQL" in response.json()["error"] and "\n" not in response.json()["error"]

@@ -91,6 +91,7 @@ def test_page_shows_a_live_call_and_its_transcript_without_reloading(directory, 
                 row = page.locator(f'#recent tr[data-call-id="{call_id}"]', has_text="concluída")
                 await row.wait_for(timeout=10_000)
                 seen["row"] = await row.inner_text()
+                seen["reason"] = await row.locator(".reason").evaluate("span => [span.textContent, span.dataset.reason]")
                 seen["same_document"] = await page.evaluate("window.__sameDocument === true")
                 seen["xss"] = await page.evaluate("window.__xss")
                 seen["injected_images"] = await page.locator(".transcript img").count()
@@ -121,6 +122,7 @@ def test_page_shows_a_live_call_and_its_transcript_without_reloading(directory, 
     assert seen["same_document"], "the transcript updated in place: the page was never reloaded"
     assert seen["xss"] is None and seen["injected_images"] == 0, "transcripts are shown as text, never as HTML"
     assert "concluída" in seen["row"], "pt-BR by default"
+    assert seen["reason"] == ["visita completa: morador a avisar", "visit complete: resident to be notified"], "the reason said in Portuguese"
     assert seen["detail_turns"] == 2 and "Carlos Pereira" in seen["detail_text"] and HOSTILE in seen["detail_text"]
 
 
@@ -165,6 +167,9 @@ def test_page_shows_a_visit_waiting_on_the_resident_live_then_the_decision(direc
                         await page.goto(f"{web.url}calls/{call_id}?token={TOKEN}")
                         await page.wait_for_selector("#detail-resident tbody tr")
                         seen["visit"] = await page.locator("#detail-visit").inner_text()
+                        seen["reasons"] = [
+                            await page.locator(f'{facts} [data-fact="reason"]').inner_text() for facts in ("#detail-meta", "#detail-visit")
+                        ]
                         seen["resident_turn"] = await page.locator("#detail-resident tbody tr").inner_text()
                 finally:
                     await web.close()
@@ -180,3 +185,4 @@ def test_page_shows_a_visit_waiting_on_the_resident_live_then_the_decision(direc
     assert "autorizada" in seen["visit"] and "Joana Prado" in seen["visit"] and "keypad" in seen["visit"]
     assert "channel_variable" in seen["visit"] or "gate" in seen["visit"]
     assert "keypad" in seen["resident_turn"] and "authorize" in seen["resident_turn"]
+    assert seen["reasons"] == ["decisão do morador: autorizada (o morador decidiu pelo teclado)", "o morador decidiu pelo teclado"]

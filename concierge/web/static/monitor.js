@@ -6,9 +6,10 @@
 // their own browser (two operators of one central may differ), so it is not a server setting:
 // `?lang=en` (or `?lang=pt-BR`) chooses and localStorage remembers it; the PT/EN buttons do the same.
 //
-// Alerts: when a live call starts waiting on the resident's decision, or a call seen live ends failed
-// (error, interrupted), the page logs it, plays a short tone (Web Audio, nothing to download; the
-// operator can mute it, remembered) and shows a browser notification if they allowed them.
+// Alerts: when a live call starts waiting on the resident's decision, or a call fails (error,
+// interrupted) after the page opened — seen live or not: the records are asked for the failures since
+// the last look — the page logs it, plays a short tone (Web Audio, nothing to download; the operator
+// can mute it, remembered) and shows a browser notification if they allowed them. Each alert once.
 "use strict";
 
 const LIVE_EVERY_MS = 1000;
@@ -60,7 +61,7 @@ const STRINGS = {
     systemLines: {
       keypad: (v) => `teclado: ${v.digit}`, error: (v) => `erro: ${v.error}`, calling: (v) => `chamando o morador ${v.resident}`,
       ringing: (v) => `tocando ${v.dial}`, answered: () => "o morador atendeu",
-      decided: (v) => `decisão: ${STRINGS["pt-BR"].decisions[v.decision] || v.decision} (${v.reason})`,
+      decided: (v) => `decisão: ${STRINGS["pt-BR"].decisions[v.decision] || v.decision} (${reasonPt(v.reason)})`,
     },
     alertWaiting: "Visita aguardando a decisão do morador", alertFailed: "Chamada falhou",
     facts: {
@@ -127,6 +128,98 @@ const STRINGS = {
     gateOk: "ok", gateFailed: "failed",
   },
 };
+
+// -- reasons -----------------------------------------------------------------------------------
+// Why a call ended (`reason`) and why a visit was decided so (`visit.reason`) are recorded by the
+// server as stable English text, for the logs, `apoena calls` and the API: concierge/call/session.py,
+// visit.py, records.py, and the AudioSocket connection's end (concierge/audiosocket/server.py), which
+// is a call's reason when the caller hangs up. The Portuguese page says them in Portuguese: a whole
+// reason from REASONS_PT, or one with parts made at run time (a number, a dial string, an error's
+// text, a nested reason) from REASON_PATTERNS_PT, those parts carried over. Anything else is shown as
+// recorded, never blank. tests/web/test_reasons.py reads every reason the server can record from its
+// source and fails when one is not said in Portuguese here.
+
+const REASONS_PT = new Map([
+  // a call's end
+  ["caller hung up", "o visitante desligou"],
+  ["caller went away", "o visitante saiu da linha"],
+  ["caller went away during the reply", "o visitante saiu da linha durante a resposta"],
+  ["caller went away during the apology", "o visitante saiu da linha durante o pedido de desculpas"],
+  ["connection ended", "conexão encerrada"],
+  ["server shutting down", "o servidor estava sendo desligado"],
+  ["server stopped mid-call", "o servidor parou no meio da chamada"],
+  ["visit complete: resident to be notified", "visita completa: morador a avisar"],
+  ["max_transaction_time_seconds reached", "tempo máximo da chamada atingido (max_transaction_time_seconds)"],
+  // the AudioSocket connection's end
+  ["peer hung up", "a linha foi desligada pelo Asterisk"],
+  ["we hung up", "a portaria desligou"],
+  ["closed by handler", "conexão fechada pela portaria"],
+  ["peer went away while we were sending", "a linha caiu enquanto a portaria falava"],
+  ["cancelled at shutdown", "cancelada ao desligar o servidor"],
+  ["handler returned", "atendimento encerrado"],
+  // a visit's decision
+  ["the visitor hung up before the resident decided", "o visitante desligou antes de o morador decidir"],
+  ["the resident hung up before deciding", "o morador desligou antes de decidir"],
+  ["the Asterisk Manager is not configured (asterisk.ami.secret)", "o Asterisk Manager não está configurado (asterisk.ami.secret)"],
+]);
+
+const REASON_PATTERNS_PT = [
+  [/^resident decision: (\S+) \(([\s\S]*)\)$/,
+    (decision, why) => `decisão do morador: ${STRINGS["pt-BR"].decisions[decision] || decision} (${reasonPt(why)})`],
+  [/^no answer to (\d+) prompts$/, (count) => `sem resposta após ${count} ${count === "1" ? "aviso" : "avisos"}`],
+  [/^max_transaction_time_seconds reached: more than (\S+) s of the caller's audio received$/,
+    (limit) => `tempo máximo da chamada atingido (max_transaction_time_seconds): mais de ${decimalPt(limit)} s de áudio do visitante recebidos`],
+  [/^protocol error: ([\s\S]*)$/, (error) => `erro de protocolo: ${error}`],
+  [/^handler failed: ([\s\S]*)$/, (error) => `o atendimento falhou: ${error}`],
+  [/^no decision within (\S+) s$/, (limit) => `sem decisão em ${decimalPt(limit)} s`],
+  [/^the visit failed: ([\s\S]*)$/, (error) => `a visita falhou: ${error}`],
+  [/^no dial string for apartment ([\s\S]*) in the directory$/, (apartment) => `nenhum número a discar para o apartamento ${apartment} no cadastro`],
+  [/^the resident answered but their leg never reached the AudioSocket server \(([\s\S]*)\) within (\S+) s: check the ([\s\S]*) context$/,
+    (server, limit, context) =>
+      `o morador atendeu, mas a ligação dele não chegou ao servidor AudioSocket (${server}) em ${decimalPt(limit)} s: verifique o contexto ${context}`],
+  [/^the resident hung up before deciding \((\d+) turns\)$/,
+    (count) => `o morador desligou antes de decidir (${count} ${count === "1" ? "turno" : "turnos"})`],
+  [/^no clear answer in (\d+) turns$/, (count) => `sem resposta clara em ${count} ${count === "1" ? "turno" : "turnos"}`],
+  [/^the resident decided by (\S+)$/, (by) => `o morador decidiu ${{ voice: "por voz", keypad: "pelo teclado" }[by] || `por ${by}`}`],
+  [/^the Asterisk Manager refused the login: ([\s\S]*)$/, (error) => `o Asterisk Manager recusou o login: ${error}`],
+  [/^the Asterisk Manager failed: ([\s\S]*)$/, (error) => `falha no Asterisk Manager: ${error}`],
+  [/^nobody answered \(([\s\S]*)\)$/, (tried) => `ninguém atendeu (${tried.split(", ").map(attemptPt).join(", ")})`],
+];
+
+// How one call to the resident ended, as a visit's attempts list it ("PJSIP/ap104 no_answer").
+const ATTEMPTS_PT = {
+  answered: "atendeu", no_answer: "não atendeu", busy: "ocupado", congestion: "rede congestionada", hung_up: "desligou",
+  failed: "falhou", never_arrived: "não chegou ao servidor", voicemail: "caixa postal", timed_out: "tempo esgotado",
+  cancelled: "cancelada", error: "erro",
+};
+
+function reasonPt(text) {
+  if (typeof text !== "string") return text;
+  if (REASONS_PT.has(text)) return REASONS_PT.get(text);
+  for (const [pattern, say] of REASON_PATTERNS_PT) {
+    const match = pattern.exec(text);
+    if (match) return say(...match.slice(1));
+  }
+  return text;
+}
+
+function attemptPt(attempt) {
+  const match = /^([\s\S]*) (\S+)$/.exec(attempt);
+  return match && Object.hasOwn(ATTEMPTS_PT, match[2]) ? `${match[1]} ${ATTEMPTS_PT[match[2]]}` : attempt;
+}
+
+function decimalPt(number) {
+  return /^\d+\.\d+$/.test(number) ? number.replace(".", ",") : number;
+}
+
+// A recorded reason in the page's language (as recorded in English, and when not known).
+function reasonText(text) {
+  return LANG === "en" || !text ? text : reasonPt(text);
+}
+
+function attemptText(dial, how) {
+  return LANG === "en" ? `${dial} ${how}` : attemptPt(`${dial} ${how}`);
+}
 
 const params = new URLSearchParams(location.search);
 const LANG = chooseLanguage();
@@ -390,6 +483,7 @@ function alertOperator(kind, callId, details) {
 
 const rendered = new Map();  // call id -> JSON last rendered, so unchanged cards are left alone
 const endedCalls = new Map();  // call id -> lookups left, for calls that left the live list
+const failures = { next: null, opened: null };  // /api/failed's cursor, and when this page first asked (server time, ms)
 const search = { page: Number(params.get("page")) > 1 ? Number(params.get("page")) : 1, total: 0 };
 
 function liveCard(call) {
@@ -478,12 +572,35 @@ async function checkEndedCalls() {
       const call = await api(`/api/calls/${encodeURIComponent(callId)}`);
       if (call.outcome !== "live" || left <= 1) endedCalls.delete(callId);
       else endedCalls.set(callId, left - 1);
-      if (FAILED.has(call.outcome)) alertOperator("failed", callId, [...callDetails(call), T.outcomes[call.outcome], call.reason]);
+      if (FAILED.has(call.outcome)) alertFailed(call);
     } catch (error) {
       if (error.status === 404 || left <= 1) endedCalls.delete(callId);
       else endedCalls.set(callId, left - 1);
     }
   }
+}
+
+// Calls that failed since the last look, from the records (/api/failed): also those this page never
+// saw live — one that failed between two polls, or on another node whose live calls it is not shown.
+// The first look only takes the cursor (the server's "now"): nothing that failed before the page
+// opened is alerted. The cursor lags a little behind, so a call may come more than once: alerted once.
+async function checkFailures() {
+  const query = new URLSearchParams();
+  if (failures.next) query.set("since", failures.next);
+  if (CONDOMINIUM) query.set("condominium", CONDOMINIUM);
+  const found = await api(`/api/failed?${query}`);
+  if (failures.opened === null) failures.opened = Date.parse(found.next);
+  for (const call of found.calls) {
+    // an interrupted call (its node stopped) has no end: one that started before the page opened may
+    // have failed before too; if it was live here, its record is looked up once it leaves the list
+    if (call.outcome === "interrupted" && Date.parse(call.started_at) < failures.opened) continue;
+    if (FAILED.has(call.outcome)) alertFailed(call);
+  }
+  failures.next = found.next;
+}
+
+function alertFailed(call) {
+  alertOperator("failed", call.call_id, [...callDetails(call), T.outcomes[call.outcome], reasonText(call.reason)]);
 }
 
 function filterValues() {
@@ -572,7 +689,8 @@ async function refreshRecent() {
       el("td", {}, el("a", { href: `/calls/${encodeURIComponent(call.call_id)}` }, el("code", {}, call.call_id.slice(0, 8)))),
       el("td", { class: "condominium" }, call.condominium),
       el("td", { class: "node" }, call.node || "—"),
-      el("td", {}, outcomeBadge(call.outcome), call.reason ? el("span", { class: "reason" }, call.reason) : null),
+      el("td", {}, outcomeBadge(call.outcome),
+        call.reason ? el("span", { class: "reason", dataset: { reason: call.reason } }, reasonText(call.reason)) : null),
       el("td", { class: "num" }, call.turn_count),
       el("td", { class: "num" }, ms(call.response_ms_p50)),
       el("td", { class: "num" }, seconds(call.duration_s)),
@@ -598,6 +716,7 @@ function overview() {
   const tick = async () => {
     try {
       const ended = await refreshLive();
+      await checkFailures();
       if (endedCalls.size) await checkEndedCalls();
       if (ended || Date.now() - lastRecent >= RECENT_EVERY_MS) {
         // a call that just ended may still be on its way to the records: look again on the next tick
@@ -661,7 +780,7 @@ function renderDetail(call) {
     ["conversation", call.conversation_id],
     ["state", call.live ? stateBadge(call.live.state, call.live.visit) : T.states[call.state] || call.state],
     ["started", dateTime(call.started_at)], ["ended", dateTime(call.ended_at)], ["duration", seconds(call.duration_s)],
-    ["brain", call.brain || "—"], ["keypad", call.dtmf || "—"], ["reason", call.reason || "—"],
+    ["brain", call.brain || "—"], ["keypad", call.dtmf || "—"], ["reason", reasonText(call.reason) || "—"],
     ["failedTurns", call.failed_turns], ["lastError", call.last_error || "—"], ["response", ms(call.response_ms_p50)],
     ["visit", visitSummary(final && final.dados) || "—"],
     ["valid", final ? validityBadge(final.valid_for_action) : "—"],
@@ -670,8 +789,8 @@ function renderDetail(call) {
   const visit = call.visit;
   document.getElementById("detail-visit").replaceChildren(...facts(visit ? [
     ["decision", visit.decision ? decisionBadge(visit.decision) : (T.visitStatus[visit.status] || visit.status)],
-    ["reason", visit.reason || "—"], ["decidedBy", visit.decided_by || "—"], ["via", visit.via || "—"],
-    ["dialStrings", (visit.attempts.length ? visit.attempts.map((a) => `${a[0]} ${a[1]}`) : visit.dial_strings).join(", ") || "—"],
+    ["reason", reasonText(visit.reason) || "—"], ["decidedBy", visit.decided_by || "—"], ["via", visit.via || "—"],
+    ["dialStrings", (visit.attempts.length ? visit.attempts.map((a) => attemptText(a[0], a[1])) : visit.dial_strings).join(", ") || "—"],
     ["askedAfter", ms(visit.asked_ms)], ["decisionAfter", ms(visit.decision_ms)],
     ["visitorTold", visit.visitor_message || "—"],
     ["gate", visit.gate.map((g) => `${g.action}: ${g.ok ? T.gateOk : T.gateFailed} — ${g.detail}`).join("; ") || "—"],
