@@ -82,6 +82,30 @@ class Listener:
         await asyncio.gather(self._task, return_exceptions=True)
 
 
+def recorded_call(services, tmp_path, visitor, events: list | None = None, observer=None):
+    """One call to a server whose calls are recorded in a real SQLite file: connect, wait for the
+    greeting to end, let `visitor(client, heard)` talk, hang up. Returns (what `visitor`
+    returned, the Listener, the call's record once stored). Events go to `events`, or to
+    `observer(records, event)` when given (it records them itself)."""
+    call_id = uuid.uuid4()
+
+    async def scenario(records: CallRecords):
+        observe = records.observer if observer is None else (lambda event: observer(records, event))
+        async with running_server(services, events, observer=observe) as server:
+            client = await AudioSocketClient.connect("127.0.0.1", server.port, call_id)
+            heard = Listener(client)
+            await wait_for_silence(client, heard.frames)
+            result = await visitor(client, heard)
+            await client.close()
+            await heard.stop()
+            return result, heard
+
+    with CallRecords(tmp_path / "calls.db", brain="rules") as records:
+        result, heard = asyncio.run(scenario(records))
+        records.flush()
+        return result, heard, records.get(str(call_id))
+
+
 class HangingTranscriber:
     """Never answers while `stuck` is set (a wedged engine); once released, the abandoned
     transcriptions return nothing and new ones hear `texts` in order."""
@@ -127,29 +151,20 @@ def test_recognition_hanging_gets_a_polite_line_then_an_apology_and_the_call_goe
     engine = HangingTranscriber(TEXTS)
     services = make_services(directory, redis_server.url, engine, tmp_path, {"speech": {"timeout_seconds": 2.5}})
     events: list = []
-    call_id = uuid.uuid4()
 
-    async def scenario(records: CallRecords):
-        async with running_server(services, events, observer=records.observer) as server:
-            client = await AudioSocketClient.connect("127.0.0.1", server.port, call_id)
-            heard = Listener(client)
-            await wait_for_silence(client, heard.frames)
-            spoke = await talk(client, turn_audio(0))
-            await keep_alive(client, 6, until=lambda: any(isinstance(e, TurnFailed) for e in events))
-            await keep_alive(client, 5, until=lambda: heard_at(heard.frames, services.phrases[FAILURE_MESSAGE], spoke) is not None)
-            engine.release()
-            await keep_alive(client, 4)  # the apology ends; the visitor's turn again
-            again = await talk(client, turn_audio(0))
-            await keep_alive(client, 8, until=lambda: any(isinstance(e, Turn) for e in events))
-            await keep_alive(client, 0.5)
-            await client.close()
-            await heard.stop()
-            return spoke, again, heard.frames
+    async def visitor(client, heard):
+        spoke = await talk(client, turn_audio(0))
+        await keep_alive(client, 6, until=lambda: any(isinstance(e, TurnFailed) for e in events))
+        await keep_alive(client, 5, until=lambda: heard_at(heard.frames, services.phrases[FAILURE_MESSAGE], spoke) is not None)
+        engine.release()
+        await keep_alive(client, 4)  # the apology ends; the visitor's turn again
+        await talk(client, turn_audio(0))
+        await keep_alive(client, 8, until=lambda: any(isinstance(e, Turn) for e in events))
+        await keep_alive(client, 0.5)
+        return spoke
 
-    with CallRecords(tmp_path / "calls.db", brain="rules") as records:
-        spoke, again, frames = asyncio.run(scenario(records))
-        records.flush()
-        record = records.get(str(call_id))
+    spoke, heard, record = recorded_call(services, tmp_path, visitor, events)
+    frames = heard.frames
     first_sound = first_sound_after(frames, spoke)
     assert first_sound is not None and first_sound - spoke < NEVER_SILENT_FOR, "no dead air while recognition hangs"
     polite = heard_at(frames, services.phrases[WAIT_MESSAGE], spoke)
@@ -167,30 +182,20 @@ def test_recognition_hanging_gets_a_polite_line_then_an_apology_and_the_call_goe
 def test_the_voice_failing_gets_the_prerendered_apology_and_the_call_goes_on(directory, redis_server, tmp_path):
     services = make_services(directory, redis_server.url, ScriptedTranscriber(TEXTS), tmp_path)
     voice = services.synthesizer = BreakingSynthesizer(services.synthesizer)
-    events: list = []
-    call_id = uuid.uuid4()
 
-    async def scenario(records: CallRecords):
-        async with running_server(services, events, observer=records.observer) as server:
-            client = await AudioSocketClient.connect("127.0.0.1", server.port, call_id)
-            heard = Listener(client)
-            await wait_for_silence(client, heard.frames)
-            voice.broken = True
-            spoke = await talk(client, turn_audio(0))
-            await keep_alive(client, 8, until=lambda: heard_at(heard.frames, services.phrases[FAILURE_MESSAGE], spoke) is not None)
-            await keep_alive(client, 4.5)  # the apology ends; the visitor's turn again
-            voice.broken = False  # the engine is back: the next turn is answered aloud
-            again = await talk(client, turn_audio(1))
-            await keep_alive(client, 8, until=lambda: first_sound_after(heard.frames, again + 0.1) is not None)
-            await keep_alive(client, 1)
-            await client.close()
-            await heard.stop()
-            return spoke, again, heard.frames
+    async def visitor(client, heard):
+        voice.broken = True
+        spoke = await talk(client, turn_audio(0))
+        await keep_alive(client, 8, until=lambda: heard_at(heard.frames, services.phrases[FAILURE_MESSAGE], spoke) is not None)
+        await keep_alive(client, 4.5)  # the apology ends; the visitor's turn again
+        voice.broken = False  # the engine is back: the next turn is answered aloud
+        again = await talk(client, turn_audio(1))
+        await keep_alive(client, 8, until=lambda: first_sound_after(heard.frames, again + 0.1) is not None)
+        await keep_alive(client, 1)
+        return spoke, again
 
-    with CallRecords(tmp_path / "calls.db", brain="rules") as records:
-        spoke, again, frames = asyncio.run(scenario(records))
-        records.flush()
-        record = records.get(str(call_id))
+    (spoke, again), heard, record = recorded_call(services, tmp_path, visitor)
+    frames = heard.frames
     assert voice.failures >= 1
     apology = heard_at(frames, services.phrases[FAILURE_MESSAGE], spoke)
     assert apology is not None and apology - spoke < NEVER_SILENT_FOR, "the apology needs no voice engine"
@@ -203,31 +208,21 @@ def test_the_voice_failing_gets_the_prerendered_apology_and_the_call_goes_on(dir
 def test_an_observer_raising_on_every_event_breaks_neither_the_call_nor_its_record(directory, redis_server, tmp_path):
     services = make_services(directory, redis_server.url, ScriptedTranscriber(TEXTS), tmp_path)
     events: list = []
-    call_id = uuid.uuid4()
 
-    async def scenario(records: CallRecords):
-        def recorded_then_broken(event) -> None:
-            records.observer(event)
-            events.append(event)
-            raise ValueError("a bug in a dashboard observer")
+    def recorded_then_broken(records, event) -> None:
+        records.observer(event)
+        events.append(event)
+        raise ValueError("a bug in a dashboard observer")
 
-        async with running_server(services, observer=recorded_then_broken) as server:
-            client = await AudioSocketClient.connect("127.0.0.1", server.port, call_id)
-            heard = Listener(client)
-            await wait_for_silence(client, heard.frames)
-            spoke = await talk(client, turn_audio(0))
-            await keep_alive(client, 8, until=lambda: sum(isinstance(e, Turn) for e in events) == 1)
-            await keep_alive(client, 4)
-            await talk(client, turn_audio(1))
-            await keep_alive(client, 10, until=lambda: heard.hung_up)
-            await client.close()
-            await heard.stop()
-            return spoke, heard
+    async def visitor(client, heard):
+        spoke = await talk(client, turn_audio(0))
+        await keep_alive(client, 8, until=lambda: sum(isinstance(e, Turn) for e in events) == 1)
+        await keep_alive(client, 4)
+        await talk(client, turn_audio(1))
+        await keep_alive(client, 10, until=lambda: heard.hung_up)
+        return spoke
 
-    with CallRecords(tmp_path / "calls.db", brain="rules") as records:
-        spoke, heard = asyncio.run(scenario(records))
-        records.flush()
-        record = records.get(str(call_id))
+    spoke, heard, record = recorded_call(services, tmp_path, visitor, observer=recorded_then_broken)
     answered = first_sound_after(heard.frames, spoke)
     assert answered is not None and answered - spoke < NEVER_SILENT_FOR
     assert heard.hung_up, "the visit completed and the call was hung up as usual"
