@@ -193,67 +193,78 @@ def central(tmp_path: Path, postgres_url: str, redis_url: str) -> tuple[list[Nod
     return nodes, asterisk, config, env
 
 
+def run_central(nodes: list[Node], asterisk: RealAsterisk, config: Path, envs: list[dict[str, str]], folder: Path, events: Events, calls) -> None:
+    """Start the nodes (each with its environment) and Asterisk, answer the visitors' legs with
+    VisitorPhones on a free port, collect the user events, run `calls(ami, phones_port)`; stop
+    everything, whatever happens."""
+    phones, phones_port = VisitorPhones(), free_port()
+
+    async def scenario() -> None:
+        server = AudioSocketServer(phones.handle, "127.0.0.1", phones_port)
+        await server.start()
+        ami = await asterisk.manager()
+        collecting = asyncio.create_task(events.collect(ami))
+        await asyncio.sleep(0.2)
+        try:
+            await calls(ami, phones_port)
+        finally:
+            collecting.cancel()
+            await ami.close()
+            await server.close(2)
+
+    try:
+        for node, env in zip(nodes, envs):
+            node.start(config, env, folder)
+        for node in nodes:
+            node.wait_ready()
+        asterisk.start()
+        asyncio.run(scenario())
+    finally:
+        for node in nodes:
+            node.stop()
+        asterisk.stop()
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_calls_spread_over_two_nodes_and_all_go_to_the_other_once_one_is_killed_mid_shift(postgres_url, debian_redis, tmp_path):  # noqa: F811
     nodes, asterisk, config, env = central(tmp_path, postgres_url, debian_redis.url)
     node_a, node_b = nodes
     events = Events()
-    phones = VisitorPhones()
-    phones_port = free_port()
     found: dict[str, object] = {}
-    try:
-        for node in nodes:
-            node.start(config, env, tmp_path)
-        for node in nodes:
-            node.wait_ready()
-        asterisk.start()
 
-        async def scenario() -> None:
-            server = AudioSocketServer(phones.handle, "127.0.0.1", phones_port)
-            await server.start()
-            ami = await asterisk.manager()
-            collecting = asyncio.create_task(events.collect(ami))
-            await asyncio.sleep(0.2)
+    async def calls(ami, phones_port: int) -> None:
+        await place(ami, 2, phones_port)  # 1. spread
+        found["spread"] = await events.wait_for(2)
 
-            await place(ami, 2, phones_port)  # 1. spread
-            found["spread"] = await events.wait_for(2)
+        await place(ami, 1, phones_port)  # 2. a call on A, A killed once it has a turn
+        deadline = time.monotonic() + 60
+        while not (on_a := [c for c in await asyncio.to_thread(node_a.live) if c["node"].endswith(f":{node_a.port}") and c["turn_count"] >= 1]):
+            assert time.monotonic() < deadline, "the third call never reached node A"
+            await asyncio.sleep(0.3)
+        found["killed"] = on_a[0]["call_id"]
+        node_a.process.send_signal(signal.SIGKILL)
+        await asyncio.to_thread(node_a.process.wait, 10)
+        async with asyncio.timeout(90):  # the killed call's leg leaves node A: to the doorman, or to node B
+            while not (went := [e for e in events.named("ApoenaDown", "ApoenaNodeDown") if e.get("Call") == found["killed"]]):
+                events.changed.clear()
+                await events.changed.wait()
+        found["killed_went"] = went[0]
+        found["moved_at"] = len(events.seen)
+        killed_leg = went[0]["Channel"]  # the visitor's channel: its last event is the retry's, if it moved to B
 
-            await place(ami, 1, phones_port)  # 2. a call on A, A killed once it has a turn
-            deadline = time.monotonic() + 60
-            while not (on_a := [c for c in await asyncio.to_thread(node_a.live) if c["node"].endswith(f":{node_a.port}") and c["turn_count"] >= 1]):
-                assert time.monotonic() < deadline, "the third call never reached node A"
-                await asyncio.sleep(0.3)
-            found["killed"] = on_a[0]["call_id"]
-            node_a.process.send_signal(signal.SIGKILL)
-            await asyncio.to_thread(node_a.process.wait, 10)
-            async with asyncio.timeout(90):  # the killed call's leg leaves node A: to the doorman, or to node B
-                while not (went := [e for e in events.named("ApoenaDown", "ApoenaNodeDown") if e.get("Call") == found["killed"]]):
-                    events.changed.clear()
-                    await events.changed.wait()
-            found["killed_went"] = went[0]
-            found["moved_at"] = len(events.seen)
-            killed_leg = went[0]["Channel"]  # the visitor's channel: its last event is the retry's, if it moved to B
+        def others() -> list[dict[str, str]]:
+            return [e for e in events.seen[found["moved_at"] :] if e.get("UserEvent") in TERMINAL and e["Channel"] != killed_leg]
 
-            def others() -> list[dict[str, str]]:
-                return [e for e in events.seen[found["moved_at"] :] if e.get("UserEvent") in TERMINAL and e["Channel"] != killed_leg]
+        await place(ami, 3, phones_port)  # 3. the next calls
+        async with asyncio.timeout(180):  # the three, and the killed call's visitor wherever it went
+            while len(others()) < 3 or not any(e["Channel"] == killed_leg for e in events.named(*TERMINAL)):
+                events.changed.clear()
+                await events.changed.wait()
+        found["after"] = others()
+        await asyncio.sleep(1)
 
-            await place(ami, 3, phones_port)  # 3. the next calls
-            async with asyncio.timeout(180):  # the three, and the killed call's visitor wherever it went
-                while len(others()) < 3 or not any(e["Channel"] == killed_leg for e in events.named(*TERMINAL)):
-                    events.changed.clear()
-                    await events.changed.wait()
-            found["after"] = others()
-            await asyncio.sleep(1)
-            collecting.cancel()
-            await ami.close()
-            await server.close(2)
-
-        asyncio.run(scenario())
-    finally:
-        for node in nodes:
-            node.stop()
-        asterisk.stop()
+    run_central(nodes, asterisk, config, [env, env], tmp_path, events, calls)
 
     seen = events.seen
     names = {node_a.address: "A", node_b.address: "B"}
@@ -303,35 +314,15 @@ def test_a_node_at_max_calls_passes_the_next_call_to_the_other_node(postgres_url
     nodes, asterisk, config, env = central(tmp_path, postgres_url, debian_redis.url)
     node_a, node_b = nodes
     events = Events()
-    phones = VisitorPhones()
-    phones_port = free_port()
     metrics: dict[str, str] = {}
-    try:
-        node_a.start(config, {**env, "APOENA_SERVER__MAX_CALLS": "1"}, tmp_path)
-        node_b.start(config, env, tmp_path)
-        for node in nodes:
-            node.wait_ready()
-        asterisk.start()
 
-        async def scenario() -> None:
-            server = AudioSocketServer(phones.handle, "127.0.0.1", phones_port)
-            await server.start()
-            ami = await asterisk.manager()
-            collecting = asyncio.create_task(events.collect(ami))
-            await asyncio.sleep(0.2)
-            await place(ami, 3, phones_port)
-            await events.wait_for(3, timeout=180)
-            with urllib.request.urlopen(f"http://127.0.0.1:{node_a.web_port}/metrics", timeout=5) as response:
-                metrics["a"] = response.read().decode()
-            collecting.cancel()
-            await ami.close()
-            await server.close(2)
+    async def calls(ami, phones_port: int) -> None:
+        await place(ami, 3, phones_port)
+        await events.wait_for(3, timeout=180)
+        with urllib.request.urlopen(f"http://127.0.0.1:{node_a.web_port}/metrics", timeout=5) as response:
+            metrics["a"] = response.read().decode()
 
-        asyncio.run(scenario())
-    finally:
-        for node in nodes:
-            node.stop()
-        asterisk.stop()
+    run_central(nodes, asterisk, config, [{**env, "APOENA_SERVER__MAX_CALLS": "1"}, env], tmp_path, events, calls)
 
     names = {node_a.address: "A", node_b.address: "B"}
     summary = [(e.get("UserEvent"), names.get(e.get("Node", ""), e.get("Node")), e.get("Status") or e.get("Decision")) for e in events.seen]
