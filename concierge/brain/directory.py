@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from rapidfuzz.distance import Levenshtein
 
 from concierge.brain.lexicon import nicknames
+from concierge.brain.names import sound_key
 from concierge.brain.text import fold
 from concierge.errors import ConfigError
 
@@ -132,6 +133,14 @@ def _said_words(query: str, shortest: int) -> list[str]:
 def _sounds_near(said: list[str], known: list[str], distance: float) -> bool:
     """Whether some said word sounds within `distance` (normalised edits of `sound`) of some known one."""
     return any(Levenshtein.normalized_distance(sound(w), sound(k)) <= distance for w in said for k in known)
+
+
+def _all_sound_like(said: list[str], resident: Resident) -> bool:
+    """Whether every said name word sounds (`names.sound_key`) within a third of one of the
+    resident's name words, or of two of them run together ('Sujin' for Soo-jin)."""
+    tokens = [*resident.tokens, *(a + b for a, b in zip(resident.tokens, resident.tokens[1:]))]
+    keys = [sound_key(token) for token in tokens]
+    return all(any(Levenshtein.normalized_distance(sound_key(word), key) <= LOOSE_FULL_NAME_DISTANCE for key in keys) for word in said)
 
 
 def sound(word: str) -> str:
@@ -260,11 +269,17 @@ class Directory:
         return self._best(mentions, apartment)
 
     def heard_in(self, query: str, apartment: str) -> list[Resident]:
-        """Residents of `apartment` that a badly heard name can be: some name word within a
-        quarter of its sounds of one of theirs ('Desvaldo Pinto' -> Edvaldo Santos in B-43).
-        Only for a known apartment, and only to be read back: a slip this wide is a guess."""
+        """Residents of `apartment` that a badly heard name can be. The one resident every said
+        name word sounds like, each within a third of its sounds ('Quetlen Oliveira' -> Kethellen,
+        not her brother Marcos Oliveira; 'Sujin Kim' -> Soo-jin Kim; 'Greici Quéli' -> Gracy
+        Kelly); else those with some name word within a quarter of one of theirs ('Desvaldo Pinto'
+        -> Edvaldo Santos in B-43). Only for a known apartment, and only to be read back: a slip
+        this wide is a guess."""
+        residents = self.residents_of(apartment)
+        if (said := _said_words(query, 3)) and len(whole := [r for r in residents if _all_sound_like(said, r)]) == 1:
+            return whole
         said = _said_words(query, 4)
-        return [r for r in self.residents_of(apartment) if _sounds_near(said, [t for t in r.tokens if len(t) >= 4], LOOSE_NAME_DISTANCE)]
+        return [r for r in residents if _sounds_near(said, [t for t in r.tokens if len(t) >= 4], LOOSE_NAME_DISTANCE)]
 
     def heard_as(self, query: str) -> list[Resident]:
         """Residents a badly heard full name can be: one word is one of their names (as `find`

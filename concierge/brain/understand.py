@@ -681,6 +681,7 @@ def _bare_name(words: list[Word], cased: bool) -> tuple[int, int] | None:
     skippable = (ANSWER_FILLERS | lexicon.words("roles") | lexicon.words("interjections")) - RESIDENT_CUES_BEFORE_NAMES
     while start < len(words) and words[start].folded in skippable:
         start += 1
+    start = _after_place(words, start)
     span = _name_span(words, start, cased)
     if span is not None and words[span[1] - 1].clause_end and span[1] < len(words):
         following = _name_span(words, span[1], cased)
@@ -696,6 +697,20 @@ def _bare_name(words: list[Word], cased: bool) -> tuple[int, int] | None:
         if first >= len(words) or not words[first].clause_end:
             return None
     return None
+
+
+def _after_place(words: list[Word], start: int) -> int:
+    """'torre 2. Ana Clara', 'casa 1. Caio': a place said first, finishing the last turn's answer,
+    ends at its clause; the index after it (or `start` when the answer does not open with one)."""
+    if start >= len(words) or words[start].folded not in APARTMENT_CUES | numbers.BLOCK_WORDS:
+        return start
+    for end in range(start + 1, min(start + 5, len(words))):
+        word = words[end].folded
+        if not (word.isdigit() or word in numbers.NUMBER_WORDS or word in numbers.LETTER_WORDS or len(word) == 1):
+            return start
+        if words[end].clause_end:
+            return end + 1
+    return start
 
 
 def _name_text(words: list[Word]) -> str:

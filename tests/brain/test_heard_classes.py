@@ -101,3 +101,35 @@ def test_no_to_a_read_back_then_a_residents_full_name_names_whom_they_came_for(v
     dialog, replies = talk(village, ["Boa tarde.", "Barulho, Márcio Tavares.", "Visita, sou a Lara.", "Não, é o Bento Albuquerque."],
                            visitor_name="Lara", resident_name="Bento Albuquerque", apartment_number="2-208")  # fmt: skip
     assert check_final(dialog, replies[-1]) == [], [r.mensagem for r in replies]
+
+
+def test_a_residents_name_written_by_ear_is_read_back_as_the_one_in_that_apartment_who_sounds_like_it(tmp_path):
+    """The recogniser spells a name it does not know by its sounds, and a family shares the surname:
+    every word said must sound like the one resident of the apartment (read back before it counts)."""
+    directory = directory_of(tmp_path / "ouvido.json", {
+        "510": ["Kethlyn Moraes", "Otávio Moraes"],
+        "511": ["Hye-won Park"],
+        "512": ["Nathaly Souza", "Gracy Kelly Prado"],
+        "513": ["Wesley Moraes"],
+    })  # fmt: skip
+    for said, home, meant in (
+        ("Encomenda pra Quetlin Morais, 510.", "510", "Kethlyn Moraes"),  # not Otávio, who shares the surname
+        ("É pra Hiuon Park, apartamento 511.", "511", "Hye-won Park"),  # two name words run together
+        ("Vim ver a Greici Queli, do 512.", "512", "Gracy Kelly Prado"),
+    ):
+        dialog, replies = talk(directory, [said, "Sou o Túlio."], apartment_number=home, resident_name=meant, valid_for_action=True)
+        assert check_final(dialog, replies[-1]) == [], (said, [r.mensagem for r in replies])
+        assert any("certo?" in r.mensagem for r in replies), "a name heard this loosely is read back"
+    dialog, replies = talk(directory, ["Encomenda pra Marlene Morais, 510.", "Sou o Túlio."], apartment_number="510")
+    assert replies[-1].dados.resident_name is None and not replies[-1].valid_for_action, "a name like nobody's there is not guessed"
+
+
+def test_a_place_finishing_the_last_answer_before_the_name_asked_for(tmp_path):
+    """Asked their name, the visitor first finishes the apartment ('torre 2.'), then says it."""
+    directory = directory_of(tmp_path / "torres.json", {"1-704": ["Iara Bezerra"], "2-704": ["Iolanda Freire"], "9": ["Ubirajara Lins"]})
+    for turns, home, resident, visitor in (
+        (["Entrega pra Iolanda Freire, setecentos e quatro.", "torre 2. Ana Júlia"], "2-704", "Iolanda Freire", "Ana Júlia"),
+        (["Sou o sobrinho do seu Ubirajara.", "casa nove. Rodrigo, o sobrinho dele"], "9", "Ubirajara Lins", "Rodrigo"),
+    ):
+        dialog, replies = talk(directory, turns, apartment_number=home, resident_name=resident, visitor_name=visitor, valid_for_action=True)
+        assert check_final(dialog, replies[-1]) == [], (turns, [r.mensagem for r in replies])
