@@ -9,10 +9,21 @@ answers a different question with different words. Reading is small and generic:
   `VOICEMAIL`, whatever else it says ("no momento não posso atender" is no refusal);
 - the answer is cut into clauses (punctuation, "mas"); in each, phrases of every class match
   as whole words, longest first ("pode mandar embora" is a refusal, "pode repetir" a question);
+- "pode" alone is a yes only when nothing but fillers follows it: "pode falar", "pode deixar",
+  "pode recusar", "pode colocar na caixa" say what the verb says, not yes;
+- a clause asked back ("Subir?", "Liberar? Liberar nada!", "Sim? Quem fala?") echoes the
+  question: its yes is no yes;
+- "tá bom", "ok", "beleza" are a yes only when the whole answer is such words, yes words and
+  fillers ("Tá bom, obrigada pela ligação" is no yes); a hedge ("acho que pode", "pode, mas só se
+  for o Carlos") takes the yes out;
+- leaving a delivery is a leave verb and a place ("larga aí na portaria", "bota no armário",
+  "deixa com o seu Zé", "deixa aí que eu pego") before any verb of coming up;
 - a negator up to three words before a yes, or a trailing "não" right after it ("pode subir
   não"), makes it a no; a negator that negates nothing is itself a no. Negation always wins;
-- the most specific outcome decides: leave at the gate, then resident coming down; a yes and a
-  no together are asked again (never taken as a yes); then yes or no; then a question.
+- the most specific outcome decides: leave at the gate, then resident coming down. A yes and a
+  no together are never a yes: the last clause that decides anything says which ("Sim… não,
+  espera. Não, não deixa" is a no; "Não, pode subir" is asked again); a question after a yes
+  ("Pode… quem é?") is a question; then no, yes, a question.
 """
 
 from __future__ import annotations
@@ -47,7 +58,14 @@ class Answer(StrEnum):
 KEYPAD = {"1": Answer.AUTHORIZE, "2": Answer.DENY}
 """The digits the prompt offers: "tecle 1 para sim e 2 para não"."""
 
-_CLASSES = ("authorize", "deny", "leave_at_gate", "resident_coming", "question")
+_CLASSES = ("authorize", "deny", "leave_at_gate", "resident_coming", "question", "acknowledge")
+_DECIDING = (Answer.AUTHORIZE, Answer.DENY, Answer.QUESTION)
+_CLAUSE = re.compile(r"(.*?)([,.;:!?…]+|\s(?:mas|porem|porém)\s|$)", re.IGNORECASE | re.DOTALL)
+_AFTER_PODE = frozenset({"pode", "sim", "ue", "uai", "oxe", "ne", "viu", "ta", "moco", "moca", "so", "claro", "entao", "ai"})
+_FILLERS = frozenset({"ne", "entao", "ai", "viu", "moco", "moca", "obrigado", "obrigada", "e", "eh", "ah", "oi", "sim", "pode", "ta", "uai", "ue", "oxe", "bah"})
+_YES_VERBS = frozenset({"subir", "sobe", "suba", "entrar", "entra", "passar", "passa", "liberar", "libera"})
+_COMPANIONS = frozenset({"o", "a", "seu", "dona", "ele", "ela"})
+_QUESTION_STARTS = frozenset({"que", "quem", "qual", "quais", "onde", "como", "quando"})
 
 
 @dataclass(frozen=True)
@@ -88,18 +106,48 @@ def read_answer(text: str) -> Answer:
     """What a resident's spoken (transcribed) answer means."""
     if is_voicemail(text):
         return Answer.VOICEMAIL
-    signals: set[Answer] = set()
-    for clause in _CLAUSE_BREAK.split(text):
-        signals |= _clause_signals(fold(clause).split())
+    clauses = [_clause_signals(fold(words).split(), "?" in end) for words, end in _clauses(text)]
+    words = fold(text).split()
+    hedged = _has_phrase(words, _data()["hedges"])
+    for signals in clauses:
+        if hedged:
+            signals.discard(Answer.AUTHORIZE)
+        if "acknowledge" in signals:  # 'tá bom': a yes only when nothing else is said
+            signals.discard("acknowledge")
+            if not hedged and all(w in _FILLERS or w in _ack_words() for w in words):
+                signals.add(Answer.AUTHORIZE)
+    signals = set().union(*clauses) if clauses else set()
     for answer in (Answer.LEAVE_AT_GATE, Answer.RESIDENT_COMING):
         if answer in signals:
             return answer
-    if {Answer.AUTHORIZE, Answer.DENY} <= signals:
-        return Answer.UNCLEAR
+    deciding = [clause for clause in clauses if clause & set(_DECIDING)]
+    last = deciding[-1] if deciding else set()
+    if {Answer.AUTHORIZE, Answer.DENY} <= signals:  # never a yes: the last word that decides, or ask again
+        return Answer.DENY if Answer.DENY in last else Answer.QUESTION if Answer.QUESTION in last else Answer.UNCLEAR
+    if Answer.AUTHORIZE in signals and Answer.QUESTION in last and Answer.AUTHORIZE not in last:
+        return Answer.QUESTION  # 'Pode… quem é?': they want to know first
     for answer in (Answer.DENY, Answer.AUTHORIZE, Answer.QUESTION):
         if answer in signals:
             return answer
     return Answer.UNCLEAR
+
+
+def _clauses(text: str) -> list[tuple[str, str]]:
+    """(words, what ended them) for each clause: cut at punctuation and at 'mas'/'porém'."""
+    return [(m.group(1), m.group(2)) for m in _CLAUSE.finditer(text) if m.group(1).strip()]
+
+
+@cache
+def _ack_words() -> frozenset[str]:
+    return frozenset(w for phrase in _data()["acknowledge"] for w in fold(phrase).split())
+
+
+def _has_phrase(words: list[str], phrases: list[str]) -> bool:
+    return any(
+        tuple(words[start : start + len(phrase)]) == phrase
+        for phrase in (tuple(fold(p).split()) for p in phrases)
+        for start in range(len(words) - len(phrase) + 1)
+    )
 
 
 def is_voicemail(text: str) -> bool:
@@ -112,13 +160,19 @@ def is_voicemail(text: str) -> bool:
     )
 
 
-def _clause_signals(words: list[str]) -> set[Answer]:
+def _clause_signals(words: list[str], asked: bool = False) -> set:
     if not words:
         return set()
     digit = _keypad_digit(words)
     if digit:
         return {read_keypad(digit)}
+    if _leaves_it(words):
+        return {Answer.LEAVE_AT_GATE}
     matches = _matches(words)
+    if asked:  # 'Subir?', 'Sim? Quem fala?': the question said back is no yes ('por que não?' is one)
+        matches = [m for m in matches if m.kind != "authorize" or words[m.start : m.end] == ["por", "que", "nao"]]
+        if words[0] in _QUESTION_STARTS and not matches:
+            return {Answer.QUESTION}  # 'Que loja?', 'Quê?
     covered = {i for m in matches if m.kind != "deny" for i in range(m.start, m.end)}
     negators = [i for i, w in enumerate(words) if w in _negators() and i not in covered]
     used: set[int] = {i for m in matches if m.kind == "deny" for i in range(m.start, m.end)}
@@ -127,20 +181,48 @@ def _clause_signals(words: list[str]) -> set[Answer]:
         negated_by = _negator_of(match, words, negators)
         if negated_by is not None:
             used.add(negated_by)
-            if match.kind == "authorize":
+            if match.kind in ("authorize", "acknowledge"):
                 signals.add(Answer.DENY)
             continue  # a negated delivery or coming-down wish says nothing either way
-        signals.add(Answer(match.kind))
+        signals.add("acknowledge" if match.kind == "acknowledge" else Answer(match.kind))
+    if any(w == "pode" and (i + 1 == len(words) or words[i + 1] in _AFTER_PODE) and not _in_match(i, matches) for i, w in enumerate(words)):
+        negated = any(i for i in negators if i not in used)
+        signals.add(Answer.DENY if negated and not signals else Answer.AUTHORIZE)
+        used.update(i for i in negators if negated and not (signals - {Answer.DENY}))
     if any(i not in used for i in negators):
         signals.add(Answer.DENY)
     return signals
 
 
+def _in_match(index: int, matches: list[_Match]) -> bool:
+    return any(m.start <= index < m.end for m in matches)
+
+
+def _leaves_it(words: list[str]) -> bool:
+    """A leave verb, then within four words a place ('larga aí na portaria', 'bota no armário'),
+    'com' someone ('deixa com o seu Zé'), or 'aí'/'lá' ending the clause or before 'que' ('deixa aí
+    que eu pego') — and no verb of coming up in between ('deixa ele subir aí' lets him in)."""
+    verbs, places = {fold(w) for w in _data()["leave_verbs"]}, {fold(w) for w in _data()["leave_places"]}
+    for index, word in enumerate(words):
+        if word not in verbs:
+            continue
+        for at in range(index + 1, min(index + 5, len(words))):
+            said = words[at]
+            if said in _YES_VERBS:
+                break
+            if said in places or (said == "com" and at + 1 < len(words) and words[at + 1] in _COMPANIONS):
+                return True
+            if said in ("ai", "la") and (at + 1 == len(words) or words[at + 1] in ("que", "mesmo", "embaixo")):
+                return True
+    return False
+
+
 def _keypad_digit(words: list[str]) -> str | None:
     """'1', 'um', 'tecla um' -> '1': a clause that is only a keypad digit, said aloud."""
     keypad = {fold(w) for w in _data()["keypad"]}
-    rest = [w for w in words if w not in keypad]
-    return _data()["keypad_digits"].get(rest[0]) if len(rest) == 1 else None
+    digits = {_data()["keypad_digits"].get(w) for w in words if w not in keypad}
+    return digits.pop() if len(digits) == 1 and None not in digits else None  # '1', '1 1', 'tecla um'
+
 
 
 def _matches(words: list[str]) -> list[_Match]:

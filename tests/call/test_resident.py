@@ -98,8 +98,10 @@ def test_nothing_understood_is_asked_again_once_then_no_entry():
 def test_a_yes_and_a_no_together_are_asked_again_never_taken_as_yes():
     dialog = ResidentDialog(VISIT)
     dialog.start()
-    dialog.hear("Sim, não conheço")
+    dialog.hear("Não, pode subir")
     assert not dialog.done
+    dialog.hear("Sim... não, espera. Não deixa, não.")  # the last word that decides is a no
+    assert dialog.decision is Decision.DENIED
 
 
 def test_silence_counts_as_not_understood():
