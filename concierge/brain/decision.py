@@ -58,14 +58,14 @@ class Answer(StrEnum):
 KEYPAD = {"1": Answer.AUTHORIZE, "2": Answer.DENY}
 """The digits the prompt offers: "tecle 1 para sim e 2 para não"."""
 
-_CLASSES = ("authorize", "deny", "leave_at_gate", "resident_coming", "question", "acknowledge")
+_CLASSES = ("authorize", "deny", "leave_at_gate", "resident_coming", "question", "acknowledge", "neutral")
 _DECIDING = (Answer.AUTHORIZE, Answer.DENY, Answer.QUESTION)
 _CLAUSE = re.compile(r"(.*?)([,.;:!?…]+|\s(?:mas|porem|porém)\s|$)", re.IGNORECASE | re.DOTALL)
 _AFTER_PODE = frozenset({"pode", "sim", "ue", "uai", "oxe", "ne", "viu", "ta", "moco", "moca", "so", "claro", "entao", "ai"})
 _FILLERS = frozenset({"ne", "entao", "ai", "viu", "moco", "moca", "obrigado", "obrigada", "e", "eh", "ah", "oi", "sim", "pode", "ta", "uai", "ue", "oxe", "bah"})
 _YES_VERBS = frozenset({"subir", "sobe", "suba", "entrar", "entra", "passar", "passa", "liberar", "libera"})
 _COMPANIONS = frozenset({"o", "a", "seu", "dona", "ele", "ela"})
-_QUESTION_STARTS = frozenset({"que", "quem", "qual", "quais", "onde", "como", "quando"})
+_ABOUT_THE_VISIT = re.compile(r"^(que|quem|qual|quais|onde|como|quando)\b|\be (do|da|de|dos|das)\b|\b(pra|para) mim\b|\bou\b")
 
 
 @dataclass(frozen=True)
@@ -171,8 +171,8 @@ def _clause_signals(words: list[str], asked: bool = False) -> set:
     matches = _matches(words)
     if asked:  # 'Subir?', 'Sim? Quem fala?': the question said back is no yes ('por que não?' is one)
         matches = [m for m in matches if m.kind != "authorize" or words[m.start : m.end] == ["por", "que", "nao"]]
-        if words[0] in _QUESTION_STARTS and not matches:
-            return {Answer.QUESTION}  # 'Que loja?', 'Quê?
+        if not matches and _asks_about_the_visit(words):
+            return {Answer.QUESTION}  # 'Que loja?', 'É do iFood?', 'Técnico da Vivo ou da Claro?'; not 'Tá chovendo aí?'
     covered = {i for m in matches if m.kind != "deny" for i in range(m.start, m.end)}
     negators = [i for i, w in enumerate(words) if w in _negators() and i not in covered]
     used: set[int] = {i for m in matches if m.kind == "deny" for i in range(m.start, m.end)}
@@ -184,7 +184,8 @@ def _clause_signals(words: list[str], asked: bool = False) -> set:
             if match.kind in ("authorize", "acknowledge"):
                 signals.add(Answer.DENY)
             continue  # a negated delivery or coming-down wish says nothing either way
-        signals.add("acknowledge" if match.kind == "acknowledge" else Answer(match.kind))
+        if match.kind != "neutral":
+            signals.add("acknowledge" if match.kind == "acknowledge" else Answer(match.kind))
     if any(w == "pode" and (i + 1 == len(words) or words[i + 1] in _AFTER_PODE) and not _in_match(i, matches) for i, w in enumerate(words)):
         negated = any(i for i in negators if i not in used)
         signals.add(Answer.DENY if negated and not signals else Answer.AUTHORIZE)
@@ -192,6 +193,12 @@ def _clause_signals(words: list[str], asked: bool = False) -> set:
     if any(i not in used for i in negators):
         signals.add(Answer.DENY)
     return signals
+
+
+def _asks_about_the_visit(words: list[str]) -> bool:
+    """A clause asked back that asks who, what or from where: it starts with a question word,
+    asks 'é do/da …?', 'é pra mim?', or offers a choice ('… ou …?')."""
+    return bool(_ABOUT_THE_VISIT.search(" ".join(words)))
 
 
 def _in_match(index: int, matches: list[_Match]) -> bool:
@@ -203,6 +210,8 @@ def _leaves_it(words: list[str]) -> bool:
     'com' someone ('deixa com o seu Zé'), or 'aí'/'lá' ending the clause or before 'que' ('deixa aí
     que eu pego') — and no verb of coming up in between ('deixa ele subir aí' lets him in)."""
     verbs, places = {fold(w) for w in _data()["leave_verbs"]}, {fold(w) for w in _data()["leave_places"]}
+    if len(words) >= 2 and words[0] in ("na", "no") and words[1] in places:
+        return True  # 'No locker, por favor.'
     for index, word in enumerate(words):
         if word not in verbs:
             continue
@@ -241,7 +250,7 @@ def _matches(words: list[str]) -> list[_Match]:
 
 def _negator_of(match: _Match, words: list[str], negators: list[int]) -> int | None:
     """The negator that turns this match around: shortly before it, or a 'não' right after it ending the clause."""
-    if match.kind in ("deny", "question"):
+    if match.kind in ("deny", "question", "neutral"):
         return None
     before = [i for i in negators if match.start - NEGATION_REACH <= i < match.start]
     if before:

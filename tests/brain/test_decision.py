@@ -207,6 +207,22 @@ def test_a_yes_and_a_no_together_are_never_a_yes_the_last_word_that_decides_says
         ("2 2", Answer.DENY),
         # recordings
         ("Este número está programado para não receber chamadas.", Answer.VOICEMAIL),
+        # set 2's classes: 'isso' only alone; more ways to leave it, to come down, to refuse
+        ("Isso.", Answer.AUTHORIZE),
+        ("Agora não posso, a gente vê isso depois.", Answer.DENY),
+        ("Tô no trânsito, depois eu vejo isso.", Answer.UNCLEAR),
+        ("Joga por cima do portão, não tem problema.", Answer.LEAVE_AT_GATE),
+        ("Pendura na grade que eu pego.", Answer.LEAVE_AT_GATE),
+        ("Na portaria, por favor.", Answer.LEAVE_AT_GATE),
+        ("Diz pra ele me esperar aí que eu vou encontrar ele.", Answer.RESIDENT_COMING),
+        ("Pode dizer que eu viajei.", Answer.DENY),
+        ("Nada disso.", Answer.DENY),
+        ("Pode sim, só não esquece de fechar o portão.", Answer.AUTHORIZE),  # an instruction's 'não' is no refusal
+        ("Pode vir, pode vir.", Answer.AUTHORIZE),
+        # a question asked back about the visit
+        ("É da farmácia?", Answer.QUESTION),
+        ("Da Vivo ou da Tim?", Answer.QUESTION),
+        ("Tá chovendo aí?", Answer.UNCLEAR),
     ],
 )
 def test_blind_resident_answer_classes_in_our_own_words(text, answer):
@@ -222,13 +238,15 @@ def test_the_table_holds_at_least_sixty_phrasings():
     assert len(AUTHORIZE + DENY + LEAVE_AT_GATE + RESIDENT_COMING + QUESTION + UNCLEAR) >= 60
 
 
-def test_the_blind_resident_answers_hold_their_floor_and_no_answer_but_a_yes_opens():
-    """tests/dialogs/blind/decisions1: 185 answers written by a helper who never read this code.
-    First run 136/185 with 12 read as a yes that were none; the classes above mended that."""
+@pytest.mark.parametrize("folder", ["decisions1", "decisions2"])
+def test_the_blind_resident_answers_hold_their_floor_and_no_answer_but_a_yes_opens(folder):
+    """tests/dialogs/blind/decisions1 and 2: 185 and 183 answers, each set written by a helper who
+    never read this code. First runs: set 1 136/185 with 12 read as a yes that were none; set 2
+    (after set 1's mends) 154/183 with 2. The classes above mended both."""
     import json
     from pathlib import Path
 
-    items = json.loads((Path(__file__).resolve().parent.parent / "dialogs" / "blind" / "decisions1" / "answers.json").read_text())
+    items = json.loads((Path(__file__).resolve().parent.parent / "dialogs" / "blind" / folder / "answers.json").read_text())
     read = [(item, read_answer(item["text"])) for item in items]
     wrong_yes = [item["text"] for item, answer in read if answer is Answer.AUTHORIZE and item["expect"] != "authorize"]
     assert wrong_yes == []
