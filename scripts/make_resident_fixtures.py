@@ -35,7 +35,7 @@ LEVEL_DBFS = -20.0
 
 ANSWERS = [  # (name, what is said, keys pressed, the decision, speaking rate %)
     ("sim", "Sim, pode.", "", "authorized", 100),
-    ("pode_subir", "Pode subir, pode subir.", "", "authorized", 95),
+    ("pode_subir", "Pode subir, pode entrar.", "", "authorized", 95),  # "Pode subir, pode subir." was heard "Pode sumir" by Whisper base
     ("libera", "Ah, libera sim, tô esperando.", "", "authorized", 105),
     ("nao_conheco", "Não conheço, não.", "", "denied", 100),
     ("manda_embora", "Não, pode mandar embora.", "", "denied", 95),
