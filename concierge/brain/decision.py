@@ -169,6 +169,10 @@ def _clause_signals(words: list[str], asked: bool = False) -> set:
     if _leaves_it(words):
         return {Answer.LEAVE_AT_GATE}
     matches = _matches(words)
+    matches = sorted(matches + [  # 'pode' alone (or before a filler) is a yes; 'pode falar' is not
+        _Match("authorize", i, i + 1) for i, w in enumerate(words)
+        if w == "pode" and (i + 1 == len(words) or words[i + 1] in _AFTER_PODE) and not _in_match(i, matches)
+    ], key=lambda m: m.start)  # fmt: skip
     if asked:  # 'Subir?', 'Sim? Quem fala?': the question said back is no yes ('por que não?' is one)
         matches = [m for m in matches if m.kind != "authorize" or words[m.start : m.end] == ["por", "que", "nao"]]
         if not matches and _asks_about_the_visit(words):
@@ -186,10 +190,6 @@ def _clause_signals(words: list[str], asked: bool = False) -> set:
             continue  # a negated delivery or coming-down wish says nothing either way
         if match.kind != "neutral":
             signals.add("acknowledge" if match.kind == "acknowledge" else Answer(match.kind))
-    if any(w == "pode" and (i + 1 == len(words) or words[i + 1] in _AFTER_PODE) and not _in_match(i, matches) for i, w in enumerate(words)):
-        negated = any(i for i in negators if i not in used)
-        signals.add(Answer.DENY if negated and not signals else Answer.AUTHORIZE)
-        used.update(i for i in negators if negated and not (signals - {Answer.DENY}))
     if any(i not in used for i in negators):
         signals.add(Answer.DENY)
     return signals
