@@ -1,6 +1,6 @@
 """Malformed AudioSocket streams against a running `apoena serve`, while a real call goes on.
 
-    .venv/bin/python bench/fuzz.py                      # ~1–2 min: 5,000 streams, 1,000 idle connections
+    .venv/bin/python bench/fuzz.py                      # ~3 min: 5,000 streams, 1,000 idle connections, 60 s settling
     .venv/bin/python bench/fuzz.py --streams 100000     # the issue's full figure
 
 Starts a real `apoena serve` (a subprocess, a temporary config and state folder, `--no-web`,
@@ -16,10 +16,22 @@ talking, says its next line from the fixture, and measures its reply latency fro
 speech to the first loud frame of the reply. Prints: streams sent per kind, server crashes
 (the process must still be alive, answering a new call), whether each real call ended right
 (hung up by the concierge, logged `ended: completed`), reply latency p50 idle vs under fuzz,
-and the server's RSS and open file descriptors (from /proc/PID) before, during and after.
-Figures only: no timed assertions. The attacking process runs on the same machine as the server
-and takes CPU from it (on 2 cores, about one of them), so the latency under fuzz is a worst case;
-compare idle and fuzzed runs made under the same outside load.
+and the server's RSS and open file descriptors (from /proc/PID): before (10 s after the idle
+calls), during, 10 s after the attack and after `--settle` seconds of an idle server, and a
+verdict line: are RSS (within 20 MiB) and the fds back to their baseline? Figures only: no
+timed assertions. The attacking process runs on the same machine as the server and takes CPU
+from it (on 2 cores, about one of them), so the latency under fuzz is a worst case; compare idle
+and fuzzed runs made under the same outside load.
+
+Memory: glibc's malloc keeps what the process frees resident for reuse, so RSS keeps the
+high-water mark of the busiest moment (a call's speech work in the STT and turn threads alone
+leaves ~50 MiB of free chunks in their arenas) unless it is given back. `apoena serve` gives it
+back (malloc_trim) once it has had no connection for 5 s (`concierge/audiosocket/allocator.py`).
+"Before" and each "after" are taken 10 s after the last connection, so they compare like with like.
+Before the baseline, `--warm-up` calls (4) run at once: what the server starts only when calls
+overlap and then keeps (Whisper's second CTranslate2 replica, ~30 MiB of working memory on its
+first use; more pool threads, each with its own Redis connection) is then in the baseline too,
+instead of showing as growth the first time the attack's calls overlap.
 """
 
 from __future__ import annotations
@@ -53,6 +65,19 @@ FRAME_SECONDS = 0.02
 LOUD_RMS = 200.0  # a reply frame louder than this is speech (the line is digital silence otherwise)
 QUIET_SECONDS = 0.8  # the concierge has stopped talking after this long without a loud frame
 PRE_ROLL = 0.3
+MEASURE_AFTER_SECONDS = 10.0
+"""Before the attack and after each round, wait this long before measuring (the server returns
+freed memory after 5 s without a connection)."""
+RSS_TOLERANCE_MIB = 20
+"""RSS this much over its baseline still counts as back. Measured after one default round, with
+malloc's freed memory given back and no Whisper replica used for the first time during the
+attack (see --warm-up): +15 MiB, of which 11 MiB are Python's own allocator's arenas (34 → 45 of
+1 MiB: kept after the peak of ~140,000 objects of 1,000 idle connections, because each still
+holds a live object; 9 MiB of them free), 2 MiB more malloc'ed (the concierge keeps the last
+1,000 conversations in memory, and the attack's calls with a UUID fill it) and 2 MiB in the
+arenas of pool threads started under load. Bounded: the rounds after the first add 1–2 MiB each."""
+ROUND_GROWTH_MIB = 8
+"""With --rounds, RSS after the last round more than this over the first round's: growing."""
 
 # -- the server under test -----------------------------------------------------------------------
 
@@ -70,7 +95,8 @@ def start_server(folder: Path) -> tuple[subprocess.Popen, int, Path]:
     log = folder / "serve.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "concierge", "serve", "--config", str(config), "--port", str(port), "--no-web"],
-        stdout=subprocess.PIPE, stderr=log.open("wb"), cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE, stderr=log.open("wb"), cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))},
     )  # fmt: skip
     ready = process.stdout.readline().decode()
     if f"ready on 127.0.0.1:{port}" not in ready:
@@ -85,6 +111,19 @@ def usage(pid: int) -> tuple[float, int]:
         if line.startswith("VmRSS:"):
             rss = int(line.split()[1]) / 1024
     return rss, len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def peak_rss(pid: int) -> float:
+    """The most RSS the process ever had (VmHWM), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def threads(pid: int) -> int:
+    """The process's threads (each that has used malloc has an arena of its own)."""
+    return len(os.listdir(f"/proc/{pid}/task"))
 
 
 # -- the real call ------------------------------------------------------------------------------
@@ -191,10 +230,29 @@ def _sockets(pid: int) -> dict[str, str]:
             fields = line.split()
             local, remote = (int(a.split(":")[1], 16) for a in fields[1:3])
             found[fields[9]] = f"tcp :{local}→:{remote} state {fields[3]}"
+    paths = {}
     for line in Path(f"/proc/{pid}/net/unix").read_text().splitlines()[1:]:
         fields = line.split()
-        found[fields[6]] = f"unix {fields[7] if len(fields) > 7 else '(unnamed)'}"
+        paths[fields[6]] = fields[7] if len(fields) > 7 else None
+        found[fields[6]] = f"unix {paths[fields[6]] or '(unnamed)'}"
+    for local, peer in _unix_peers().items():  # a client's end is unnamed: say what it is connected to
+        if local in found and paths.get(local) is None and paths.get(peer):
+            found[local] = f"unix → {Path(paths[peer]).name}"
     return found
+
+
+def _unix_peers() -> dict[str, str]:
+    """Unix socket inode → its peer's inode (from `ss`; empty when `ss` is not there)."""
+    try:
+        out = subprocess.run(["ss", "-xaH"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    peers = {}
+    for line in out.splitlines():
+        fields = line.split()
+        if len(fields) >= 8:
+            peers[fields[5]] = fields[7]
+    return peers
 
 
 def fd_targets(pid: int) -> list[str]:
@@ -386,6 +444,10 @@ def alive_and_answering(process: subprocess.Popen, port: int) -> bool:
         return len(header) == 3 and header[0] == 0x10
 
 
+def progress(text: str) -> None:
+    print(f"fuzz: {text}", file=sys.stderr, flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--streams", type=int, default=5000, help="malformed streams to send (default 5000)")
@@ -394,6 +456,8 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=2, help="real calls idle, and at least as many under fuzz")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--rounds", type=int, default=1, help="attack this many times over (is memory back to a plateau?)")
+    parser.add_argument("--warm-up", type=int, default=4, help="calls placed at once before the baseline (default 4; 0: none)")
+    parser.add_argument("--settle", type=float, default=60, help="seconds to watch the idle server after the attack (default 60)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (server log, records)")
     args = parser.parse_args()
 
@@ -402,26 +466,34 @@ def main() -> None:
     pid = process.pid
     calls: list[dict] = []
 
-    def place(when: str) -> None:
-        caller = Caller(port)
-        heard = asyncio.run(caller.call())
-        outcome = ended_right(log, caller.call_id)
-        calls.append({"when": when, "outcome": outcome, "hung_up": caller.hung_up.is_set(), "heard": heard,
-                      "served": server_latencies(folder, caller.call_id)})  # fmt: skip
+    def place(when: str, at_once: int = 1) -> None:
+        callers = [Caller(port) for _ in range(at_once)]
+
+        async def all_calls() -> list[list[float]]:
+            return await asyncio.gather(*(caller.call() for caller in callers))
+
+        for caller, heard in zip(callers, asyncio.run(all_calls())):
+            outcome = ended_right(log, caller.call_id)
+            calls.append({"when": when, "outcome": outcome, "hung_up": caller.hung_up.is_set(), "heard": heard,
+                          "served": server_latencies(folder, caller.call_id)})  # fmt: skip
 
     try:
         for _ in range(args.calls):
             place("idle")
-        time.sleep(1)
-        before, fds_before = usage(pid), fd_targets(pid)
+        if args.warm_up:
+            place("warm-up, at once", args.warm_up)
+        time.sleep(MEASURE_AFTER_SECONDS)  # as long as after each round: like for like
+        before, fds_before, threads_before = usage(pid), fd_targets(pid), threads(pid)
+        progress(f"baseline: RSS {before[0]:.0f} MiB, {before[1]} fds (server pid {pid}); the attack starts")
 
-        samples: list[tuple[float, int]] = []
+        samples: list[tuple[str, float, int]] = []  # (phase, RSS, fds)
+        phase = "during"
         stop = False
 
         def sample() -> None:
             while not stop:
                 if process.poll() is None:
-                    samples.append(usage(pid))
+                    samples.append((phase, *usage(pid)))
                 time.sleep(0.5)
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -445,8 +517,14 @@ def main() -> None:
                 for name, count in done[key].items():
                     attack[key][name] = attack[key].get(name, 0) + count
             attack["seconds"] += done["seconds"]
-            time.sleep(10)  # the last connections close
+            phase = "between rounds"
+            time.sleep(MEASURE_AFTER_SECONDS)  # the last connections close
             after_rounds.append(usage(pid))
+            progress(f"round {round_ + 1}: {MEASURE_AFTER_SECONDS:g} s after: RSS {after_rounds[-1][0]:.0f} MiB, {after_rounds[-1][1]} fds")
+            phase = "during"
+        phase = "settling"
+        progress(f"watching the idle server for {args.settle:g} s")
+        time.sleep(args.settle)
         stop = True
         sampler.join()
 
@@ -456,6 +534,7 @@ def main() -> None:
             time.sleep(1)
             after = usage(pid)
         fds_after = fd_targets(pid)
+        peak, threads_after = peak_rss(pid), threads(pid)
         answering = alive_and_answering(process, port)
     finally:
         process.terminate()
@@ -498,12 +577,16 @@ def main() -> None:
         if idle and fuzz:
             a, b = statistics.median(idle), statistics.median(fuzz)
             print(f"reply latency p50 ({what}): idle {a:.0f} ms ({len(idle)} turns), under fuzz {b:.0f} ms ({len(fuzz)} turns): {100 * (b - a) / a:+.0f} %")
-    rss_during = [s[0] for s in samples] or [float("nan")]
-    fds_during = [s[1] for s in samples] or [0]
-    print(f"server RSS: before {before[0]:.0f} MiB, during median {statistics.median(rss_during):.0f} / max {max(rss_during):.0f} MiB, after {after[0]:.0f} MiB")
+    rss_during = [rss for when, rss, _ in samples if when == "during"] or [float("nan")]
+    fds_during = [fds for when, _, fds in samples if when == "during"] or [0]
+    rss_settling = [rss for when, rss, _ in samples if when == "settling"] or [after[0]]
+    print(f"server RSS: before {before[0]:.0f} MiB, during median {statistics.median(rss_during):.0f} / max {max(rss_during):.0f} MiB, "
+          f"{MEASURE_AFTER_SECONDS:g} s after the attack {after_rounds[-1][0]:.0f} MiB, after {args.settle:g} s idle {after[0]:.0f} MiB "
+          f"(lowest {min(rss_settling):.0f}); peak ever (VmHWM) {peak:.0f} MiB")  # fmt: skip
     if len(after_rounds) > 1:
-        print("server RSS after each round: " + ", ".join(f"{rss:.0f} MiB" for rss, _ in after_rounds)
+        print(f"server RSS {MEASURE_AFTER_SECONDS:g} s after each round: " + ", ".join(f"{rss:.0f} MiB" for rss, _ in after_rounds)
               + "; open fds: " + ", ".join(str(fds) for _, fds in after_rounds))  # fmt: skip
+    print(f"server threads: before {threads_before}, after {threads_after}")
     print(f"server open fds: before {before[1]}, during median {statistics.median(fds_during):.0f} / max {max(fds_during)}, after {after[1]}")
     extra = list(fds_after)
     for target in fds_before:
@@ -515,6 +598,29 @@ def main() -> None:
             extra.remove(match)
     if extra:
         print(f"  fds open after but not before: {extra}")
+    print(verdict(before, after, args.settle, extra, after_rounds))
+
+
+def verdict(before: tuple[float, int], after: tuple[float, int], settle: float, extra: list[str], rounds: list[tuple[float, int]]) -> str:
+    """One line: are RSS and the open fds back to their baseline once the server has been idle?"""
+    grown = after[0] - before[0]
+    rss = (f"RSS back to baseline: {'yes' if grown <= RSS_TOLERANCE_MIB else 'NO'} "
+           f"({before[0]:.0f} → {after[0]:.0f} MiB after {settle:g} s idle, {grown:+.0f} MiB; tolerance {RSS_TOLERANCE_MIB} MiB)")  # fmt: skip
+    if len(rounds) > 1:
+        growth = rounds[-1][0] - rounds[0][0]
+        rss += (f"; after each round: {', '.join(f'{mib:.0f}' for mib, _ in rounds)} MiB "
+                f"({'no growth' if growth <= ROUND_GROWTH_MIB else 'GROWING'}, {growth:+.0f} MiB after the first)")  # fmt: skip
+    if not extra and after[1] <= before[1]:
+        fds = f"fds back to baseline: yes ({before[1]} → {after[1]})"
+    else:
+        kinds = ", ".join(f"{extra.count(kind)} {kind}" for kind in sorted(set(extra))) or "none by kind"
+        fds = f"fds back to baseline: NO ({before[1]} → {after[1]}: {kinds})"
+        if extra and all(kind.endswith("redis.socket") for kind in extra):
+            fds += " — the Redis client's pool keeps a connection per thread that used it at once"
+        if len(rounds) > 1:
+            counts = [count for _, count in rounds]
+            fds += f"; after each round: {', '.join(map(str, counts))} ({'no growth' if len(set(counts)) == 1 else 'GROWING'})"
+    return f"verdict: {rss}; {fds}"
 
 
 if __name__ == "__main__":

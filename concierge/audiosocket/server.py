@@ -8,6 +8,9 @@ A bad connection or a failing handler ends only its own connection, with one log
 Limits (see `limits.py`): a source address past `max_connections_per_source` is hung up on at
 once; with `max_audio_speed`, a peer's audio is read no faster than that many times real time
 (beyond a burst): the reader stops, and TCP makes the peer wait.
+
+With `on_idle`, the server says when it has had no connection for `idle_seconds` (once per quiet
+spell, and once after it starts): `apoena serve` gives the C allocator's freed memory back then.
 """
 
 from __future__ import annotations
@@ -50,9 +53,13 @@ Incoming = Hangup | Dtmf | Audio | Error
 Handler = Callable[["Connection"], Awaitable[None]]
 Refused = Callable[[str], None]
 """Told why a connection was refused before any call began: `source_limit`, `no_uuid` or `protocol_error`."""
+Idle = Callable[[], object]
+"""Called on the event loop when no connection has been open for `idle_seconds`; its result is ignored."""
 
 DEFAULT_AUDIO_BURST_SECONDS: float = ServerConfig.model_fields["audio_burst_seconds"].default
 """Audio a peer may send ahead of real time (network jitter) before its reader is held back: config's default."""
+DEFAULT_IDLE_SECONDS = 5.0
+"""How long the server must have had no connection before `on_idle` is called."""
 REFUSAL_LOG_SECONDS = 10.0
 """Refusals of one source past its limit are logged once per this many seconds, with a count."""
 
@@ -190,7 +197,8 @@ class AudioSocketServer:
     gets a hangup frame and is closed before its UUID is read (0: no limit). `max_audio_speed`:
     how many times real time a peer's audio is read at most, after `audio_burst_seconds` ahead
     (None: as fast as it comes — tests and tools that feed recordings). `on_refused` is told each
-    refusal before a call began (see `Refused`)."""
+    refusal before a call began (see `Refused`). `on_idle` is called once the server has had no
+    connection open for `idle_seconds`, then not again until a connection has come and gone."""
 
     def __init__(
         self,
@@ -205,6 +213,8 @@ class AudioSocketServer:
         max_audio_speed: float | None = None,
         audio_burst_seconds: float = DEFAULT_AUDIO_BURST_SECONDS,
         on_refused: Refused | None = None,
+        on_idle: Idle | None = None,
+        idle_seconds: float = DEFAULT_IDLE_SECONDS,
     ) -> None:
         self._handler = handler
         self._host = host
@@ -220,6 +230,9 @@ class AudioSocketServer:
         self._server: asyncio.Server | None = None
         self._port: int | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._on_idle = on_idle
+        self._idle_seconds = idle_seconds
+        self._idle_timer: asyncio.TimerHandle | None = None
 
     async def start(self) -> None:
         """Bind (unless given a bound socket) and start accepting connections."""
@@ -229,6 +242,7 @@ class AudioSocketServer:
             self._server = await asyncio.start_server(self._accept, self._host, self._requested_port)
         self._port = self._server.sockets[0].getsockname()[1]
         log.info("listening on %s:%d", self._host, self._port)
+        self._wait_for_idle()
 
     @property
     def sockets(self) -> tuple[socket.socket, ...]:
@@ -263,6 +277,7 @@ class AudioSocketServer:
         if self._server is None:
             return
         self._server.close()
+        self._stop_waiting_for_idle()
         running = set(self._tasks)
         if running:
             _, late = await asyncio.wait(running, timeout=grace_seconds)
@@ -283,9 +298,36 @@ class AudioSocketServer:
         if not self._sources.admit(source):
             self._refuse_over_limit(writer, source)
             return
+        self._stop_waiting_for_idle()
         task = asyncio.create_task(self._serve(reader, writer, source))
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._connection_ended)
+
+    def _connection_ended(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not self._tasks and self._server is not None and self._server.is_serving():
+            self._wait_for_idle()
+
+    def _wait_for_idle(self) -> None:
+        """Call `on_idle` in `idle_seconds` unless a connection is admitted meanwhile."""
+        if self._on_idle is None:
+            return
+        self._stop_waiting_for_idle()
+        self._idle_timer = asyncio.get_running_loop().call_later(self._idle_seconds, self._went_idle)
+
+    def _stop_waiting_for_idle(self) -> None:
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+
+    def _went_idle(self) -> None:
+        self._idle_timer = None
+        if self._tasks or self._on_idle is None:
+            return
+        try:
+            self._on_idle()
+        except Exception:  # housekeeping must not break the server
+            log.exception("on_idle failed")
 
     def _refuse_over_limit(self, writer: asyncio.StreamWriter, source: str) -> None:
         """Hang up at once, before reading anything: Asterisk's AudioSocket() returns and the

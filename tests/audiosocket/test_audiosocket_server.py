@@ -454,3 +454,82 @@ def test_port_zero_binds_a_free_port_reported_by_the_server():
             assert server.sockets[0].getsockname() == ("127.0.0.1", server.port)
 
     run(scenario)
+
+
+async def until(condition: Callable[[], bool], timeout: float = 3.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.01)
+
+
+def test_on_idle_is_called_once_no_connection_has_been_open_for_idle_seconds():
+    async def scenario() -> None:
+        idle: list[float] = []
+        server = AudioSocketServer(echo, port=0, on_idle=lambda: idle.append(time.monotonic()), idle_seconds=0.2)
+        started = time.monotonic()
+        async with server:
+            await until(lambda: len(idle) == 1)  # once after it starts
+            assert idle[0] - started >= 0.2
+            client = await AudioSocketClient.connect("127.0.0.1", server.port)
+            silent = await raw_connect(server.port)  # open, never a UUID: the server is not idle either
+            await asyncio.sleep(0.6)
+            assert len(idle) == 1
+            await client.close()
+            await asyncio.sleep(0.6)
+            assert len(idle) == 1
+            silent[1].close()
+            closed = time.monotonic()
+            await until(lambda: len(idle) == 2)
+            assert idle[1] - closed >= 0.15
+            await asyncio.sleep(0.6)
+            assert len(idle) == 2  # once per quiet spell, not every idle_seconds
+
+    run(scenario)
+
+
+def test_a_connection_during_the_wait_restarts_it():
+    async def scenario() -> None:
+        idle: list[float] = []
+        async with AudioSocketServer(echo, port=0, on_idle=lambda: idle.append(time.monotonic()), idle_seconds=1.0) as server:
+            client = await AudioSocketClient.connect("127.0.0.1", server.port)  # while the first wait runs
+            await asyncio.sleep(1.3)  # past that wait's end: not idle, a call is on
+            assert idle == []
+            await client.close()
+            closed = time.monotonic()
+            await until(lambda: len(idle) == 1)
+            assert idle[0] - closed >= 0.9
+
+    run(scenario)
+
+
+def test_a_failing_on_idle_is_logged_and_the_server_goes_on(caplog):
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    failures = []
+
+    def on_idle() -> None:
+        failures.append(1)
+        raise RuntimeError("boom")
+
+    async def scenario() -> None:
+        async with AudioSocketServer(echo, port=0, on_idle=on_idle, idle_seconds=0.05) as server:
+            await until(lambda: failures == [1])
+            async with await AudioSocketClient.connect("127.0.0.1", server.port) as client:
+                await client.send_audio(FRAME)
+                assert await client.receive() == Audio(FRAME)
+            await until(lambda: failures == [1, 1])
+
+    run(scenario)
+    assert "on_idle failed" in caplog.text
+
+
+def test_no_on_idle_after_close():
+    async def scenario() -> None:
+        idle: list[float] = []
+        server = AudioSocketServer(echo, port=0, on_idle=lambda: idle.append(time.monotonic()), idle_seconds=0.2)
+        await server.start()
+        await server.close()
+        await asyncio.sleep(0.4)
+        assert idle == []
+
+    run(scenario)
