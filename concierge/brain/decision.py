@@ -40,7 +40,6 @@ from concierge.brain.text import fold
 DECISION_FILE = Path(__file__).with_name("data") / "decision.json"
 NEGATION_REACH = 3
 """How many words before a yes a negator still reaches: 'não é pra liberar'."""
-_CLAUSE_BREAK = re.compile(r"[,.;:!?…]+|\s(?:mas|porem|porém)\s", re.IGNORECASE)
 
 
 class Answer(StrEnum):
