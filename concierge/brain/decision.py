@@ -87,13 +87,15 @@ def _phrases() -> tuple[tuple[tuple[str, ...], str], ...]:
 
 
 @cache
-def _voicemail_phrases() -> tuple[tuple[str, ...], ...]:
-    return tuple(tuple(fold(p).split()) for p in _data()["voicemail"])
+def _phrases_of(kind: str) -> tuple[tuple[str, ...], ...]:
+    """A class's phrases ('voicemail', 'hedges') as folded words."""
+    return tuple(tuple(fold(p).split()) for p in _data()[kind])
 
 
 @cache
-def _negators() -> frozenset[str]:
-    return frozenset(fold(w) for w in _data()["negators"])
+def _words_of(kind: str) -> frozenset[str]:
+    """A class of single words ('negators', 'keypad', 'leave_verbs', 'leave_places'), folded."""
+    return frozenset(fold(w) for w in _data()[kind])
 
 
 def read_keypad(digit: str) -> Answer:
@@ -107,7 +109,7 @@ def read_answer(text: str) -> Answer:
         return Answer.VOICEMAIL
     clauses = [_clause_signals(fold(words).split(), "?" in end) for words, end in _clauses(text)]
     words = fold(text).split()
-    hedged = _has_phrase(words, _data()["hedges"])
+    hedged = _contains(words, _phrases_of("hedges"))
     for signals in clauses:
         if hedged:
             signals.discard(Answer.AUTHORIZE)
@@ -141,22 +143,18 @@ def _ack_words() -> frozenset[str]:
     return frozenset(w for phrase in _data()["acknowledge"] for w in fold(phrase).split())
 
 
-def _has_phrase(words: list[str], phrases: list[str]) -> bool:
+def _contains(words: list[str], phrases: tuple[tuple[str, ...], ...]) -> bool:
+    """Whether one of `phrases` stands in `words`, as whole words."""
     return any(
         tuple(words[start : start + len(phrase)]) == phrase
-        for phrase in (tuple(fold(p).split()) for p in phrases)
+        for phrase in phrases
         for start in range(len(words) - len(phrase) + 1)
     )
 
 
 def is_voicemail(text: str) -> bool:
     """Whether `text` holds a phrase only a mailbox or a carrier's recording says."""
-    words = fold(text).split()
-    return any(
-        tuple(words[start : start + len(phrase)]) == phrase
-        for phrase in _voicemail_phrases()
-        for start in range(len(words) - len(phrase) + 1)
-    )
+    return _contains(fold(text).split(), _phrases_of("voicemail"))
 
 
 def _clause_signals(words: list[str], asked: bool = False) -> set:
@@ -177,7 +175,7 @@ def _clause_signals(words: list[str], asked: bool = False) -> set:
         if not matches and _asks_about_the_visit(words):
             return {Answer.QUESTION}  # 'Que loja?', 'É do iFood?', 'Técnico da Vivo ou da Claro?'; not 'Tá chovendo aí?'
     covered = {i for m in matches if m.kind != "deny" for i in range(m.start, m.end)}
-    negators = [i for i, w in enumerate(words) if w in _negators() and i not in covered]
+    negators = [i for i, w in enumerate(words) if w in _words_of("negators") and i not in covered]
     used: set[int] = {i for m in matches if m.kind == "deny" for i in range(m.start, m.end)}
     signals: set[Answer] = set()
     for match in matches:
@@ -208,7 +206,7 @@ def _leaves_it(words: list[str]) -> bool:
     """A leave verb, then within four words a place ('larga aí na portaria', 'bota no armário'),
     'com' someone ('deixa com o seu Zé'), or 'aí'/'lá' ending the clause or before 'que' ('deixa aí
     que eu pego') — and no verb of coming up in between ('deixa ele subir aí' lets him in)."""
-    verbs, places = {fold(w) for w in _data()["leave_verbs"]}, {fold(w) for w in _data()["leave_places"]}
+    verbs, places = _words_of("leave_verbs"), _words_of("leave_places")
     if len(words) >= 2 and words[0] in ("na", "no") and words[1] in places:
         return True  # 'No locker, por favor.'
     for index, word in enumerate(words):
@@ -227,7 +225,7 @@ def _leaves_it(words: list[str]) -> bool:
 
 def _keypad_digit(words: list[str]) -> str | None:
     """'1', 'um', 'tecla um' -> '1': a clause that is only a keypad digit, said aloud."""
-    keypad = {fold(w) for w in _data()["keypad"]}
+    keypad = _words_of("keypad")
     digits = {_data()["keypad_digits"].get(w) for w in words if w not in keypad}
     return digits.pop() if len(digits) == 1 and None not in digits else None  # '1', '1 1', 'tecla um'
 
