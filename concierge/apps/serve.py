@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -186,7 +187,6 @@ async def serve(
     With the `directory` (read from `directory_path`, default directory.path), each call runs with
     its condominium's services (config `condominiums`; the default one otherwise), and a
     directory whose file changes is loaded again at the next call."""
-    from concierge.audiosocket.allocator import can_release
     from concierge.audiosocket.server import AudioSocketServer
     from concierge.call.condominiums import condominium_ids
     from concierge.call.gate import Gate
@@ -226,7 +226,7 @@ async def serve(
         max_audio_speed=1.0,  # Asterisk sends real time; a peer running ahead is read at real time
         audio_burst_seconds=config.server.audio_burst_seconds,
         on_refused=None if monitor is None else monitor.metrics.connection_refused,
-        on_idle=release_memory_when_idle if can_release() else None,  # 5 s without a connection
+        on_idle=functools.partial(release_when_idle, services),  # 5 s without a connection
     )  # fmt: skip
     try:
         await server.start()
@@ -263,13 +263,17 @@ async def serve(
         live.close()
 
 
-def release_memory_when_idle() -> None:
-    """No call, no connection: give back what malloc keeps of the memory freed since the last time
-    (the models' loading, the last calls' speech work, a burst of connections). glibc keeps it
-    resident otherwise: after a `bench/fuzz.py` run 36-91 MiB of it were, while malloc had 2 MiB
-    more in use than before. Some milliseconds, while no call is served."""
+def release_when_idle(services: CallServices) -> None:
+    """No call, no connection: give back what the last busy spell left held.
+    - The conversation memory's idle Redis connections: its pool keeps one per turn thread that
+      used it at once with another (bench/fuzz.py ended with 3 more descriptors than it began).
+    - What malloc keeps of the memory freed since the last time (the models' loading, the last
+      calls' speech work, a burst of connections). glibc keeps it resident otherwise: after a
+      `bench/fuzz.py` run 36-91 MiB of it were, while malloc had 2 MiB more in use than before.
+    Some milliseconds, while no call is served."""
     from concierge.audiosocket.allocator import release_freed_memory
 
+    services.concierge.store.release_idle_connections()
     rss = release_freed_memory()
     if rss is not None:
         log.debug("idle: freed memory given back to the OS, RSS %.0f → %.0f MiB", rss[0] / 2**20, rss[1] / 2**20)

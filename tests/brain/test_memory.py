@@ -82,6 +82,48 @@ def test_closing_stops_the_embedded_redis_used_from_many_threads_but_not_one_ano
         time.sleep(0.05)
 
 
+def _sockets_open() -> int:
+    import os
+
+    return sum(os.readlink(f"/proc/self/fd/{fd}").startswith("socket:") for fd in os.listdir("/proc/self/fd") if os.path.exists(f"/proc/self/fd/{fd}"))
+
+
+@pytest.mark.parametrize("kind", ["embedded", "url"])
+def test_idle_connections_are_closed_on_request_and_the_store_still_works(kind, tmp_path, redis_server):
+    """`apoena serve` calls release_idle_connections once it has had no call for a while: the pool's
+    connection per thread that used it at once (the turn pool grows on demand) is closed, so the
+    descriptors come back to where they were, and the next save simply reconnects."""
+    import threading
+    from types import SimpleNamespace
+
+    from concierge.apps.serve import release_when_idle
+
+    config = RedisConfig(embedded_path=tmp_path / "memory.db") if kind == "embedded" else RedisConfig(url=redis_server.url)
+    store = open_store(config)
+    store.ping()
+    before = _sockets_open()
+    gate = threading.Barrier(4)
+
+    def busy(n: int) -> None:
+        gate.wait()
+        for i in range(30):
+            store.save(Conversation(id=f"idle-{n}-{i}"))
+
+    workers = [threading.Thread(target=busy, args=(n,)) for n in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert _sockets_open() > before, "four threads at once really opened more connections"
+    release_when_idle(SimpleNamespace(concierge=SimpleNamespace(store=store)))  # what `apoena serve` runs when idle
+    assert _sockets_open() < before, "every idle connection closed, the one open before too"
+    store.save(Conversation(id="after"))
+    assert store.load("after") is not None
+    assert _sockets_open() <= before, "one connection again, not the busy spell's four"
+    if kind == "embedded":
+        store.close()
+
+
 def test_redis_dying_mid_conversation_does_not_lose_the_conversation(directory):
     server = RedisServer()
     concierge = Concierge(RulesBrain(directory), open_store(RedisConfig(url=server.url)))
