@@ -40,13 +40,23 @@ def read_frame(sock: socket.socket) -> tuple[int, bytes]:
 
 
 @pytest.fixture
-def server(tmp_path):
+def systemd(tmp_path):
+    """A stand-in for systemd's notification socket (a real Unix datagram socket), as $NOTIFY_SOCKET."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(str(tmp_path / "notify"))
+        sock.settimeout(20)
+        yield sock
+
+
+@pytest.fixture
+def server(tmp_path, systemd):
     port = free_port()
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"directory": {"path": str(ROOT / "data" / "apartamentos.json")}}))
     process = subprocess.Popen(
         [sys.executable, "-m", "concierge", "serve", "--config", str(config), "--port", str(port), "--no-web"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "NOTIFY_SOCKET": systemd.getsockname()},
     )  # fmt: skip
     ready = process.stdout.readline().decode()
     assert f"ready on 127.0.0.1:{port}" in ready, process.stderr.read().decode()[-2000:]
@@ -54,6 +64,24 @@ def server(tmp_path):
     if process.poll() is None:
         process.kill()
         process.wait()
+
+
+@pytest.mark.slow
+def test_serve_tells_systemd_it_is_ready_only_once_it_answers_and_when_it_stops(server, systemd):
+    """Type=notify: systemd marks the unit active on READY=1, so it must come after the models
+    loaded and the port listens (a call is answered at once), and STOPPING=1 on SIGTERM."""
+    process, port = server
+    ready = systemd.recv(4096).decode().splitlines()
+    assert ready[0] == "READY=1" and ready[1] == f"STATUS=answering calls on 127.0.0.1:{port}"
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as call:
+        call.sendall(frame(0x01, uuid.uuid4().bytes))
+        call.settimeout(10)
+        kind, greeting = read_frame(call)
+        assert kind == 0x10 and greeting, "the greeting starts as soon as systemd is told ready"
+    process.send_signal(signal.SIGTERM)
+    stopping = systemd.recv(4096).decode().splitlines()
+    assert stopping[0] == "STOPPING=1" and stopping[1].startswith("STATUS=stopping")
+    assert process.wait(timeout=20) == 0
 
 
 @pytest.mark.slow

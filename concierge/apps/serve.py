@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from concierge.apps.notify import notify
 from concierge.config import WebConfig, load_config
 from concierge.errors import UserError
 from concierge.web.server import WebServer, check_exposure
@@ -245,6 +246,7 @@ async def serve(
     print(f"apoena serve: ready on {host}:{server.port} (AudioSocket)", flush=True)
     if page is not None:
         print(f"apoena serve: {page}", flush=True)
+    notify("READY=1", f"STATUS=answering calls on {host}:{server.port}")
     if ready is not None:
         ready.set()
     purging = None if records is None else asyncio.create_task(purge_daily(records, services.config.records.retention_days))
@@ -254,6 +256,7 @@ async def serve(
         if task is not None:
             task.cancel()
     log.info("shutting down: waiting up to %.0f s for calls in progress", SHUTDOWN_GRACE_SECONDS)
+    notify("STOPPING=1", f"STATUS=stopping: letting calls in progress end (up to {SHUTDOWN_GRACE_SECONDS:.0f} s)")
     await server.close(SHUTDOWN_GRACE_SECONDS)
     await services.gate.drain(3.0)
     await _close_manager(ami)
