@@ -64,7 +64,10 @@ _AFTER_PODE = frozenset({"pode", "sim", "ue", "uai", "oxe", "ne", "viu", "ta", "
 _FILLERS = frozenset({"ne", "entao", "ai", "viu", "moco", "moca", "obrigado", "obrigada", "e", "eh", "ah", "oi", "sim", "pode", "ta", "uai", "ue", "oxe", "bah"})
 _YES_VERBS = frozenset({"subir", "sobe", "suba", "entrar", "entra", "passar", "passa", "liberar", "libera"})
 _COMPANIONS = frozenset({"o", "a", "seu", "dona", "ele", "ela"})
-_ABOUT_THE_VISIT = re.compile(r"^(que|quem|qual|quais|onde|como|quando)\b|\be (do|da|de|dos|das)\b|\b(pra|para) mim\b|\bou\b")
+_ABOUT_THE_VISIT = re.compile(
+    r"^(que|quem|qual|quais|onde|como|quando)\b|^(de|da|do) (onde|que|qual|quem)\b|\be (do|da|de|dos|das)\b|\b(pra|para) mim\b|\bou\b"
+    r"|\b(ele|ela|encomenda|entrega|pacote|cracha|uniforme|empresa|loja|documento|identidade)\b"
+)
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,8 @@ def read_answer(text: str) -> Answer:
     """What a resident's spoken (transcribed) answer means."""
     if is_voicemail(text):
         return Answer.VOICEMAIL
-    clauses = [_clause_signals(fold(words).split(), "?" in end) for words, end in _clauses(text)]
+    said = [(fold(words).split(), "?" in end) for words, end in _clauses(text)]
+    clauses = [_clause_signals(words, asked) for words, asked in said]
     words = fold(text).split()
     hedged = _contains(words, _phrases_of("hedges"))
     for signals in clauses:
@@ -121,12 +125,14 @@ def read_answer(text: str) -> Answer:
     for answer in (Answer.LEAVE_AT_GATE, Answer.RESIDENT_COMING):
         if answer in signals:
             return answer
-    deciding = [clause for clause in clauses if clause & set(_DECIDING)]
-    last = deciding[-1] if deciding else set()
-    if {Answer.AUTHORIZE, Answer.DENY} <= signals:  # never a yes: the last word that decides, or ask again
+    deciding = [index for index, clause in enumerate(clauses) if clause & set(_DECIDING)]
+    last = clauses[deciding[-1]] if deciding else set()
+    if {Answer.AUTHORIZE, Answer.DENY} <= signals:  # a yes only when the last word is an insisted one
+        if last == {Answer.AUTHORIZE} and _insists(said[deciding[-1]][0]):
+            return Answer.AUTHORIZE  # 'Não, pode subir sim', 'Pode. Não! Espera… pode, pode sim'
         return Answer.DENY if Answer.DENY in last else Answer.QUESTION if Answer.QUESTION in last else Answer.UNCLEAR
-    if Answer.AUTHORIZE in signals and Answer.QUESTION in last and Answer.AUTHORIZE not in last:
-        return Answer.QUESTION  # 'Pode… quem é?': they want to know first
+    if Answer.QUESTION in last and Answer.AUTHORIZE not in last:
+        return Answer.QUESTION  # 'Pode… quem é?', 'Não pedi nada… de onde é?': they want to know first
     for answer in (Answer.DENY, Answer.AUTHORIZE, Answer.QUESTION):
         if answer in signals:
             return answer
@@ -190,6 +196,13 @@ def _clause_signals(words: list[str], asked: bool = False) -> set:
     if any(i not in used for i in negators):
         signals.add(Answer.DENY)
     return signals
+
+
+def _insists(words: list[str]) -> bool:
+    """A yes said twice over in one clause, one of them 'sim': 'pode subir sim', 'pode sim', 'libera
+    sim'. After a 'não' only such a yes is taken as the answer: a
+    bare 'Não, pode subir' is one comma away from 'Não pode subir', the recogniser's guess."""
+    return "sim" in words and len([m for m in _matches(words) if m.kind == "authorize"]) + words.count("pode") >= 2
 
 
 def _asks_about_the_visit(words: list[str]) -> bool:
