@@ -21,9 +21,10 @@ answers a different question with different words. Reading is small and generic:
 - a negator up to three words before a yes, or a trailing "não" right after it ("pode subir
   não"), makes it a no; a negator that negates nothing is itself a no. Negation always wins;
 - the most specific outcome decides: leave at the gate, then resident coming down. A yes and a
-  no together are never a yes: the last clause that decides anything says which ("Sim… não,
-  espera. Não, não deixa" is a no; "Não, pode subir" is asked again); a question after a yes
-  ("Pode… quem é?") is a question; then no, yes, a question.
+  no together are a yes only when the last clause that decides anything insists on it ("Não,
+  pode subir sim"); otherwise that clause says which ("Sim… não, espera. Não, não deixa" is a
+  no; "Não, pode subir" is asked again: one comma from "Não pode subir"). A last clause that
+  asks ("Pode… quem é?", "Não pedi nada… de onde é?") is a question; then no, yes, a question.
 """
 
 from __future__ import annotations
