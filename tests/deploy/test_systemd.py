@@ -390,7 +390,9 @@ def test_configuration_mistake_exit_2_is_not_restarted(service: Service) -> None
     service.run("sh", "-c", f"cat > {CONFIG}", input=json.dumps(config))
     cursor = service.cursor()
 
-    service.run("systemctl", "restart", "apoena")
+    restart = service.run("systemctl", "restart", "apoena", check=False)
+    # Type=notify: the start never said READY=1, so `systemctl restart` itself reports the failure
+    assert restart.returncode != 0 and "apoena.service" in restart.stderr, restart
 
     wait_for(lambda: service.show("ActiveState")["ActiveState"] == "failed", 60, "apoena.service failed")
     failed = service.show("Result", "ExecMainStatus", "NRestarts")
