@@ -366,10 +366,15 @@ class Directory:
         if not mentions:
             return []
         top = max(m.rank for m in mentions)
+        best = [m for m in mentions if m.rank == top]
+        # A spelling closer to one resident's than another's ('Cavalcante' for Daniel Cavalcante, not
+        # Daniela Cavalcanti) is the recogniser's guess: across apartments it does not decide
+        if apartment is None:
+            homes = {m.resident.apartment for m in best}
+            best += [m for m in mentions if m.rank[:2] == top[:2] and m.rank != top and m.resident.apartment not in homes]
         chosen: dict[str, Resident] = {}
-        for mention in mentions:
-            if mention.rank == top:
-                chosen.setdefault(mention.resident.name + "|" + mention.resident.apartment, mention.resident)
+        for mention in best:
+            chosen.setdefault(mention.resident.name + "|" + mention.resident.apartment, mention.resident)
         return list(chosen.values())
 
 

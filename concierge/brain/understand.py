@@ -808,12 +808,16 @@ ABSENT = re.compile(r"(ta|esta|tava|estava) viajando|nao (ta|esta|mora)|saiu|via
 
 
 def _surname_called(words: list[Word], mention: NameMention, cased: bool) -> bool:
-    """A surname alone counts after a title ('seu Rebouças'), or capitalised after an article
-    ('o Rebouças tá?', 'o Ferreira do 302')."""
+    """A surname alone counts after a title ('seu Rebouças', 'família Tanaka'), or capitalised
+    after an article ('o Rebouças tá?', 'o Ferreira do 302', 'pros Nogueira do 504')."""
     before = words[mention.start - 1].folded if mention.start > 0 else ""
     if before in SURNAME_CUES:
         return True
-    return cased and before in {"o", "a", "do", "da", "pro", "pra"} and words[mention.start].capitalized
+    return cased and before in FAMILY_ARTICLES and words[mention.start].capitalized
+
+
+FAMILY_ARTICLES = frozenset({"o", "a", "do", "da", "pro", "pra", "os", "as", "pros", "pras", "aos", "los", "las"})
+"""Before a capitalised surname alone: 'o Ferreira do 302', and a family: 'pros Nogueira', 'los Nakamura'."""
 
 
 def _resident_corrected(words: list[Word], mentions: list[NameMention], first: NameMention, cue_before: list[bool]) -> NameMention | None:
