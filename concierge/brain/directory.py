@@ -143,6 +143,15 @@ def _all_sound_like(said: list[str], resident: Resident) -> bool:
     return all(any(Levenshtein.normalized_distance(sound_key(word), key) <= LOOSE_FULL_NAME_DISTANCE for key in keys) for word in said)
 
 
+def _shortens(said: str, resident: Resident) -> bool:
+    """Whether `said` (2-5 letters) is a pet form of one of the resident's first two name words:
+    their start ('lu' for Lucineide, 'gabi' for Gabriela) or, from 4 letters, their end ('nando',
+    'cida'), and shorter than that name."""
+    if not 2 <= len(said) <= 5:
+        return False
+    return any(len(t) > len(said) and (t.startswith(said) or (len(said) >= 4 and t.endswith(said))) for t in resident.tokens[:2])
+
+
 def sound(word: str) -> str:
     """A folded name word spelled as it sounds, so spelling variants compare equal."""
     for pattern, replacement in _SPELLING_VARIANTS:
@@ -280,6 +289,17 @@ class Directory:
             return whole
         said = _said_words(query, 4)
         return [r for r in residents if _sounds_near(said, [t for t in r.tokens if len(t) >= 4], LOOSE_NAME_DISTANCE)]
+
+    def shortened_in(self, query: str, apartment: str) -> list[Resident]:
+        """The one resident of `apartment` a pet name said alone can be: the start of their first or
+        second name ('a Lu' -> Lucineide, 'Gabi', 'Rafa') or, from four letters, its end ('Nando',
+        'Cida'); [] if none or several. Apartment first: a nickname table's 'Lu' is Luciana, but
+        the Lu of the 202 is Lucineide. Only to be read back."""
+        said = _said_words(query, 2)
+        if len(said) != 1:
+            return []
+        found = [r for r in self.residents_of(apartment) if _shortens(said[0], r)]
+        return found if len(found) == 1 else []
 
     def heard_as(self, query: str) -> list[Resident]:
         """Residents a badly heard full name can be: one word is one of their names (as `find`

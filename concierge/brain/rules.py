@@ -319,6 +319,9 @@ class RulesBrain:
                 if len(near) == 1:  # '614' heard, and the resident named lives in 604
                     dados.apartment_number, dados.resident_name = near[0].apartment, near[0].name
                     self._mark_unsure(conversation, "apartment_number")
+            elif len(short := self.directory.shortened_in(name, apartment)) == 1:
+                dados.resident_name = short[0].name  # 'a Lu' of the 202 is Lucineide: read it back
+                self._mark_unsure(conversation, "resident_name")
             elif everywhere and conversation.apartment_support in (CONFIRMED, KEYPAD):
                 # the keypad or a yes outweighs a name heard elsewhere in the directory: ask whom
                 problems.append(Problem(f"Não encontrei {shown} no apartamento {apartment}.", ONLY_RESIDENT))

@@ -74,7 +74,7 @@ SOMEONE_HOME = re.compile(r"\b(t[áa]|est[áa]|estão|se encontra)( a[íi]| em c
 NOT_NAMES = (
     lexicon.words("not_names") | lexicon.words("interjections") | lexicon.words("roles") | lexicon.words("relations")
     | lexicon.words("delivery") | lexicon.words("visit") | lexicon.words("visit_explicit") | lexicon.words("brands")
-    | lexicon.words("goods") | lexicon.words("services")
+    | lexicon.words("goods") | lexicon.words("services") | lexicon.words("service_companies")
     | frozenset(numbers.NUMBER_WORDS)
 )  # fmt: skip
 NUMBER_STOP_AFTER = frozenset(
@@ -90,7 +90,7 @@ SURNAME_CUES = frozenset({"senhor", "senhora", "sr", "sra", "seu", "dona", "fami
 VISITOR_CUES: tuple[tuple[str, ...], ...] = (
     ("meu", "nome", "completo", "e"), ("meu", "nome", "mesmo", "e"), ("meu", "nome", "de", "verdade", "e"),
     ("meu", "nome", "verdadeiro", "e"), ("meu", "nome", "e"), ("o", "meu", "nome", "e"), ("meu", "nome"),
-    ("me", "chamo"), ("me", "llamo"), ("mi", "nombre", "es"), ("aqui", "quem", "fala", "e"),
+    ("me", "chamo"), ("me", "llamo"), ("mi", "nombre", "es"), ("je", "m appelle"), ("je", "mappelle"), ("je", "suis"), ("yo", "soy"), ("soy",), ("aqui", "quem", "fala", "e"),
     ("quem", "fala", "e"), ("quem", "ta", "falando", "e"), ("quem", "esta", "falando", "e"),
     ("quem", "ta", "chamando", "e"), ("quem", "esta", "chamando", "e"), ("aqui", "e", "o"), ("aqui", "e", "a"), ("eu", "sou", "o"), ("eu", "sou", "a"),
     ("sou", "o"), ("sou", "a"), ("eu", "sou"), ("sou",), ("fala", "o"), ("fala", "a"),
@@ -416,14 +416,17 @@ def apartment_readings(text: str) -> list[ApartmentHeard]:
     return sorted(heard, key=lambda h: (not h.negated, h.prior, h.position), reverse=True)
 
 
-_LETTER_BESIDE_NUMBER = re.compile(r"\b([A-H])\s?-?\s?(\d{2,4})\b|\b(\d{2,4})\s?-?\s?([A-H])\b")
+_LETTER_BESIDE_NUMBER = re.compile(
+    r"\b([A-H])\s?-?\s?(\d{2,4})\b|\b(\d{2,4})\s?-?\s?([A-H])\b|\b(?:[Dd]o|[Nn]o|[Pp]ro|[Aa]o)\s([a-h])\s?-?\s?(\d{2,4})\b"
+)
 
 
 def _letter_blocks(text: str, words: list[str]) -> list[tuple[str, int]]:
-    """A capital letter right beside a number is its block ('A 504', '302-B'), with the number's token index."""
+    """A capital letter right beside a number is its block ('A 504', '302-B'), with the number's
+    token index; so is a small one after a contraction that already holds the article ('do a 101')."""
     found = []
     for match in _LETTER_BESIDE_NUMBER.finditer(text):
-        letter, number = (match.group(1), match.group(2)) if match.group(1) else (match.group(4), match.group(3))
+        letter, number = next((match.group(i).upper(), match.group(j)) for i, j in ((1, 2), (4, 3), (5, 6)) if match.group(i))
         if number in words:
             found.append((letter, words.index(number)))
     return found
@@ -440,7 +443,7 @@ GLUED_PLACE = re.compile(r"(bloco|torre|quadra|apartamento|apto)\w{0,3}")
 
 
 def _is_name_word(word: Word, cased: bool) -> bool:
-    if word.folded in NOT_NAMES or not word.text.isalpha() or len(word.folded) < 2 or GLUED_PLACE.fullmatch(word.folded):
+    if word.folded in NOT_NAMES or not word.text.replace("-", "").isalpha() or len(word.folded) < 2 or GLUED_PLACE.fullmatch(word.folded):
         return False
     return word.text[:1].isupper() or not cased
 
@@ -651,6 +654,10 @@ def _name_then_who(words: list[Word], cased: bool) -> tuple[int, int] | None:
     return span if after[0] == "sou" or after == ["eu", "sou"] else None
 
 
+SPEAKER_VERBS = frozenset("vim vou to tou estou trouxe trago queria quero preciso cheguei tenho".split())
+"""After 'É o Rafa, …' these say the name was the speaker's own: 'vim buscar o Nando', 'trouxe…'."""
+
+
 def _introduction(words: list[Word], cased: bool, directory: Directory) -> tuple[int, int] | None:
     """An opening 'É a Carla, amiga da Paula' or 'Aqui é o Jorge': the name of whoever is speaking,
     unless it is a resident's name said without saying who the speaker is. Later in the turn
@@ -665,8 +672,8 @@ def _introduction(words: list[Word], cased: bool, directory: Directory) -> tuple
         if span is None:
             continue
         after = words[span[1]].folded if span[1] < len(words) else ""
-        if words[span[1] - 1].clause_end and after in lexicon.words("relations") | lexicon.words("roles") | {"do", "da"}:
-            return span
+        if words[span[1] - 1].clause_end and after in lexicon.words("relations") | lexicon.words("roles") | {"do", "da"} | SPEAKER_VERBS:
+            return span  # 'É a Carla, amiga da Paula', 'É o Rafa, vim buscar o Nando
         if start == opening:
             names_a_place = after in {"do", "da", "no", "na"} or after.isdigit()
             named_resident = bool(directory.find(" ".join(w.text for w in words[span[0] : span[1]])))
