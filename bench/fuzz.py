@@ -88,7 +88,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(folder: Path) -> tuple[subprocess.Popen, int, Path]:
+def start_server(folder: Path, cpus: set[int] | None = None) -> tuple[subprocess.Popen, int, Path]:
     port = free_port()
     config = folder / "config.json"
     config.write_text(json.dumps({"directory": {"path": str(ROOT / "data" / "apartamentos.json")}}))
@@ -96,6 +96,7 @@ def start_server(folder: Path) -> tuple[subprocess.Popen, int, Path]:
     process = subprocess.Popen(
         [sys.executable, "-m", "concierge", "serve", "--config", str(config), "--port", str(port), "--no-web"],
         stdout=subprocess.PIPE, stderr=log.open("wb"), cwd=ROOT,
+        preexec_fn=None if cpus is None else lambda: os.sched_setaffinity(0, cpus),  # its threads inherit it
         env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))},
     )  # fmt: skip
     ready = process.stdout.readline().decode()
@@ -458,11 +459,22 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="attack this many times over (is memory back to a plateau?)")
     parser.add_argument("--warm-up", type=int, default=4, help="calls placed at once before the baseline (default 4; 0: none)")
     parser.add_argument("--settle", type=float, default=60, help="seconds to watch the idle server after the attack (default 60)")
+    parser.add_argument("--pin", action="store_true",
+                        help="the server on CPU 0, this script, its callers and the attacker on the others: the "
+                             "attacker's CPU is not the server's, as with an attacker on another machine")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (server log, records)")
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="apoena-fuzz-"))
-    process, port, log = start_server(folder)
+    server_cpus = None
+    if args.pin:
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2:
+            raise SystemExit("--pin needs two CPUs at least")
+        server_cpus = {cpus[0]}
+        os.sched_setaffinity(0, cpus[1:])  # this process, its callers and the attacker it starts
+        progress(f"pinned: the server on CPU {cpus[0]}, the callers and the attacker on {cpus[1:]}")
+    process, port, log = start_server(folder, server_cpus)
     pid = process.pid
     calls: list[dict] = []
 
