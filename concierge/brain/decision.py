@@ -58,13 +58,13 @@ class Answer(StrEnum):
 KEYPAD = {"1": Answer.AUTHORIZE, "2": Answer.DENY}
 """The digits the prompt offers: "tecle 1 para sim e 2 para não"."""
 
-_CLASSES = ("authorize", "deny", "leave_at_gate", "resident_coming", "question", "acknowledge", "neutral")
+_CLASSES = ("authorize", "deny", "leave_at_gate", "resident_coming", "question", "acknowledge", "neutral", "identity")
 _DECIDING = (Answer.AUTHORIZE, Answer.DENY, Answer.QUESTION)
 _CLAUSE = re.compile(r"(.*?)([,.;:!?…]+|\s(?:mas|porem|porém)\s|$)", re.IGNORECASE | re.DOTALL)
 _AFTER_PODE = frozenset({"pode", "sim", "ue", "uai", "oxe", "ne", "viu", "ta", "moco", "moca", "so", "claro", "entao", "ai"})
 _FILLERS = frozenset({"ne", "entao", "ai", "viu", "moco", "moca", "obrigado", "obrigada", "e", "eh", "ah", "oi", "sim", "pode", "ta", "uai", "ue", "oxe", "bah"})
 _YES_VERBS = frozenset({"subir", "sobe", "suba", "entrar", "entra", "passar", "passa", "liberar", "libera"})
-_COMPANIONS = frozenset({"o", "a", "seu", "dona", "ele", "ela"})
+_COMPANIONS = frozenset({"o", "a", "seu", "dona", "ele", "ela", "voces", "vcs", "voce"})
 _ABOUT_THE_VISIT = re.compile(
     r"^(que|quem|qual|quais|onde|como|quando)\b|^(de|da|do) (onde|que|qual|quem)\b|\be (do|da|de|dos|das)\b|\b(pra|para) mim\b|\bou\b"
     r"|\b(ele|ela|encomenda|entrega|pacote|cracha|uniforme|empresa|loja|documento|identidade)\b"
@@ -111,10 +111,18 @@ def read_answer(text: str) -> Answer:
     """What a resident's spoken (transcribed) answer means."""
     if is_voicemail(text):
         return Answer.VOICEMAIL
-    said = [(fold(words).split(), "?" in end) for words, end in _clauses(text)]
+    said = [(_unglued(fold(words).split()), "?" in end) for words, end in _clauses(text)]
     clauses = [_clause_signals(words, asked) for words, asked in said]
-    words = fold(text).split()
+    words = [w for clause, _ in said for w in clause]
     hedged = _contains(words, _phrases_of("hedges"))
+    identified = any("identity" in signals for signals in clauses)
+    for index, signals in enumerate(clauses):
+        signals.discard("identity")
+        bare = all(w in _FILLERS or w in _ack_words() for w in said[index][0])
+        if identified and bare:  # 'Sim, sou eu.': a yes to 'is it you?', not to letting anyone in
+            signals.discard(Answer.AUTHORIZE)
+        if index == 0 and _cut_at_start(text) and not _insists(said[0][0]):
+            signals.discard(Answer.AUTHORIZE)  # '...de subir': the lost start may have been 'não po-'
     for signals in clauses:
         if hedged:
             signals.discard(Answer.AUTHORIZE)
@@ -126,11 +134,15 @@ def read_answer(text: str) -> Answer:
     for answer in (Answer.LEAVE_AT_GATE, Answer.RESIDENT_COMING):
         if answer in signals:
             return answer
+    if Answer.DENY in signals and _unsure_after_no(said, clauses):
+        return Answer.UNCLEAR  # 'Sim… não… sei lá': they do not know yet
     deciding = [index for index, clause in enumerate(clauses) if clause & set(_DECIDING)]
     last = clauses[deciding[-1]] if deciding else set()
-    if {Answer.AUTHORIZE, Answer.DENY} <= signals:  # a yes only when the last word is an insisted one
-        if last == {Answer.AUTHORIZE} and _insists(said[deciding[-1]][0]):
-            return Answer.AUTHORIZE  # 'Não, pode subir sim', 'Pode. Não! Espera… pode, pode sim'
+    if {Answer.AUTHORIZE, Answer.DENY} <= signals:  # a yes only when the last words insist on it
+        refused = max(i for i, clause in enumerate(clauses) if Answer.DENY in clause)
+        tail = [w for i in range(refused + 1, len(said)) for w in said[i][0]]
+        if last == {Answer.AUTHORIZE} and not any(Answer.DENY in c or Answer.QUESTION in c for c in clauses[refused + 1 :]) and _insists(tail):
+            return Answer.AUTHORIZE  # 'Não, pode subir sim', 'Pode. Não! Espera… pode, pode sim', '…mas pode liberar, pode liberar'
         return Answer.DENY if Answer.DENY in last else Answer.QUESTION if Answer.QUESTION in last else Answer.UNCLEAR
     if Answer.QUESTION in last and Answer.AUTHORIZE not in last:
         return Answer.QUESTION  # 'Pode… quem é?', 'Não pedi nada… de onde é?': they want to know first
@@ -193,17 +205,62 @@ def _clause_signals(words: list[str], asked: bool = False) -> set:
                 signals.add(Answer.DENY)
             continue  # a negated delivery or coming-down wish says nothing either way
         if match.kind != "neutral":
-            signals.add("acknowledge" if match.kind == "acknowledge" else Answer(match.kind))
+            signals.add(match.kind if match.kind in ("acknowledge", "identity") else Answer(match.kind))
     if any(i not in used for i in negators):
         signals.add(Answer.DENY)
     return signals
 
 
 def _insists(words: list[str]) -> bool:
-    """A yes said twice over in one clause, one of them 'sim': 'pode subir sim', 'pode sim', 'libera
-    sim'. After a 'não' only such a yes is taken as the answer: a
-    bare 'Não, pode subir' is one comma away from 'Não pode subir', the recogniser's guess."""
-    return "sim" in words and len([m for m in _matches(words) if m.kind == "authorize"]) + words.count("pode") >= 2
+    """A yes said twice over: with 'sim' ('pode subir sim', 'pode sim', 'libera sim') or repeated
+    ('pode, pode subir', 'pode liberar, pode liberar'). After a 'não' only such a yes is taken as
+    the answer: a bare 'Não, pode subir' is one comma away from 'Não pode subir', the recogniser's
+    guess."""
+    yeses = [m for m in _matches(words) if m.kind == "authorize"]
+    alone = [i for i, w in enumerate(words) if w == "pode" and not _in_match(i, yeses)]  # 'pode, pode subir'
+    others = len(alone) + sum(words[m.start : m.end] != ["sim"] for m in yeses)  # yeses besides a bare 'sim'
+    return others >= 2 or (others == 1 and "sim" in words)
+
+
+def _unsure_after_no(said: list[tuple[list[str], bool]], clauses: list[set]) -> bool:
+    """A hedge ('sei lá', 'talvez') after the last clause that says no: the no is not their answer."""
+    refused = max(i for i, clause in enumerate(clauses) if Answer.DENY in clause)
+    return _contains([w for words, _ in said[refused + 1 :] for w in words], _phrases_of("hedges"))
+
+
+def _cut_at_start(text: str) -> bool:
+    """The recogniser lost the answer's first words: it begins with an ellipsis ('...de subir')."""
+    return text.lstrip().startswith(("...", "…"))
+
+
+@cache
+def _vocabulary() -> frozenset[str]:
+    """Every word of every phrase the reader knows, and its fillers."""
+    kinds = (*_CLASSES, "voicemail", "hedges")
+    return frozenset(w for kind in kinds for p in _data()[kind] for w in fold(p).split()) | _FILLERS | _words_of("negators")
+
+
+def _unglued(words: list[str]) -> list[str]:
+    """Words the recogniser ran together, apart again when they are all words the reader knows:
+    'podesubir' -> 'pode subir', 'simpodeliberar', 'naonao', 'deixanaportaria'."""
+    out: list[str] = []
+    for word in words:
+        pieces = _split_known(word) if len(word) >= 5 and word not in _vocabulary() else None
+        out.extend(pieces or [word])
+    return out
+
+
+@cache
+def _split_known(word: str) -> tuple[str, ...] | None:
+    """`word` as 2-4 known words of 2 letters or more (the fewest pieces), or None."""
+    best: dict[int, tuple[str, ...]] = {0: ()}
+    for end in range(2, len(word) + 1):
+        options = [best[start] + (word[start:end],) for start in range(max(0, end - 12), end - 1)
+                   if start in best and word[start:end] in _vocabulary()]  # fmt: skip
+        if options:
+            best[end] = min(options, key=len)
+    found = best.get(len(word))
+    return found if found and 2 <= len(found) <= 4 else None
 
 
 def _asks_about_the_visit(words: list[str]) -> bool:
@@ -217,7 +274,7 @@ def _in_match(index: int, matches: list[_Match]) -> bool:
 
 
 def _leaves_it(words: list[str]) -> bool:
-    """A leave verb, then within four words a place ('larga aí na portaria', 'bota no armário'),
+    """A leave verb, then within seven words a place ('larga aí na portaria', 'bota no armário'),
     'com' someone ('deixa com o seu Zé'), or 'aí'/'lá' ending the clause or before 'que' ('deixa aí
     que eu pego') — and no verb of coming up in between ('deixa ele subir aí' lets him in)."""
     verbs, places = _words_of("leave_verbs"), _words_of("leave_places")
@@ -226,7 +283,7 @@ def _leaves_it(words: list[str]) -> bool:
     for index, word in enumerate(words):
         if word not in verbs:
             continue
-        for at in range(index + 1, min(index + 5, len(words))):
+        for at in range(index + 1, min(index + 8, len(words))):
             said = words[at]
             if said in _YES_VERBS:
                 break
