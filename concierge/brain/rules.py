@@ -76,6 +76,9 @@ class RulesBrain:
         settled_before = not conversation.unsure
         dados = conversation.dados
         if CONFIRM in conversation.asked:
+            if heard.answer is False and heard.intent is None and self._restates(conversation, heard):
+                # 'Visita para Mércia, casa 20, certo?' 'Não, é Mércia, casa 20': then what was wrong is the intent
+                dados.intent_type, conversation.intent_strength = Intent.DESCONHECIDO, 0
             self._take_answer(conversation, heard)
         if heard.intent is not None and heard.intent_strength >= conversation.intent_strength:
             dados.intent_type, conversation.intent_strength = heard.intent, heard.intent_strength
@@ -119,6 +122,15 @@ class RulesBrain:
         elif heard.answer is False:  # what was read back is wrong: ask for it again, keep no part of it
             conversation.apartment_claim = conversation.apartment_support = conversation.resident_claim = None
             conversation.unsure = []
+
+    def _restates(self, conversation: Conversation, heard: Understanding) -> bool:
+        """Whether a 'no' to a read-back says again the very apartment and resident that were read."""
+        dados = conversation.dados
+        if not (dados.apartment_number and dados.resident_name and heard.resident and heard.apartments):
+            return False
+        number = dados.apartment_number.rsplit("-", 1)[-1]
+        same_place = any(h.number == number and h.block in (None, dados.apartment_number.split("-")[0]) for h in heard.apartments)
+        return same_place and any(r.name == dados.resident_name for r in self.directory.find(heard.resident, dados.apartment_number))
 
     def _update_claims(self, conversation: Conversation, heard: Understanding, others: list[Understanding]) -> frozenset[str]:
         """Record the apartment and resident the visitor named; return which of the two changed.
@@ -209,8 +221,11 @@ class RulesBrain:
         """A resident the directory knows is not replaced by a name it does not know ('neto da dona
         Rosa' after 'pra Iracema'), unless the visitor corrects themselves or was asked for it."""
         current = conversation.resident_claim
-        if current is None or not self.directory.find(current):
+        if current is None or not (known := self.directory.find(current)):
             return False
+        named = {m.resident for m in heard.resident_mentions}
+        if len(known) == 1 and known[0] in named and len(named) > 1:
+            return True  # 'seu Wei' … 'do seu Chen': the surname of the one already named, shared, says no more
         if heard.resident_of_relation:  # 'sou mãe do Bernardo, coleguinha dele': whose relative, not whom to visit
             return True
         if heard.visitor_name and not heard.resident_cued:  # 'Maria Aparecida, pode chamar de Cida': about the visitor

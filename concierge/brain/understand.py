@@ -110,6 +110,7 @@ class Word:
     folded: str
     capitalized: bool
     clause_end: bool
+    question: bool = False  # its clause ended with '?'
 
 
 @dataclass(frozen=True)
@@ -221,7 +222,7 @@ def split_words(text: str) -> list[Word]:
     for index, token in enumerate(raw):
         if token in ".,;:!?":
             if words:
-                words[-1] = Word(words[-1].text, words[-1].folded, words[-1].capitalized, True)
+                words[-1] = Word(words[-1].text, words[-1].folded, words[-1].capitalized, True, words[-1].question or token == "?")
             sentence_start = sentence_start or token in ".!?"
             continue
         capitalized = token[:1].isupper() and not sentence_start
@@ -483,8 +484,10 @@ def _visitor_span(
             end = index + len(cue)
             if tuple(folded[index:end]) != cue or any(w.clause_end for w in words[index : end - 1]):
                 continue  # 'Fala, o Toninho tá aí?' is a greeting, not 'fala o Toninho'
-            if words[end - 1].clause_end and cue[-1] not in SELF:
-                continue
+            if words[end - 1].clause_end and cue[-1] not in SELF and not (
+                cue[-1] == "nome" and not words[end - 1].question and end < len(words) and words[end].capitalized
+            ):
+                continue  # but 'ah, meu nome, Maicon' names them; 'meu nome? precisa?', 'meu nome. Chama ela' do not
             article = (cue[-1] in SELF or cue[-1] == "e") and end < len(words) and folded[end] in {"a", "o"}
             start = end + 1 if article else end  # 'sou eu, a Patrícia', 'quem tá falando é a Thayná'
             span = _name_span(words, start, cased) or _name_after_who(words, start, cased)
@@ -684,11 +687,13 @@ def _introduction(words: list[Word], cased: bool, directory: Directory) -> tuple
 def _bare_name(words: list[Word], cased: bool) -> tuple[int, int] | None:
     """A short answer that is just a name: 'Carlos Pereira.', 'É o Diego.'; one garbled
     lead-in word before a comma is skipped ('Soula, Marta Lópis.')."""
-    start = 0
     skippable = (ANSWER_FILLERS | lexicon.words("roles") | lexicon.words("interjections")) - RESIDENT_CUES_BEFORE_NAMES
-    while start < len(words) and words[start].folded in skippable:
-        start += 1
-    start = _after_place(words, start)
+    start, before = 0, -1
+    while start != before:  # 'precisa? é Adriano', 'casa 19, éé Greici': asides, fillers and a place, in any order
+        before = start = _after_asides(words, start)
+        while start < len(words) and (words[start].folded in skippable or HESITATION.fullmatch(words[start].folded)):
+            start += 1
+        start = _after_place(words, start)
     span = _name_span(words, start, cased)
     if span is not None and words[span[1] - 1].clause_end and span[1] < len(words):
         following = _name_span(words, span[1], cased)
@@ -704,6 +709,23 @@ def _bare_name(words: list[Word], cased: bool) -> tuple[int, int] | None:
         if first >= len(words) or not words[first].clause_end:
             return None
     return None
+
+
+HESITATION = re.compile(r"e+h*|a+h*|h+u+m+|u+m+|ta|tah|bom")
+"""Sounds and words said while thinking, before a name: 'éé', 'ahh', 'hum', 'tá bom, Tais'."""
+
+
+def _after_asides(words: list[Word], start: int) -> int:
+    """Past the clauses an answer to 'Qual é o seu nome?' may open with before the name: questions
+    back ('precisa de nome? pra quê? … é Adriano', 'meu nome? precisa? tá, Raí') and a number
+    finishing the last answer ('101... é Nélson')."""
+    while start < len(words):
+        end = next((i for i in range(start, len(words)) if words[i].clause_end), len(words) - 1)
+        clause = words[start : end + 1]
+        if not (words[end].question or all(w.folded.isdigit() or w.folded in numbers.NUMBER_WORDS for w in clause)):
+            return start
+        start = end + 1
+    return start
 
 
 def _after_place(words: list[Word], start: int) -> int:
