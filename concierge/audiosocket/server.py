@@ -61,7 +61,9 @@ DEFAULT_AUDIO_BURST_SECONDS: float = ServerConfig.model_fields["audio_burst_seco
 DEFAULT_IDLE_SECONDS = 5.0
 """How long the server must have had no connection before `on_idle` is called."""
 REFUSAL_LOG_SECONDS = 10.0
-"""Refusals of one source past its limit are logged once per this many seconds, with a count."""
+"""Refusals of one source for one reason are logged once per this many seconds, with a count of
+the others: a flood of bad connections (a scanner, bench/fuzz.py) writes a line every 10 s, not
+one per connection, and costs the calls in progress no time in logging."""
 
 
 class Connection:
@@ -335,23 +337,24 @@ class AudioSocketServer:
         set_nodelay(writer)
         writer.write(encode_for_asterisk(Hangup()))
         writer.close()  # the hangup frame is flushed, then the socket closed; no call, no record
-        self._log_refusal(writer.get_extra_info("peername"), source)
+        reason = f"{self._sources.cap} connections from {source} already open (server.max_connections_per_source)"
+        self._log_refusal(writer.get_extra_info("peername"), source, "source_limit", reason)
         self._refused("source_limit")
 
-    def _log_refusal(self, peer: object, source: str) -> None:
+    def _log_refusal(self, peer: object, source: str, kind: str, reason: str) -> None:
+        """'connection from … refused: …', at most once per REFUSAL_LOG_SECONDS for one source and
+        kind of refusal, saying how many more were refused since the last line."""
         now = time.monotonic()
-        last, since = self._refusals_logged.get(source, (-math.inf, 0))
+        key = f"{source} {kind}"
+        last, since = self._refusals_logged.get(key, (-math.inf, 0))
         if now - last < REFUSAL_LOG_SECONDS:
-            self._refusals_logged[source] = (last, since + 1)
+            self._refusals_logged[key] = (last, since + 1)
             return
         if len(self._refusals_logged) > 1000:  # forget sources that stopped
-            self._refusals_logged = {s: v for s, v in self._refusals_logged.items() if now - v[0] < REFUSAL_LOG_SECONDS}
-        more = f"; {since} more refused in the last {now - last:.0f} s" if since else ""
-        log.warning(
-            "connection from %s refused: %d connections from %s already open (server.max_connections_per_source)%s",
-            describe_peer(peer), self._sources.cap, source, more,
-        )  # fmt: skip
-        self._refusals_logged[source] = (now, 0)
+            self._refusals_logged = {k: v for k, v in self._refusals_logged.items() if now - v[0] < REFUSAL_LOG_SECONDS}
+        more = f"; {since} more like it refused in the last {now - last:.0f} s" if since else ""
+        log.warning("connection from %s refused: %s%s", describe_peer(peer), reason, more)
+        self._refusals_logged[key] = (now, 0)
 
     def _refused(self, reason: str) -> None:
         if self._on_refused is not None:
@@ -392,8 +395,7 @@ class AudioSocketServer:
             if isinstance(first, Uuid):
                 return first.uuid
             reason, kind = f"{'EOF' if first is None else type(first).__name__} before a UUID", "no_uuid"
-        peer = describe_peer(writer.get_extra_info("peername"))
-        log.warning("connection from %s refused: %s", peer, reason)
+        self._log_refusal(writer.get_extra_info("peername"), source_of(writer.get_extra_info("peername")), kind, reason)
         self._refused(kind)
         return None
 

@@ -171,6 +171,40 @@ def test_non_uuid_first_message_closes_at_once_without_calling_the_handler(caplo
     assert "Audio before a UUID" in caplog.text
 
 
+def test_a_flood_of_bad_connections_is_one_log_line_per_source_and_reason_with_a_count(caplog, monkeypatch):
+    """A scanner or fuzzer opening hundreds of connections writes one line each 10 s per kind of
+    refusal, not one per connection; the next line after the quiet spell says how many it skipped."""
+    import concierge.audiosocket.server as server_module
+
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    refused: list[str] = []
+
+    async def scenario() -> None:
+        async with AudioSocketServer(echo, port=0, first_message_timeout=5, on_refused=refused.append) as server:
+            for _ in range(200):
+                reader, writer = await raw_connect(server.port)
+                writer.write(encode_audio(FRAME))  # audio before a UUID
+                assert await read_to_eof(reader, timeout=2) == b""
+                writer.close()
+            monkeypatch.setattr(server_module, "REFUSAL_LOG_SECONDS", 0.0)  # the quiet spell is over
+            reader, writer = await raw_connect(server.port)
+            writer.write(b"\x42\x00\x00")  # another kind: an unknown message kind
+            await read_to_eof(reader, timeout=2)
+            writer.close()
+            reader, writer = await raw_connect(server.port)
+            writer.write(encode_audio(FRAME))
+            await read_to_eof(reader, timeout=2)
+            writer.close()
+
+    run(scenario, timeout=60)
+    lines = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert len(refused) == 202, "every refusal is still counted (metrics)"
+    assert len(lines) == 3, lines
+    assert "Audio before a UUID" in lines[0] and "more like it" not in lines[0]
+    assert "protocol error" in lines[1]
+    assert "Audio before a UUID" in lines[2] and "; 199 more like it refused in the last" in lines[2], lines[2]
+
+
 def test_silence_before_the_uuid_closes_after_the_first_message_timeout():
     async def scenario() -> None:
         async with AudioSocketServer(echo, port=0, first_message_timeout=0.2) as server:
