@@ -44,6 +44,7 @@ class CallSearch:
     offset: int = 0
     since: float | None = None  # started at or after (Unix seconds)
     until: float | None = None  # started before
+    ended_since: float | None = None  # ended at or after (Unix seconds): ended calls only
     outcome: str | None = None  # an ended call's outcome (the caller tells live from interrupted)
     condominium: str | None = None
     apartment: str | None = None
@@ -61,6 +62,9 @@ class CallSearch:
         if self.until is not None:
             clauses.append("calls.started_at < ?")
             params.append(self.until)
+        if self.ended_since is not None:
+            clauses.append("calls.ended_at >= ?")
+            params.append(self.ended_since)
         if self.condominium:
             clauses.append("calls.condominium = ?")
             params.append(self.condominium)

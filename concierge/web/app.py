@@ -278,12 +278,12 @@ class _SecurityHeaders:
 def _failed_since(records: CallRecords, since: float, condominium: str | None) -> list[CallRecord]:
     """Error calls ended at or after `since`, and interrupted calls started at most
     FAILED_LOOKBACK_SECONDS before it; by when they ended (or started), oldest first."""
-    started = since - FAILED_LOOKBACK_SECONDS
+    started = since - FAILED_LOOKBACK_SECONDS  # bounds the scan to the index on started_at
     found = []
     for outcome in FAILED:
-        for call in records.search(CallSearch(limit=MAX_LIMIT, since=started, outcome=outcome, condominium=condominium)).calls:
-            if call.outcome == INTERRUPTED or (call.ended_at is not None and call.ended_at >= since):
-                found.append(call)
+        ended_since = None if outcome == INTERRUPTED else since  # an interrupted call never ended
+        search = CallSearch(limit=MAX_LIMIT, since=started, ended_since=ended_since, outcome=outcome, condominium=condominium)
+        found.extend(records.search(search).calls)
     return sorted(found, key=lambda call: call.ended_at or call.started_at)
 
 

@@ -234,6 +234,26 @@ def test_api_failed_lists_calls_failed_since_a_cursor_it_hands_out(tmp_path):
         central.records.close()
 
 
+def test_api_failed_finds_a_long_call_ended_since_behind_a_page_of_calls_that_ended_before(tmp_path):
+    """The filter on when calls ended is in the query: 500 errors that started later but ended
+    before `since` (a page's worth, MAX_LIMIT) do not push out the one that ended after it."""
+    central = Central(tmp_path)
+    client = TestClient(create_app(central.records, central.live, central.metrics), base_url="http://127.0.0.1:8080")
+    try:
+        now = time.time()
+        long_call = str(uuid.uuid4())
+        central.emit(CallStarted(long_call, long_call, at=now - 3000, condominium="aurora"))
+        for _ in range(web_app.MAX_LIMIT):
+            central.emit(*failed_at_once(str(uuid.uuid4()), "server shutting down", at=now - 100))
+        central.emit(CallEnded(long_call, Outcome.ERROR, "server shutting down", at=now - 10))
+        central.records.flush()
+        found = client.get("/api/failed", params={"since": now - 50}).json()
+        assert [call["call_id"] for call in found["calls"]] == [long_call]
+    finally:
+        client.close()
+        central.records.close()
+
+
 def test_api_failed_needs_the_token(tmp_path):
     records = CallRecords(tmp_path / "calls.db", "rules")
     client = TestClient(create_app(records, LiveCalls(), CallMetrics(), "t0ken-for-the-failed-calls-0123456789"), base_url="http://127.0.0.1:8080")
