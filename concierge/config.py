@@ -109,6 +109,14 @@ class ServerConfig(Strict):
             "carrying every call and every resident leg, so set it above twice the calls your Asterisk sends this node"
         ),
     )
+    allowed_sources: list[str] = Field(
+        default_factory=list,
+        description=(
+            "IP addresses or networks (CIDR) AudioSocket connections may come from, e.g. [\"10.0.0.5\", "
+            "\"10.0.1.0/24\"]: your Asterisk servers (env APOENA_SERVER__ALLOWED_SOURCES, as JSON). A connection from "
+            "anywhere else is reset before anything is read. Empty, the default: any address"
+        ),
+    )
     max_calls: int = Field(
         0,
         ge=0,
@@ -118,6 +126,18 @@ class ServerConfig(Strict):
             "Residents' legs of calls in progress are never refused. 0 = no limit"
         ),
     )
+    @field_validator("allowed_sources")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network (e.g. 10.0.0.5 or 10.0.1.0/24)") from None
+        return value
+
     audio_burst_seconds: float = Field(
         2.0,
         ge=0.1,

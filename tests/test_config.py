@@ -251,3 +251,19 @@ def test_a_bad_secret_is_named_but_never_echoed(tmp_path, monkeypatch):
     message = str(error.value)
     assert message.startswith("environment variable APOENA_WEB_TOKEN: 'web.token' string should have at least 16 characters")
     assert "curto-demais" not in message and "(got 12 characters)" in message
+
+
+def test_allowed_sources_take_addresses_and_networks_from_the_file_or_the_environment(tmp_path, monkeypatch):
+    assert load_config(write(tmp_path, {})).server.allowed_sources == []
+    config = load_config(write(tmp_path, {"server": {"allowed_sources": ["10.0.0.5", "10.0.1.0/24", "2001:db8::/32"]}}))
+    assert config.server.allowed_sources == ["10.0.0.5", "10.0.1.0/24", "2001:db8::/32"]
+    monkeypatch.setenv("APOENA_SERVER__ALLOWED_SOURCES", '["192.168.0.10"]')
+    assert load_config(write(tmp_path, {})).server.allowed_sources == ["192.168.0.10"]
+
+
+def test_an_allowed_source_that_is_no_address_is_one_clear_line(tmp_path):
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, {"server": {"allowed_sources": ["asterisk.local"]}}))
+    message = str(error.value)
+    assert "server.allowed_sources" in message and "'asterisk.local' is not an IP address or network" in message
+    assert "\n" not in message and error.value.exit_code == 2

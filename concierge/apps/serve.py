@@ -224,6 +224,7 @@ async def serve(
     server = AudioSocketServer(
         call_handler(services, observer, None if monitor is None else monitor.metrics.connection_refused), host, port, sock=sock,
         max_connections_per_source=config.server.max_connections_per_source,
+        allowed_sources=config.server.allowed_sources,
         max_audio_speed=1.0,  # Asterisk sends real time; a peer running ahead is read at real time
         audio_burst_seconds=config.server.audio_burst_seconds,
         on_refused=None if monitor is None else monitor.metrics.connection_refused,
@@ -236,8 +237,11 @@ async def serve(
         raise UserError(f"cannot listen on {host}:{port}: {error.strerror or error} — choose another --port or stop what uses it") from None
     if ami is not None and directory is not None:
         services.visits = ResidentLegs(config, directory, Dialing(ami, server.port))
-    if host in ("0.0.0.0", "::", ""):
-        log.warning("listening on all interfaces: anyone who reaches this port can place calls; prefer 127.0.0.1 or a firewall")
+    if host in ("0.0.0.0", "::", "") and not config.server.allowed_sources:
+        log.warning(
+            "listening on all interfaces: anyone who reaches this port can place calls; "
+            "list your Asterisk servers in server.allowed_sources, or use a firewall"
+        )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

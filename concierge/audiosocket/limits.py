@@ -67,6 +67,24 @@ class SourceLimit:
         return self._open[source]
 
 
+class SourceAllowList:
+    """The addresses connections may come from: IPs and networks ('10.0.0.5', '10.0.1.0/24'); none
+    listed allows every address."""
+
+    def __init__(self, allowed: list[str] | tuple[str, ...] = ()) -> None:
+        self.networks = tuple(ipaddress.ip_network(item, strict=False) for item in allowed)
+
+    def allows(self, source: str) -> bool:
+        """Whether `source` (as `source_of` gives it) may connect."""
+        if not self.networks:
+            return True
+        try:
+            address = ipaddress.ip_address(source)
+        except ValueError:
+            return False  # a Unix socket or something unnamed: not a listed address
+        return any(address in network for network in self.networks)
+
+
 def source_of(peer: object) -> str:
     """The address a peer connects from, for counting: its IP (an IPv4-mapped IPv6 as IPv4)."""
     if not isinstance(peer, tuple) or not peer:

@@ -36,7 +36,7 @@ from concierge.audiosocket.protocol import (
     Uuid,
     encode_for_asterisk,
 )
-from concierge.audiosocket.limits import RealTimeBudget, SourceLimit, source_of
+from concierge.audiosocket.limits import RealTimeBudget, SourceAllowList, SourceLimit, source_of
 from concierge.config import ServerConfig
 from concierge.audiosocket.stream import (
     ConnectionClosed,
@@ -52,7 +52,7 @@ log = logging.getLogger("apoena.audiosocket")
 Incoming = Hangup | Dtmf | Audio | Error
 Handler = Callable[["Connection"], Awaitable[None]]
 Refused = Callable[[str], None]
-"""Told why a connection was refused before any call began: `source_limit`, `no_uuid` or `protocol_error`."""
+"""Told why a connection was refused before any call began: `not_allowed`, `source_limit`, `no_uuid` or `protocol_error`."""
 Idle = Callable[[], object]
 """Called on the event loop when no connection has been open for `idle_seconds`; its result is ignored."""
 
@@ -173,11 +173,7 @@ class Connection:
         (`TRYSTATUS=FAILED`), which a dialplan can tell from an ended call and try another node with."""
         if self.end_reason is None:
             self.end_reason = reason
-        sock = self._writer.get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self._writer.transport.abort()
+        reset(self._writer)
 
     async def _write(self, frame: bytes) -> None:
         try:
@@ -195,6 +191,8 @@ class Connection:
 class AudioSocketServer:
     """Accepts AudioSocket connections and runs `handler(connection)` for each one.
 
+    `allowed_sources`: the IP addresses and networks connections may come from (empty: any); one
+    from elsewhere is reset at once, before anything is read or any task started for it.
     `max_connections_per_source`: connections open at once from one IP address; past it a new one
     gets a hangup frame and is closed before its UUID is read (0: no limit). `max_audio_speed`:
     how many times real time a peer's audio is read at most, after `audio_burst_seconds` ahead
@@ -212,6 +210,7 @@ class AudioSocketServer:
         max_payload: int = DEFAULT_MAX_PAYLOAD,
         sock: socket.socket | None = None,
         max_connections_per_source: int = 0,
+        allowed_sources: list[str] | tuple[str, ...] = (),
         max_audio_speed: float | None = None,
         audio_burst_seconds: float = DEFAULT_AUDIO_BURST_SECONDS,
         on_refused: Refused | None = None,
@@ -225,6 +224,7 @@ class AudioSocketServer:
         self._first_message_timeout = first_message_timeout
         self._max_payload = max_payload
         self._sources = SourceLimit(max_connections_per_source)
+        self._allowed = SourceAllowList(allowed_sources)
         self._max_audio_speed = max_audio_speed
         self._audio_burst_seconds = audio_burst_seconds
         self._on_refused = on_refused
@@ -297,6 +297,12 @@ class AudioSocketServer:
 
     def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         source = source_of(writer.get_extra_info("peername"))
+        if not self._allowed.allows(source):
+            reset(writer)  # nothing read, nothing sent, no task
+            reason = f"{source} is not in server.allowed_sources"
+            self._log_refusal(writer.get_extra_info("peername"), source, "not_allowed", reason)
+            self._refused("not_allowed")
+            return
         if not self._sources.admit(source):
             self._refuse_over_limit(writer, source)
             return
@@ -416,6 +422,15 @@ class AudioSocketServer:
         finally:
             conn._end("handler returned")
             _log_end(conn, time.monotonic() - started, failure)
+
+
+def reset(writer: asyncio.StreamWriter) -> None:
+    """Abort a connection with a TCP reset (SO_LINGER 0), not a close: the peer sees it refused."""
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
 
 
 def _log_end(conn: Connection, seconds: float, failure: Exception | None) -> None:

@@ -13,7 +13,7 @@ from concierge.config import DEFAULT_CONDOMINIUM
 from concierge.call.events import CallEnded, CallEvent, CallStarted, Outcome, Turn, TurnFailed
 
 STAGES = ("stt", "brain", "tts", "response")
-REFUSALS = ("source_limit", "busy", "no_uuid", "protocol_error")
+REFUSALS = ("not_allowed", "source_limit", "busy", "no_uuid", "protocol_error")
 """Why a connection was refused before a call began (concierge.audiosocket.server.Refused)."""
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -42,8 +42,8 @@ class CallMetrics:
         )  # fmt: skip
         self.refused = Counter(
             "apoena_refused_connections",
-            "AudioSocket connections refused before any call began: over server.max_connections_per_source "
-            "(source_limit), over server.max_calls (busy), no UUID in time (no_uuid), or bad bytes first (protocol_error)",
+            "AudioSocket connections refused before any call began: from an address not in server.allowed_sources "
+            "(not_allowed), over server.max_connections_per_source (source_limit), over server.max_calls (busy), no UUID in time (no_uuid), or bad bytes first (protocol_error)",
             ["reason"], registry=self.registry,
         )  # fmt: skip
         for reason in REFUSALS:

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from concierge.audiosocket.client import AudioSocketClient
-from concierge.audiosocket.limits import MIN_MESSAGE_SECONDS, RealTimeBudget, SourceLimit, source_of
+from concierge.audiosocket.limits import MIN_MESSAGE_SECONDS, RealTimeBudget, SourceAllowList, SourceLimit, source_of
 from concierge.audiosocket.protocol import Audio, encode_audio, encode_dtmf, encode_uuid
 from concierge.audiosocket.server import AudioSocketServer, Connection
 
@@ -36,6 +36,48 @@ async def hold_open(conn: Connection) -> None:
 
 async def read_to_eof(reader: asyncio.StreamReader, timeout: float) -> bytes:
     return await asyncio.wait_for(reader.read(), timeout)
+
+
+# -- allowed sources ----------------------------------------------------------------------------
+
+
+def test_the_allow_list_takes_addresses_and_networks_and_empty_allows_all():
+    allowed = SourceAllowList(["10.0.0.5", "192.168.8.0/24", "2001:db8::/32"])
+    assert allowed.allows("10.0.0.5") and allowed.allows("192.168.8.77") and allowed.allows("2001:db8::1")
+    assert not allowed.allows("10.0.0.6") and not allowed.allows("192.168.9.1") and not allowed.allows("unix-socket")
+    assert SourceAllowList([]).allows("203.0.113.9")
+
+
+def test_a_connection_from_an_address_not_allowed_is_reset_before_anything_is_read(caplog):
+    """Two loopback addresses as two hosts: 127.0.0.1 is the Asterisk listed, 127.0.0.2 a stranger.
+    The stranger's UUID and audio are never read, no call starts, the refusal is counted and
+    logged once; the listed address's call goes on as usual."""
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    refused: list[str] = []
+    calls: list[uuid.UUID] = []
+
+    async def handler(conn: Connection) -> None:
+        calls.append(conn.call_id)
+        await hold_open(conn)
+
+    async def scenario() -> None:
+        async with AudioSocketServer(handler, port=0, allowed_sources=["127.0.0.1"], on_refused=refused.append) as server:
+            for _ in range(3):
+                reader, writer = await asyncio.open_connection("127.0.0.1", server.port, local_addr=("127.0.0.2", 0))
+                writer.write(encode_uuid(uuid.uuid4()) + encode_audio(FRAME))
+                with pytest.raises(ConnectionResetError):
+                    await read_to_eof(reader, timeout=5)
+                writer.close()
+            asterisk = await AudioSocketClient.connect("127.0.0.1", server.port)
+            await asterisk.send_audio(FRAME)
+            while not calls:
+                await asyncio.sleep(0.01)
+            await asterisk.hangup()
+
+    run(scenario)
+    assert refused == ["not_allowed"] * 3 and len(calls) == 1
+    lines = [r.getMessage() for r in caplog.records if "allowed_sources" in r.getMessage()]
+    assert len(lines) == 1 and "127.0.0.2" in lines[0], lines
 
 
 # -- connections per source --------------------------------------------------------------------
