@@ -88,10 +88,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(folder: Path, cpus: set[int] | None = None) -> tuple[subprocess.Popen, int, Path]:
+def start_server(folder: Path, cpus: set[int] | None = None, allow: list[str] | None = None) -> tuple[subprocess.Popen, int, Path]:
     port = free_port()
     config = folder / "config.json"
-    config.write_text(json.dumps({"directory": {"path": str(ROOT / "data" / "apartamentos.json")}}))
+    settings: dict = {"directory": {"path": str(ROOT / "data" / "apartamentos.json")}}
+    if allow:
+        settings["server"] = {"allowed_sources": allow}
+    config.write_text(json.dumps(settings))
     log = folder / "serve.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "concierge", "serve", "--config", str(config), "--port", str(port), "--no-web"],
@@ -327,9 +330,18 @@ async def _drain(reader: asyncio.StreamReader, seconds: float) -> bool:
         return False
 
 
+ATTACK_FROM: str | None = None
+"""The attacker's source address (--attacker-from), set in the attacking process; None: the kernel's choice."""
+
+
+async def _connect(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A connection to the server from the attacker's address."""
+    return await asyncio.open_connection("127.0.0.1", port, local_addr=(ATTACK_FROM, 0) if ATTACK_FROM else None)
+
+
 async def _one(port: int, name: str, data: bytes, rst: bool, counts: dict) -> None:
     try:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        reader, writer = await _connect(port)
     except OSError:
         counts["connect failed"] = counts.get("connect failed", 0) + 1
         return
@@ -354,7 +366,7 @@ async def _one(port: int, name: str, data: bytes, rst: bool, counts: dict) -> No
 async def _slowloris(port: int, counts: dict) -> None:
     """A partial header, one byte every half second, never a whole frame."""
     try:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        reader, writer = await _connect(port)
     except OSError:
         counts["connect failed"] = counts.get("connect failed", 0) + 1
         return
@@ -377,7 +389,7 @@ async def _idle_wave(port: int, size: int, counts: dict) -> None:
     opened = []
     for _ in range(size):
         try:
-            opened.append(await asyncio.open_connection("127.0.0.1", port))
+            opened.append(await _connect(port))
         except OSError:
             counts["connect failed"] = counts.get("connect failed", 0) + 1
     counts["idle connections"] = counts.get("idle connections", 0) + len(opened)
@@ -427,7 +439,9 @@ async def attack(port: int, streams: int, concurrency: int, idle: int, seed: int
     return {"sent": sent, "counts": counts, "seconds": time.monotonic() - started}
 
 
-def attack_process(port: int, streams: int, concurrency: int, idle: int, seed: int, results) -> None:
+def attack_process(port: int, streams: int, concurrency: int, idle: int, seed: int, results, attack_from: str | None = None) -> None:
+    global ATTACK_FROM
+    ATTACK_FROM = attack_from
     results.put(asyncio.run(attack(port, streams, concurrency, idle, seed)))
 
 
@@ -462,6 +476,10 @@ def main() -> None:
     parser.add_argument("--pin", action="store_true",
                         help="the server on CPU 0, this script, its callers and the attacker on the others: the "
                              "attacker's CPU is not the server's, as with an attacker on another machine")
+    parser.add_argument("--attacker-from", metavar="ADDR",
+                        help="the attacker's source address, e.g. 127.0.0.2: another host, as far as the server can tell")
+    parser.add_argument("--allow", nargs="+", metavar="ADDR", default=[],
+                        help="server.allowed_sources for the server (e.g. 127.0.0.1: only the real calls' Asterisk)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (server log, records)")
     args = parser.parse_args()
 
@@ -474,7 +492,7 @@ def main() -> None:
         server_cpus = {cpus[0]}
         os.sched_setaffinity(0, cpus[1:])  # this process, its callers and the attacker it starts
         progress(f"pinned: the server on CPU {cpus[0]}, the callers and the attacker on {cpus[1:]}")
-    process, port, log = start_server(folder, server_cpus)
+    process, port, log = start_server(folder, server_cpus, args.allow)
     pid = process.pid
     calls: list[dict] = []
 
@@ -515,7 +533,7 @@ def main() -> None:
         for round_ in range(args.rounds):
             results: multiprocessing.Queue = multiprocessing.Queue()
             attacker = multiprocessing.Process(
-                target=attack_process, args=(port, args.streams, args.concurrency, args.idle, args.seed + round_, results)
+                target=attack_process, args=(port, args.streams, args.concurrency, args.idle, args.seed + round_, results, args.attacker_from)
             )
             attacker.start()
             time.sleep(2)  # the attack is under way before the call starts
