@@ -34,6 +34,16 @@ async def hold_open(conn: Connection) -> None:
         pass
 
 
+def held_and_listed(calls: list[uuid.UUID]) -> Callable[[Connection], Awaitable[None]]:
+    """A handler that lists each call's UUID in `calls` and holds it until the caller hangs up."""
+
+    async def handler(conn: Connection) -> None:
+        calls.append(conn.call_id)
+        await hold_open(conn)
+
+    return handler
+
+
 async def read_to_eof(reader: asyncio.StreamReader, timeout: float) -> bytes:
     return await asyncio.wait_for(reader.read(), timeout)
 
@@ -55,10 +65,7 @@ def test_a_connection_from_an_address_not_allowed_is_reset_before_anything_is_re
     caplog.set_level(logging.INFO, logger=LOGGER)
     refused: list[str] = []
     calls: list[uuid.UUID] = []
-
-    async def handler(conn: Connection) -> None:
-        calls.append(conn.call_id)
-        await hold_open(conn)
+    handler = held_and_listed(calls)
 
     async def scenario() -> None:
         async with AudioSocketServer(handler, port=0, allowed_sources=["127.0.0.1"], on_refused=refused.append) as server:
@@ -86,10 +93,7 @@ def test_a_connection_from_an_address_not_allowed_is_reset_before_anything_is_re
 def test_a_source_past_its_connection_limit_is_hung_up_on_at_once_and_counted(caplog):
     refused: list[str] = []
     calls: list[uuid.UUID] = []
-
-    async def handler(conn: Connection) -> None:
-        calls.append(conn.call_id)
-        await hold_open(conn)
+    handler = held_and_listed(calls)
 
     async def scenario() -> None:
         async with AudioSocketServer(handler, port=0, max_connections_per_source=2, on_refused=refused.append) as server:
