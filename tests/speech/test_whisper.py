@@ -191,9 +191,10 @@ def test_audio_that_makes_whisper_loop_gives_a_short_reading(base_model_dir: Pat
 
 @pytest.mark.slow
 def test_noise_alone_gives_no_words_even_with_a_directory_prompt(base_model_dir: Path) -> None:
-    # 3 s of phone-band pink noise at -30 dBFS: the prompt keeps Whisper's no-speech probability
-    # (~0.49) under its usual 0.6, so faster-whisper's own decoding hears "Apenas de novo." in it
-    # and the beam hears "Comprando, 202," (an apartment of the prompt).
+    # 3 s of phone-band pink noise at -30 dBFS: the prompt kept Whisper's no-speech probability
+    # (~0.49) under its usual 0.6, so faster-whisper's own decoding heard "Apenas de novo." in it
+    # and the beam heard "Comprando, 202," (an apartment of the prompt). On another machine (another
+    # CPU, a fresh install) the same audio gave 0.62: the premise varies, our rule must hold either way.
     spectrum = np.fft.rfft(np.random.default_rng(29).standard_normal(24000))
     freqs = np.fft.rfftfreq(24000, 1 / 8000)
     pink = np.fft.irfft(spectrum * np.where((freqs >= 300) & (freqs <= 3400), 1 / np.sqrt(np.maximum(freqs, 1)), 0))
@@ -202,7 +203,7 @@ def test_noise_alone_gives_no_words_even_with_a_directory_prompt(base_model_dir:
     transcript = WhisperTranscriber(WhisperOptions(cache_dir=base_model_dir)).transcribe(pcm, DIRECTORY_PROMPT)
 
     assert (transcript.text, transcript.alternatives) == ("", ())
-    assert NO_SPEECH_THRESHOLD < transcript.no_speech_prob < 0.6
+    assert NO_SPEECH_THRESHOLD < transcript.no_speech_prob  # our threshold is what silenced it
 
 
 @pytest.mark.slow
