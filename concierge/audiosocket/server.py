@@ -374,7 +374,7 @@ class AudioSocketServer:
             connected = time.monotonic()
             set_nodelay(writer)
             stream = MessageStream(reader, self._max_payload)
-            call_id = await self._read_call_id(stream, writer)
+            call_id = await self._read_call_id(stream, writer, source)
             if call_id is not None:
                 await self._run_handler(Connection(call_id, stream, writer, budget=self._budget(connected)))
         finally:
@@ -387,7 +387,7 @@ class AudioSocketServer:
         return RealTimeBudget(connected, self._max_audio_speed, self._audio_burst_seconds)
 
     async def _read_call_id(
-        self, stream: MessageStream, writer: asyncio.StreamWriter
+        self, stream: MessageStream, writer: asyncio.StreamWriter, source: str
     ) -> uuid.UUID | None:
         """The UUID the connection opens with, or None (logged) if it does not."""
         try:
@@ -401,7 +401,7 @@ class AudioSocketServer:
             if isinstance(first, Uuid):
                 return first.uuid
             reason, kind = f"{'EOF' if first is None else type(first).__name__} before a UUID", "no_uuid"
-        self._log_refusal(writer.get_extra_info("peername"), source_of(writer.get_extra_info("peername")), kind, reason)
+        self._log_refusal(writer.get_extra_info("peername"), source, kind, reason)
         self._refused(kind)
         return None
 

@@ -33,7 +33,7 @@ import json
 import re
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from concierge.brain.text import fold
@@ -134,14 +134,15 @@ def read_answer(text: str) -> Answer:
     for answer in (Answer.LEAVE_AT_GATE, Answer.RESIDENT_COMING):
         if answer in signals:
             return answer
-    if Answer.DENY in signals and _unsure_after_no(said, clauses):
-        return Answer.UNCLEAR  # 'Sim… não… sei lá': they do not know yet
+    refused = max((i for i, clause in enumerate(clauses) if Answer.DENY in clause), default=None)
+    after_no = [] if refused is None else [w for words, _ in said[refused + 1 :] for w in words]
+    if refused is not None and _contains(after_no, _phrases_of("hedges")):
+        return Answer.UNCLEAR  # 'Sim… não… sei lá': a hedge after the last no, they do not know yet
     deciding = [index for index, clause in enumerate(clauses) if clause & set(_DECIDING)]
     last = clauses[deciding[-1]] if deciding else set()
     if {Answer.AUTHORIZE, Answer.DENY} <= signals:  # a yes only when the last words insist on it
-        refused = max(i for i, clause in enumerate(clauses) if Answer.DENY in clause)
-        tail = [w for i in range(refused + 1, len(said)) for w in said[i][0]]
-        if last == {Answer.AUTHORIZE} and not any(Answer.DENY in c or Answer.QUESTION in c for c in clauses[refused + 1 :]) and _insists(tail):
+        assert refused is not None
+        if last == {Answer.AUTHORIZE} and not any(Answer.QUESTION in c for c in clauses[refused + 1 :]) and _insists(after_no):
             return Answer.AUTHORIZE  # 'Não, pode subir sim', 'Pode. Não! Espera… pode, pode sim', '…mas pode liberar, pode liberar'
         return Answer.DENY if Answer.DENY in last else Answer.QUESTION if Answer.QUESTION in last else Answer.UNCLEAR
     if Answer.QUESTION in last and Answer.AUTHORIZE not in last:
@@ -222,12 +223,6 @@ def _insists(words: list[str]) -> bool:
     return others >= 2 or (others == 1 and "sim" in words)
 
 
-def _unsure_after_no(said: list[tuple[list[str], bool]], clauses: list[set]) -> bool:
-    """A hedge ('sei lá', 'talvez') after the last clause that says no: the no is not their answer."""
-    refused = max(i for i, clause in enumerate(clauses) if Answer.DENY in clause)
-    return _contains([w for words, _ in said[refused + 1 :] for w in words], _phrases_of("hedges"))
-
-
 def _cut_at_start(text: str) -> bool:
     """The recogniser lost the answer's first words: it begins with an ellipsis ('...de subir')."""
     return text.lstrip().startswith(("...", "…"))
@@ -250,7 +245,7 @@ def _unglued(words: list[str]) -> list[str]:
     return out
 
 
-@cache
+@lru_cache(maxsize=4096)  # bounded: a server hears endless new words
 def _split_known(word: str) -> tuple[str, ...] | None:
     """`word` as 2-4 known words of 2 letters or more (the fewest pieces), or None."""
     best: dict[int, tuple[str, ...]] = {0: ()}
