@@ -56,6 +56,9 @@ class Answer(StrEnum):
 
 
 KEYPAD = {"1": Answer.AUTHORIZE, "2": Answer.DENY}
+AGAIN = (("de", "novo"), ("outra", "vez"))
+KEYPAD_FILLERS = frozenset({"o", "a", "ja", "numero", "botao"})  # 'apertei o 2 já'
+WAIT_VERBS = frozenset({"esperar", "espera", "aguardar", "aguarda", "aguarde"})  # 'deixa ele esperar aí': the visitor, not a parcel
 """The digits the prompt offers: "tecle 1 para sim e 2 para não"."""
 
 _CLASSES = ("authorize", "deny", "leave_at_gate", "resident_coming", "question", "acknowledge", "neutral", "identity")
@@ -183,6 +186,8 @@ def _clause_signals(words: list[str], asked: bool = False) -> set:
     digit = _keypad_digit(words)
     if digit:
         return {read_keypad(digit)}
+    if set(words) == {"no"}:
+        return {Answer.DENY}  # 'No, thank you.', 'No, no.': Portuguese 'no' never stands alone
     if _leaves_it(words):
         return {Answer.LEAVE_AT_GATE}
     matches = _matches(words)
@@ -190,6 +195,8 @@ def _clause_signals(words: list[str], asked: bool = False) -> set:
         _Match("authorize", i, i + 1) for i, w in enumerate(words)
         if w == "pode" and (i + 1 == len(words) or words[i + 1] in _AFTER_PODE) and not _in_match(i, matches)
     ], key=lambda m: m.start)  # fmt: skip
+    if asked and _contains(words, AGAIN):
+        return {Answer.QUESTION}  # 'pode falar de novo o nome?'; 'esqueceu a chave de novo' asks nothing
     if asked:  # 'Subir?', 'Sim? Quem fala?': the question said back is no yes ('por que não?' is one)
         matches = [m for m in matches if m.kind != "authorize" or words[m.start : m.end] == ["por", "que", "nao"]]
         if not matches and _asks_about_the_visit(words):
@@ -218,7 +225,7 @@ def _insists(words: list[str]) -> bool:
     the answer: a bare 'Não, pode subir' is one comma away from 'Não pode subir', the recogniser's
     guess."""
     yeses = [m for m in _matches(words) if m.kind == "authorize"]
-    alone = [i for i, w in enumerate(words) if w == "pode" and not _in_match(i, yeses)]  # 'pode, pode subir'
+    alone = [i for i, w in enumerate(words) if w in ("pode", "1") and not _in_match(i, yeses)]  # 'pode, pode subir', '1, pode subir'
     others = len(alone) + sum(words[m.start : m.end] != ["sim"] for m in yeses)  # yeses besides a bare 'sim'
     return others >= 2 or (others == 1 and "sim" in words)
 
@@ -276,11 +283,11 @@ def _leaves_it(words: list[str]) -> bool:
     if len(words) >= 2 and words[0] in ("na", "no") and words[1] in places:
         return True  # 'No locker, por favor.'
     for index, word in enumerate(words):
-        if word not in verbs:
-            continue
+        if word not in verbs or words[index + 1 : index + 2] == ["eu"]:
+            continue  # 'deixa eu falar com ela' leaves nothing
         for at in range(index + 1, min(index + 8, len(words))):
             said = words[at]
-            if said in _YES_VERBS:
+            if said in _YES_VERBS or said in WAIT_VERBS:
                 break
             if said in places or (said == "com" and at + 1 < len(words) and words[at + 1] in _COMPANIONS):
                 return True
@@ -291,7 +298,7 @@ def _leaves_it(words: list[str]) -> bool:
 
 def _keypad_digit(words: list[str]) -> str | None:
     """'1', 'um', 'tecla um' -> '1': a clause that is only a keypad digit, said aloud."""
-    keypad = _words_of("keypad")
+    keypad = _words_of("keypad") | KEYPAD_FILLERS
     digits = {_data()["keypad_digits"].get(w) for w in words if w not in keypad}
     return digits.pop() if len(digits) == 1 and None not in digits else None  # '1', '1 1', 'tecla um'
 

@@ -271,11 +271,14 @@ class Directory:
 
     def find(self, query: str, apartment: str | None = None) -> list[Resident]:
         """Residents best matching a spoken name ('dona Francisca', 'Joanna', 'Maria Silva')."""
-        words = [word for word in fold(query).split() if word not in PARTICLES and word not in HONORIFICS]
+        said = [word for word in fold(query).split() if word not in PARTICLES and word not in HONORIFICS]
+        words = [word for word in said if len(word) > 1 or not word.isalpha()]
         if not words:
             return []
         mentions = [m for m in self.scan(words, fuzzy=True) if m.start == 0 and m.end == len(words)]
-        return self._best(mentions, apartment)
+        found = self._best(mentions, apartment)
+        initials = set(said) - set(words)  # a label's 'H Tanaka', 'Nóbrega B': the initial of one of their names
+        return [r for r in found if initials <= {token[0] for token in r.tokens}] if initials else found
 
     def heard_in(self, query: str, apartment: str) -> list[Resident]:
         """Residents of `apartment` that a badly heard name can be. The one resident every said
@@ -328,6 +331,10 @@ class Directory:
                 if mention is not None:
                     mentions.append(mention)
         return mentions
+
+    def knows_word(self, said: str) -> bool:
+        """Whether a folded word is one of some resident's name words, exactly or by a slip."""
+        return bool(self._residents_matching(said, True)) if len(said) > 3 else said in self._by_token
 
     def _residents_matching(self, said: str, fuzzy: bool) -> list[Resident]:
         """Residents with a name word `said` can be (exactly, by a slip if `fuzzy`, or as a nickname),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from concierge.brain.base import decide, is_complete
-from concierge.brain.directory import Directory, tokens_match
+from concierge.brain.directory import Directory, sound, tokens_match
 from concierge.brain.memory import Conversation
 from concierge.brain.names import respell
 from concierge.brain.reply import Dados, Intent, Reply
@@ -130,6 +130,9 @@ class RulesBrain:
             return False
         number = dados.apartment_number.rsplit("-", 1)[-1]
         same_place = any(h.number == number and h.block in (None, dados.apartment_number.split("-")[0]) for h in heard.apartments)
+        meant = self.directory.find(heard.resident)
+        if len(meant) > 1:
+            return False  # 'não, é o Lu do 102' when two Lus live in 102s: not the one read, not the intent
         return same_place and any(r.name == dados.resident_name for r in self.directory.find(heard.resident, dados.apartment_number))
 
     def _update_claims(self, conversation: Conversation, heard: Understanding, others: list[Understanding]) -> frozenset[str]:
@@ -194,7 +197,7 @@ class RulesBrain:
             return False
         said = fold(heard.visitor_name).split()
         resident = fold(conversation.dados.resident_name or conversation.resident_claim or "").split()
-        if resident and (" ".join(resident).startswith(" ".join(said)) or all(any(tokens_match(w, r) for r in resident) for w in said)):
+        if resident and (" ".join(resident).startswith(" ".join(said)) or all(any(tokens_match(w, r) or sound(w) == sound(r) for r in resident) for w in said)):
             return True
         return len(said) >= 2 and any(m.start == 0 and m.end == len(said) and m.matched >= 2 for m in self.directory.scan(said, True))
 
@@ -228,6 +231,8 @@ class RulesBrain:
             return True  # 'seu Wei' … 'do seu Chen': the surname of the one already named, shared, says no more
         if heard.resident_of_relation:  # 'sou mãe do Bernardo, coleguinha dele': whose relative, not whom to visit
             return True
+        if heard.resident_of_place and not heard.correction and named and all(r.apartment == known[0].apartment for r in named) and len(known) == 1:
+            return True  # 'a Maria das Graças' … 'casa 3, do seu Geraldo': whose house it is, the same house
         if heard.visitor_name and not heard.resident_cued:  # 'Maria Aparecida, pode chamar de Cida': about the visitor
             return True
         if heard.correction or "resident_name" in conversation.asked:

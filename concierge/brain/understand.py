@@ -10,7 +10,7 @@ resident names. Which reading wins is decided with the directory (`concierge.bra
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 
 from rapidfuzz.distance import Levenshtein
@@ -18,7 +18,7 @@ from rapidfuzz.distance import Levenshtein
 from text_to_num import alpha2digit
 
 from concierge.brain import lexicon, numbers
-from concierge.brain.directory import PARTICLES, Directory, NameMention, tokens_match
+from concierge.brain.directory import LOOSE_NAME_DISTANCE, PARTICLES, Directory, NameMention, sound, tokens_match
 from concierge.brain.names import is_first_name
 from concierge.brain.reply import Intent
 from concierge.brain.text import fold
@@ -53,7 +53,10 @@ THE_RESIDENT = re.compile(
 """The resident meant by their place, not their name: 'o morador do 501', 'falar com o síndico, ele mora
 no 101', 'a dona do apartamento seis' (the apartment's only resident is meant)."""
 GREETING = re.compile(r"\b(bom dia|boa tarde|boa noite)\b")
-FAREWELL = re.compile(r"\b(volto (mais tarde|depois|outra hora|amanha)|deixa pra la|desisto|tchau|ate logo)\b")
+FAREWELL = re.compile(
+    r"\b(volto (mais tarde|depois|outra hora|amanha)|deixa pra la|desisto|tchau|ate logo|"
+    r"(vou|eu) (ligar|ligo) (pra|para) (ele|ela)|(ele|ela) desce aqui)\b"
+)
 DONT_KNOW = re.compile(
     r"\b(nao (sei|lembro|tenho certeza|tenho o nome|tem o nome|tem nome|consigo ler|da pra ler|da para ler|sei o nome)|"
     r"esqueci|apagad[oa]|ilegivel|sem nome|molhou|rasgou|"
@@ -68,6 +71,12 @@ ERRAND = re.compile(r"\b(vim|venho|vou|to aqui pra|estou aqui pra|vim aqui pra)(
 pra pegar' is a courier asking, not an errand)."""
 DELIVERING = re.compile(r"\b(entreg\w*|encomendas?|pacotes?|pacotinho|sedex|vim (so )?deixar|trouxe|trazendo|vim trazer)\b")
 """Words of bringing something, which a service word ('técnico', 'montador') does not outweigh."""
+VISIT_PERSON = re.compile(r"\b(vim|venho|viemos|viemo|vamos|vamo|to indo|quero|queria) (ver|ve|visitar)( (a|o|os|as|minha|meu|seu|sua|dona|seu))?\b")
+"""Coming to see someone: a visit, whatever else they bring ('vim ver a dona Benedita, levar um bolo')."""
+BRINGING_SOMEONE = re.compile(r"\b(trazendo|trouxe|vim trazer|to levando|vim deixar|deixando) (a|o) (sua |seu |minha |meu )?(" + "|".join(
+    "mae pai filho filha avo avo neto neta tia tio sogra sogro irma irmao esposa marido crianca criancas menino menina senhora senhor".split()
+) + r")\b")
+"""Bringing a person, not a parcel: a driver's 'tô trazendo a mãe da dona Fátima' is a visit."""
 SOMEONE_HOME = re.compile(r"\b(t[áa]|est[áa]|estão|se encontra)( a[íi]| em casa)?\s*\?", re.IGNORECASE)  # 'A Ketlyn tá?' 
 
 # Words that follow "sou o/a", "para a" … but are not people's names.
@@ -82,6 +91,7 @@ NUMBER_STOP_AFTER = frozenset(
     "volumes unidades andares andar vezes".split()
 )
 APARTMENT_CUES = frozenset({"apartamento", "apto", "ap", "apt", "unidade", "numero", "n", "casa", "sala", "lote"})
+PLACE_WORDS = APARTMENT_CUES | frozenset({"bloco", "torre", "quadra", "predio", "edificio"})
 RESIDENT_CUES = frozenset(
     "para pra pro a o dona seu senhor senhora sr sra dr dra doutor doutora com ver visitar buscar pegar procurando "
     "morador moradora chamar avisar".split()
@@ -99,7 +109,12 @@ VISITOR_CUES: tuple[tuple[str, ...], ...] = (
     ("sou", "eu", "mesma"), ("sou", "eu", "mesmo"), ("sou", "eu"),
 )  # fmt: skip
 SELF = frozenset({"eu", "mesma", "mesmo"})  # 'sou eu, a Patrícia': the name may follow a comma
-WHEN_ASKED_VISITOR_CUES: tuple[tuple[str, ...], ...] = (("o", "nome", "e"), ("nome", "e"), ("e", "o"), ("e", "a"))
+WHEN_ASKED_VISITOR_CUES: tuple[tuple[str, ...], ...] = (
+    ("o", "nome", "e"), ("nome", "e"), ("e", "o"), ("e", "a"),
+    # someone answering for the one who came ('o nome dela é Zuleide, eu sou a filha', 'ela chama Zilda')
+    ("o", "nome", "dela", "e"), ("nome", "dela", "e"), ("o", "nome", "dele", "e"), ("nome", "dele", "e"),
+    ("ela", "se", "chama"), ("ele", "se", "chama"), ("ela", "chama"), ("ele", "chama"),
+)  # fmt: skip
 ANSWER_FILLERS = frozenset("e eh o a sou sua eu meu nome me chamo aqui fala quem dona seu senhor senhora".split())
 _WORD = re.compile(r"\w+(?:[-']\w+)*|[.,;:!?]")
 
@@ -147,6 +162,7 @@ class Understanding:
     resident_mentions: list[NameMention] = field(default_factory=list)
     resident_cued: bool = False  # the resident's name came after 'para', 'ver', 'dona'…
     resident_of_relation: bool = False  # the resident was named as the visitor's relative's ('mãe do Bernardo')
+    resident_of_place: bool = False  # named as whose home the place is ('casa 3, do seu Geraldo')
     resident_gender: str | None = None  # "m" after 'seu'/'o senhor', "f" after 'dona'/'a senhora': who of a family is meant
     resident_weak: bool = False  # one name word, unasked and uncued ('Fula, Jorge.'), or beside name words nobody has ('Neste, José Antonio'): read back
     injection: bool = False
@@ -171,9 +187,32 @@ def join_syllables(text: str) -> str:
 _GLUED_CUE = re.compile(r"\b(pr[ao]|para|da|do)(dona|seu|senhora|senhor)\b", re.IGNORECASE)
 
 
+_SUFFIX_JR = re.compile(r"\b(JR|Jr|jr)\b\.?")
+_SPOKEN_DOT = re.compile(r"\b([A-Z]) ponto\b")
+_INITIAL_DOT = re.compile(r"(?<![\w-])(\w+ )?([A-Z])\. (?=[A-ZÀ-Ý])")
+_CAPITALS = re.compile(r"\b[A-ZÀ-Ý]{2,}\b")
+
+
+def read_label(text: str, directory: Directory) -> str:
+    """A name as a parcel label prints it, read aloud ('H. TANAKA', 'M. Aparecida Souza', 'LIMA JR',
+    'Nóbrega, B ponto'), written as speech writes names: 'Júnior' for 'JR', an initial with no full
+    stop after it (a stop would end the clause between it and the name), and a word in capitals
+    that is a resident's name word or a first name in title case; other capitals ('IBGE', 'SAMU')
+    are an organisation's letters, no one's name, written small."""
+    text = _SPOKEN_DOT.sub(r"\1.", _SUFFIX_JR.sub("Júnior", text))
+    text = _INITIAL_DOT.sub(lambda m: m.group(0) if m.group(1) and fold(m.group(1).strip()) in PLACE_WORDS else (m.group(1) or "") + m.group(2) + " ", text)
+
+    def case(match: re.Match[str]) -> str:
+        word = match.group(0)
+        named = directory.knows_word(fold(word)) or is_first_name(word)
+        return word[:1] + word[1:].lower() if named else word.lower()
+
+    return _CAPITALS.sub(case, text)
+
+
 def understand(text: str, directory: Directory, asked: list[str] | tuple[str, ...] = ()) -> Understanding:
     """Extract intent, names and apartment from one utterance, given what was last asked."""
-    text = join_syllables(text)
+    text = read_label(join_syllables(text), directory)
     words = split_words(text)
     folded = " ".join(w.folded for w in words if w.folded)
     result = Understanding(
@@ -248,6 +287,8 @@ def detect_intent(folded: str) -> Intent | None:
         return Intent.VISITA  # 'vim buscar uma encomenda com a Tatiane', 'um documento pra ela assinar': in person
     if _family_pattern().search(folded) and not explicit_delivery and not lexicon.pattern("services").search(folded):
         return Intent.VISITA  # 'vim trazer um bolo pra minha mãe': family brings things, couriers deliver them
+    if (VISIT_PERSON.search(folded) or BRINGING_SOMEONE.search(folded)) and not explicit_delivery:
+        return Intent.VISITA  # 'vim ver a dona Benedita, levar um bolo pra ela', 'tô trazendo a mãe dela'
     service = lexicon.pattern("services").search(folded)
     if service and not DELIVERING.search(folded):  # the 'montador de móveis, da loja' comes to work, not to deliver
         return Intent.VISITA
@@ -444,7 +485,7 @@ GLUED_PLACE = re.compile(r"(bloco|torre|quadra|apartamento|apto)\w{0,3}")
 
 
 def _is_name_word(word: Word, cased: bool) -> bool:
-    if word.folded in NOT_NAMES or not word.text.replace("-", "").isalpha() or len(word.folded) < 2 or GLUED_PLACE.fullmatch(word.folded):
+    if word.folded in NOT_NAMES or word.folded.startswith(("ex-", "ex ")) or not word.text.replace("-", "").isalpha() or len(word.folded) < 2 or GLUED_PLACE.fullmatch(word.folded):
         return False
     return word.text[:1].isupper() or not cased
 
@@ -511,6 +552,8 @@ def _visitor_span(
     opening = None if "resident_name" in asked else (_introduction(words, cased, directory) or _name_then_who(words, cased))
     if opening is not None:
         return opening, True
+    if (of_company := _name_of_company(words, cased)) is not None:
+        return of_company, True
     if "visitor_name" in asked:
         return _bare_name(words, cased), False
     return None, False
@@ -657,6 +700,23 @@ def _name_then_who(words: list[Word], cased: bool) -> tuple[int, int] | None:
     return span if after[0] == "sou" or after == ["eu", "sou"] else None
 
 
+COMPANIES = lexicon.words("brands") | lexicon.words("service_companies")
+
+
+def _name_of_company(words: list[Word], cased: bool) -> tuple[int, int] | None:
+    """'Robson da Loggi', 'Luan, da Loggi', 'Rafaela, da Total Express': a name opening a clause
+    and then the company the speaker comes from is the speaker's own (not after 'pra', 'do')."""
+    for start in range(len(words) - 2):
+        if start and not words[start - 1].clause_end and words[start - 1].folded not in lexicon.words("interjections"):
+            continue
+        span = _name_span(words, start, cased)
+        if span is None or span[1] + 1 >= len(words) or not (cased or is_first_name(words[start].text)) or len(words[start].folded) < 3:
+            continue  # '...ga da shopee': the end of a cut-off 'entrega', no name
+        if words[span[1]].folded in {"da", "do"} and words[span[1] + 1].folded in COMPANIES:
+            return span
+    return None
+
+
 SPEAKER_VERBS = frozenset("vim vou to tou estou trouxe trago queria quero preciso cheguei tenho".split())
 """After 'É o Rafa, …' these say the name was the speaker's own: 'vim buscar o Nando', 'trouxe…'."""
 
@@ -697,18 +757,46 @@ def _bare_name(words: list[Word], cased: bool) -> tuple[int, int] | None:
     span = _name_span(words, start, cased)
     if span is not None and words[span[1] - 1].clause_end and span[1] < len(words):
         following = _name_span(words, span[1], cased)
-        if span[1] - span[0] == 1 and following is not None and following[1] - following[0] >= 2:
+        if span[1] - span[0] == 1 and following is not None and following[1] - following[0] >= 2 and words[following[0]].folded != words[span[0]].folded:
             return following  # one garbled word, then the full name: 'Soula, Marta Lópis.'
-        return span  # 'Josias, sou do grupo de dominó dele.', 'Fernando Kruger, da Imobiliária Lar.'
-    if len(words) - start > 5:
+        return _said_again(words, span, cased)  # 'Josias, sou do grupo de dominó dele.', 'Fernando Kruger, da Imobiliária Lar.'
+    if len(words) - start <= 5:
+        for first in (start, start + 1):
+            span = _name_span(words, first, cased)
+            if span is not None and (all(w.folded in NOT_NAMES for w in words[span[1] :]) or _spelled_after(words, span[1])):
+                return _said_again(words, span, cased)
+            if first >= len(words) or not words[first].clause_end:
+                break
+    return _name_said_last(words, cased)
+
+
+def _spelled_after(words: list[Word], index: int) -> bool:
+    """'Matheus com th', 'Kelly com K e Y': how the name is spelled, after it."""
+    rest = [w.folded for w in words[index:]]
+    return len(rest) >= 2 and rest[0] == "com" and all(len(w) <= 2 or w in numbers.NUMBER_WORDS for w in rest[1:])
+
+
+def _said_again(words: list[Word], span: tuple[int, int], cased: bool) -> tuple[int, int]:
+    """'Expedito. Ex-pe-di-to. Expedito Alves': the name said again, longer, is the name."""
+    at = span[1]
+    while at < len(words) and words[at - 1].clause_end:
+        again = _name_span(words, at, cased)
+        if again is None or words[again[0]].folded != words[span[0]].folded:
+            break
+        if again[1] - again[0] > span[1] - span[0]:
+            span = again
+        at = again[1]
+    return span
+
+
+def _name_said_last(words: list[Word], cased: bool) -> tuple[int, int] | None:
+    """'a torre não veio no app... Thierry', 'bloco? não faço ideia. Igor': asked their name, the
+    visitor says something else first; a known first name alone, last, after a clause, is it."""
+    if len(words) < 2 or not words[-2].clause_end:
         return None
-    for first in (start, start + 1):
-        span = _name_span(words, first, cased)
-        if span is not None and all(w.folded in NOT_NAMES for w in words[span[1] :]):
-            return span
-        if first >= len(words) or not words[first].clause_end:
-            return None
-    return None
+    last = words[-1]
+    known = is_first_name(last.text) or (last.text[:1].isupper() and len(last.folded) >= 3)
+    return (len(words) - 1, len(words)) if known and _is_name_word(last, cased) else None
 
 
 HESITATION = re.compile(r"e+h*|a+h*|h+u+m+|u+m+|ta|tah|bom")
@@ -767,9 +855,9 @@ def _find_resident(
     fuzzy = [(w.capitalized or cue_before[i]) and i not in taken for i, w in enumerate(words)]
     mentions = [
         m
-        for m in directory.scan(folded, fuzzy)
+        for m in _with_initials(directory.scan(folded, fuzzy), words)
         if not taken.intersection(range(m.start, m.end))
-        and (m.first_name or _surname_called(words, m, cased))
+        and (m.first_name or _surname_called(words, m, cased) or _named_in_full(words, m, cased))
         and folded[m.start] not in NOT_NAMES
         and not (m.start > 0 and folded[m.start - 1] in SAINTS)  # 'Farmácia São João' is a shop
         and not (m.end - m.start == 1 and m.start > 0 and folded[m.start - 1] in {"das", "dos"})  # 'Solar das Rosas'
@@ -803,6 +891,7 @@ def _find_resident(
         slipped = first.matched < 2 and not first.exact
         result.resident_weak = uncued or slipped or _among_unknown_names(words, first, cased, directory, taken)
         result.resident_of_relation = _owned_by_relation(folded, first.start, first.end)
+        result.resident_of_place = _owns_the_place(folded, first.start)
         result.resident_cued = strength(first)[2]
         result.resident_gender = _honorific_gender(folded[max(0, first.start - 2) : first.start])
         return
@@ -843,6 +932,40 @@ def _surname_called(words: list[Word], mention: NameMention, cased: bool) -> boo
     if before in SURNAME_CUES:
         return True
     return cased and before in FAMILY_ARTICLES and words[mention.start].capitalized
+
+
+def _named_in_full(words: list[Word], mention: NameMention, cased: bool) -> bool:
+    """Two or more of one resident's name words said together, capitalised, count without a first
+    name or a title: a label's 'Lima Júnior', 'H Tanaka', 'Greici Kelly Ferreira' (the first
+    word garbled), 'destinatário: Oliveira Santos, Gabriel'."""
+    return cased and mention.matched >= 2 and words[mention.start].text[:1].isupper()
+
+
+def _initial(word: Word) -> str | None:
+    """A capital letter said alone, as a label's initial ('H', 'M'); not the articles 'A', 'O', 'E'."""
+    return word.folded if len(word.text) == 1 and word.text.isupper() and word.folded not in {"a", "e", "o"} else None
+
+
+def _with_initials(mentions: list[NameMention], words: list[Word]) -> list[NameMention]:
+    """A label's initial beside a resident's name words ('H Tanaka', 'Nóbrega, B', 'M Aparecida
+    Souza') is one more word matched when it is the initial of their first name (before the words)
+    or of one of their names (after them); a resident whose initials it is not is no match."""
+    kept = []
+    for mention in mentions:
+        start, end, tokens = mention.start, mention.end, mention.resident.tokens
+        before = _initial(words[start - 1]) if start > 0 and not words[start - 1].clause_end else None
+        if before is not None and start > 1 and words[start - 2].folded in PLACE_WORDS:
+            before = None  # 'bloco B Ana Clara': a block letter
+        last = end + 1 == len(words) or (end < len(words) and words[end].clause_end)
+        after = _initial(words[end]) if end < len(words) and last else None
+        if before is not None:
+            if before != tokens[0][0]:
+                continue
+            mention = replace(mention, start=start - 1, matched=mention.matched + 1)
+        elif after is not None and after in {token[0] for token in tokens}:
+            mention = replace(mention, end=end + 1, matched=mention.matched + 1)
+        kept.append(mention)
+    return kept
 
 
 FAMILY_ARTICLES = frozenset({"o", "a", "do", "da", "pro", "pra", "os", "as", "pros", "pras", "aos", "los", "las"})
@@ -890,6 +1013,18 @@ def _phrase_words(folded: list[str], pattern: re.Pattern[str]) -> set[int]:
     return covered
 
 
+def _owns_the_place(folded: list[str], start: int) -> bool:
+    """Whether the name at `start` says whose home the place just given is: 'casa 3, do seu Geraldo',
+    'o 302 da dona Neide'."""
+    index = start - 1
+    while index >= 0 and folded[index] in SURNAME_CUES:
+        index -= 1
+    if index < 1 or folded[index] not in {"do", "da"}:
+        return False
+    place = folded[index - 1]
+    return place.isdigit() or place in numbers.NUMBER_WORDS or len(place) == 1 or bool(re.fullmatch(r"[a-z]?\d+[a-z]?", place))
+
+
 def _owned_by_relation(folded: list[str], start: int, end: int | None = None) -> bool:
     """Whether the name at `start` is a relation of the visitor's or of someone's: 'mãe do Bernardo',
     'amiga da dona Rute', 'Heitor é o meu neto', 'meu neto Heitor'."""
@@ -902,6 +1037,8 @@ def _owned_by_relation(folded: list[str], start: int, end: int | None = None) ->
     if index >= 0 and folded[index] in relations:
         return True  # 'meu neto Heitor', 'mora com a mãe, a Eunice': someone's relative
     after = folded[end : (end or 0) + 4] if end is not None else []
+    if len(after) >= 2 and after[0] in {"meu", "minha"} and after[1] in relations:
+        return True  # 'a Cida, minha muié': the visitor's own relative
     return len(after) >= 3 and after[0] in {"e", "eh"} and any(w in relations for w in after[1:4]) and any(w in {"meu", "minha"} for w in after[1:3])
 
 
@@ -917,9 +1054,15 @@ def _contradicted(mention: NameMention, words: list[Word], cased: bool) -> bool:
         beside.append(words[mention.start - 1])  # a surname alone: whose first name came before it?
     return any(
         word.text[:1].isupper() and _is_name_word(word, cased) and word.folded not in PARTICLES
-        and not any(tokens_match(word.folded, known) for known in mention.resident.tokens)
+        and not any(tokens_match(word.folded, known) or _sounds_alike(word.folded, known) for known in mention.resident.tokens)
         for word in beside
     )
+
+
+def _sounds_alike(said: str, known: str) -> bool:
+    """A name word the recogniser spelled by ear ('Greici' for Greice, 'Uóshington' for Washington):
+    within a quarter of its sounds, from four letters."""
+    return len(said) >= 4 and Levenshtein.normalized_distance(sound(said), sound(known)) <= LOOSE_NAME_DISTANCE
 
 
 VISIT_VERBS = frozenset({"para", "pra", "pro", "com", "ver", "visitar", "buscar", "pegar", "chamar"})
