@@ -117,6 +117,16 @@ class ServerConfig(Strict):
             "anywhere else is reset before anything is read. Empty, the default: any address"
         ),
     )
+    max_new_connections_per_second: float = Field(
+        50.0,
+        ge=0,
+        description=(
+            "new AudioSocket connections taken a second, at most, in bursts of as many (env "
+            "APOENA_SERVER__MAX_NEW_CONNECTIONS_PER_SECOND). Beyond it they wait in the kernel's listen queue, so a "
+            "flood of connections (a scanner, a broken peer) takes a bounded share of the CPU the calls in progress "
+            "need. Each call and each resident leg is one connection. 0 = no limit"
+        ),
+    )
     max_calls: int = Field(
         0,
         ge=0,

@@ -79,9 +79,10 @@ def run_serve(
 
 def listen(host: str, port: int) -> socket.socket:
     """A TCP socket bound to host:port and listening (closed by `with`); UserError when it cannot be had."""
+    from concierge.audiosocket.server import listen_socket
+
     try:
-        family = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
-        return socket.create_server((host, port), family=family, backlog=128)
+        return listen_socket(host, port)
     except OSError as error:
         reason = os.strerror(error.errno) if error.errno else str(error)  # create_server's own text names the address again
         raise UserError(f"cannot listen on {host}:{port}: {reason} — choose another --port or stop what uses it") from None
@@ -225,6 +226,7 @@ async def serve(
         call_handler(services, observer, None if monitor is None else monitor.metrics.connection_refused), host, port, sock=sock,
         max_connections_per_source=config.server.max_connections_per_source,
         allowed_sources=config.server.allowed_sources,
+        max_new_connections_per_second=config.server.max_new_connections_per_second,
         max_audio_speed=1.0,  # Asterisk sends real time; a peer running ahead is read at real time
         audio_burst_seconds=config.server.audio_burst_seconds,
         on_refused=None if monitor is None else monitor.metrics.connection_refused,

@@ -2,7 +2,8 @@
 
 `RealTimeBudget` says how long to hold a connection's next message back so that the audio
 taken from it never runs ahead of the wall clock (plus a burst for network jitter);
-`SourceLimit` counts open connections per peer address against a cap. The server applies them.
+`SourceLimit` counts open connections per peer address against a cap; `AcceptRate` says how many
+new connections the server may take now. The server applies them.
 """
 
 from __future__ import annotations
@@ -38,6 +39,35 @@ class RealTimeBudget:
         self.charged_seconds += max(seconds, MIN_MESSAGE_SECONDS)
         ahead = self.charged_seconds - self.burst_seconds - (now - self.started) * self.speed
         return max(0.0, ahead / self.speed)
+
+
+class AcceptRate:
+    """At most `per_second` new connections a second, `burst` of them at once (a token bucket; 0: no
+    limit). The server stops accepting while `wait(now)` is positive: connections beyond the rate
+    wait in the kernel's listen queue, and a flood past that queue is refused by the kernel, so a
+    flood of connections costs the calls in progress a bounded share of the event loop."""
+
+    def __init__(self, per_second: float = 0.0, burst: int | None = None) -> None:
+        if per_second < 0 or (burst is not None and burst < 1):
+            raise ValueError("per_second must not be negative and burst must be at least 1")
+        self.per_second = per_second
+        self.burst = float(burst if burst is not None else max(1, round(per_second)))
+        self._tokens = self.burst
+        self._updated: float | None = None
+
+    def wait(self, now: float) -> float:
+        """Seconds until one more connection may be taken (0: now)."""
+        if not self.per_second:
+            return 0.0
+        if self._updated is not None:
+            self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.per_second)
+        self._updated = now
+        return 0.0 if self._tokens >= 1 else (1 - self._tokens) / self.per_second
+
+    def take(self) -> None:
+        """One connection was taken (after `wait` said 0)."""
+        if self.per_second:
+            self._tokens -= 1
 
 
 class SourceLimit:

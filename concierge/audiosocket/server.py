@@ -36,7 +36,7 @@ from concierge.audiosocket.protocol import (
     Uuid,
     encode_for_asterisk,
 )
-from concierge.audiosocket.limits import RealTimeBudget, SourceAllowList, SourceLimit, source_of
+from concierge.audiosocket.limits import AcceptRate, RealTimeBudget, SourceAllowList, SourceLimit, source_of
 from concierge.config import ServerConfig
 from concierge.audiosocket.stream import (
     ConnectionClosed,
@@ -60,6 +60,12 @@ DEFAULT_AUDIO_BURST_SECONDS: float = ServerConfig.model_fields["audio_burst_seco
 """Audio a peer may send ahead of real time (network jitter) before its reader is held back: config's default."""
 DEFAULT_IDLE_SECONDS = 5.0
 """How long the server must have had no connection before `on_idle` is called."""
+LISTEN_BACKLOG = 128
+"""Connections the kernel queues for us to accept (beyond it, it refuses them)."""
+ACCEPTS_PER_WAKE = 64
+"""Connections taken from the listen queue at one wake of the event loop, at most."""
+ACCEPT_RETRY_SECONDS = 1.0
+"""How long to stop accepting after accept() failed for want of descriptors or memory."""
 REFUSAL_LOG_SECONDS = 10.0
 """Refusals of one source for one reason are logged once per this many seconds, with a count of
 the others: a flood of bad connections (a scanner, bench/fuzz.py) writes a line every 10 s, not
@@ -194,7 +200,10 @@ class AudioSocketServer:
     `allowed_sources`: the IP addresses and networks connections may come from (empty: any); one
     from elsewhere is reset at once, before anything is read or any task started for it.
     `max_connections_per_source`: connections open at once from one IP address; past it a new one
-    gets a hangup frame and is closed before its UUID is read (0: no limit). `max_audio_speed`:
+    gets a hangup frame and is closed before its UUID is read (0: no limit).
+    `max_new_connections_per_second`: connections taken from the listen queue a second, at most (0:
+    no limit); the others wait there, so a flood of connections costs a bounded share of the event
+    loop that the calls in progress share. `max_audio_speed`:
     how many times real time a peer's audio is read at most, after `audio_burst_seconds` ahead
     (None: as fast as it comes — tests and tools that feed recordings). `on_refused` is told each
     refusal before a call began (see `Refused`). `on_idle` is called once the server has had no
@@ -211,6 +220,7 @@ class AudioSocketServer:
         sock: socket.socket | None = None,
         max_connections_per_source: int = 0,
         allowed_sources: list[str] | tuple[str, ...] = (),
+        max_new_connections_per_second: float = 0.0,
         max_audio_speed: float | None = None,
         audio_burst_seconds: float = DEFAULT_AUDIO_BURST_SECONDS,
         on_refused: Refused | None = None,
@@ -229,7 +239,10 @@ class AudioSocketServer:
         self._audio_burst_seconds = audio_burst_seconds
         self._on_refused = on_refused
         self._refusals_logged: dict[str, tuple[float, int]] = {}  # source: (last line's time, refusals since)
-        self._server: asyncio.Server | None = None
+        self._rate = AcceptRate(max_new_connections_per_second)
+        self._listener: socket.socket | None = None
+        self._closed: asyncio.Future[None] | None = None
+        self._resume_timer: asyncio.TimerHandle | None = None
         self._port: int | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._on_idle = on_idle
@@ -238,20 +251,21 @@ class AudioSocketServer:
 
     async def start(self) -> None:
         """Bind (unless given a bound socket) and start accepting connections."""
-        if self._sock is not None:
-            self._server = await asyncio.start_server(self._accept, sock=self._sock)
-        else:
-            self._server = await asyncio.start_server(self._accept, self._host, self._requested_port)
-        self._port = self._server.sockets[0].getsockname()[1]
+        listener = self._sock if self._sock is not None else listen_socket(self._host, self._requested_port)
+        listener.setblocking(False)
+        self._listener = listener
+        self._port = listener.getsockname()[1]
+        self._closed = asyncio.get_running_loop().create_future()
+        self._resume_accepting()
         log.info("listening on %s:%d", self._host, self._port)
         self._wait_for_idle()
 
     @property
     def sockets(self) -> tuple[socket.socket, ...]:
-        """The listening sockets."""
-        if self._server is None:
+        """The listening socket (none once closed)."""
+        if self._closed is None:
             raise RuntimeError("server not started")
-        return tuple(self._server.sockets)
+        return () if self._listener is None else (self._listener,)
 
     @property
     def port(self) -> int:
@@ -265,20 +279,25 @@ class AudioSocketServer:
         return self._sources.open_from(source)
 
     async def serve_forever(self, grace_seconds: float = 5.0) -> None:
-        """Serve until cancelled, then close gracefully."""
-        if self._server is None:
+        """Serve until cancelled (or closed), then close gracefully."""
+        if self._closed is None:
             await self.start()
-        assert self._server is not None
+        assert self._closed is not None
         try:
-            await self._server.serve_forever()
+            await asyncio.shield(self._closed)
         finally:
             await self.close(grace_seconds)
 
     async def close(self, grace_seconds: float = 5.0) -> None:
         """Stop accepting, let running handlers finish for `grace_seconds`, then cancel them."""
-        if self._server is None:
+        if self._listener is None:
             return
-        self._server.close()
+        self._stop_accepting()
+        self._listener.close()
+        self._listener = None
+        assert self._closed is not None
+        if not self._closed.done():
+            self._closed.set_result(None)
         self._stop_waiting_for_idle()
         running = set(self._tasks)
         if running:
@@ -286,7 +305,6 @@ class AudioSocketServer:
             for task in late:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
-        await self._server.wait_closed()
 
     async def __aenter__(self) -> AudioSocketServer:
         await self.start()
@@ -295,25 +313,61 @@ class AudioSocketServer:
     async def __aexit__(self, *_: object) -> None:
         await self.close()
 
-    def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        source = source_of(writer.get_extra_info("peername"))
+    def _resume_accepting(self) -> None:
+        self._resume_timer = None
+        if self._listener is not None:
+            asyncio.get_running_loop().add_reader(self._listener.fileno(), self._accept_waiting)
+
+    def _stop_accepting(self, seconds: float | None = None) -> None:
+        """Stop watching the listening socket; with `seconds`, watch it again after them."""
+        loop = asyncio.get_running_loop()
+        if self._listener is not None:
+            loop.remove_reader(self._listener.fileno())
+        if self._resume_timer is not None:
+            self._resume_timer.cancel()
+            self._resume_timer = None
+        if seconds is not None:
+            self._resume_timer = loop.call_later(seconds, self._resume_accepting)
+
+    def _accept_waiting(self) -> None:
+        """Take the connections waiting in the listen queue, as many as `max_new_connections_per_second` allows."""
+        assert self._listener is not None
+        for _ in range(ACCEPTS_PER_WAKE):
+            wait = self._rate.wait(time.monotonic())
+            if wait > 0:
+                self._stop_accepting(wait)  # the rest wait in the kernel's queue
+                return
+            try:
+                conn, peer = self._listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except ConnectionAbortedError:
+                continue
+            except OSError as error:  # out of descriptors or memory: new calls wait, calls in progress go on
+                log.error("cannot accept a connection: %s — trying again in %g s", error, ACCEPT_RETRY_SECONDS)
+                self._stop_accepting(ACCEPT_RETRY_SECONDS)
+                return
+            self._rate.take()
+            self._admit(conn, peer)
+
+    def _admit(self, conn: socket.socket, peer: object) -> None:
+        source = source_of(peer)
         if not self._allowed.allows(source):
-            reset(writer)  # nothing read, nothing sent, no task
-            reason = f"{source} is not in server.allowed_sources"
-            self._log_refusal(writer.get_extra_info("peername"), source, "not_allowed", reason)
+            reset_socket(conn)  # nothing read, nothing sent, no task
+            self._log_refusal(peer, source, "not_allowed", f"{source} is not in server.allowed_sources")
             self._refused("not_allowed")
             return
         if not self._sources.admit(source):
-            self._refuse_over_limit(writer, source)
+            self._refuse_over_limit(conn, peer, source)
             return
         self._stop_waiting_for_idle()
-        task = asyncio.create_task(self._serve(reader, writer, source))
+        task = asyncio.create_task(self._serve(conn, source))
         self._tasks.add(task)
         task.add_done_callback(self._connection_ended)
 
     def _connection_ended(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
-        if not self._tasks and self._server is not None and self._server.is_serving():
+        if not self._tasks and self._listener is not None:
             self._wait_for_idle()
 
     def _wait_for_idle(self) -> None:
@@ -337,14 +391,16 @@ class AudioSocketServer:
         except Exception:  # housekeeping must not break the server
             log.exception("on_idle failed")
 
-    def _refuse_over_limit(self, writer: asyncio.StreamWriter, source: str) -> None:
+    def _refuse_over_limit(self, conn: socket.socket, peer: object, source: str) -> None:
         """Hang up at once, before reading anything: Asterisk's AudioSocket() returns and the
         dialplan goes on (docs/asterisk.md, 'When Apoena is down': to the doorman)."""
-        set_nodelay(writer)
-        writer.write(encode_for_asterisk(Hangup()))
-        writer.close()  # the hangup frame is flushed, then the socket closed; no call, no record
+        with contextlib.suppress(OSError):
+            conn.setblocking(False)
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn.send(encode_for_asterisk(Hangup()))  # 3 bytes into an empty send buffer
+        conn.close()  # the hangup frame is flushed, then the socket closed; no call, no record
         reason = f"{self._sources.cap} connections from {source} already open (server.max_connections_per_source)"
-        self._log_refusal(writer.get_extra_info("peername"), source, "source_limit", reason)
+        self._log_refusal(peer, source, "source_limit", reason)
         self._refused("source_limit")
 
     def _log_refusal(self, peer: object, source: str, kind: str, reason: str) -> None:
@@ -369,9 +425,15 @@ class AudioSocketServer:
             except Exception:  # a metrics bug must not break the server
                 log.exception("on_refused failed")
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, source: str) -> None:
+    async def _serve(self, conn: socket.socket, source: str) -> None:
+        connected = time.monotonic()
         try:
-            connected = time.monotonic()
+            reader, writer = await asyncio.open_connection(sock=conn)
+        except OSError:  # reset before we got to it
+            self._sources.release(source)
+            conn.close()
+            return
+        try:
             set_nodelay(writer)
             stream = MessageStream(reader, self._max_payload)
             call_id = await self._read_call_id(stream, writer, source)
@@ -422,6 +484,19 @@ class AudioSocketServer:
         finally:
             conn._end("handler returned")
             _log_end(conn, time.monotonic() - started, failure)
+
+
+def listen_socket(host: str, port: int, backlog: int = LISTEN_BACKLOG) -> socket.socket:
+    """A TCP socket bound to host:port (the first address `host` resolves to) and listening."""
+    family = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
+    return socket.create_server((host, port), family=family, backlog=backlog)
+
+
+def reset_socket(sock: socket.socket) -> None:
+    """Close an accepted socket with a TCP reset (SO_LINGER 0): the peer sees it refused."""
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
 
 
 def reset(writer: asyncio.StreamWriter) -> None:
