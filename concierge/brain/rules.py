@@ -133,7 +133,11 @@ class RulesBrain:
         meant = self.directory.find(heard.resident)
         if len(meant) > 1:
             return False  # 'não, é o Lu do 102' when two Lus live in 102s: not the one read, not the intent
-        return same_place and any(r.name == dados.resident_name for r in self.directory.find(heard.resident, dados.apartment_number))
+        said = fold(heard.resident).split()
+        return same_place and any(
+            r.name == dados.resident_name and any(tokens_match(w, t) for w in said for t in r.tokens)
+            for r in self.directory.find(heard.resident, dados.apartment_number)
+        )  # the name itself said again, not a pet name that a table gives to one of several ('o Lu')
 
     def _update_claims(self, conversation: Conversation, heard: Understanding, others: list[Understanding]) -> frozenset[str]:
         """Record the apartment and resident the visitor named; return which of the two changed.

@@ -46,7 +46,7 @@ YES = re.compile(
 )
 NO = re.compile(r"^(nao|negativo|errado|esta errado|ta errado|nada disso|nao e|nao nao)\b")
 THE_RESIDENT = re.compile(
-    r"\b(morador|moradora|moradores|dono|dona|pessoa) d[oa] (apartamento |ap |apto |casa )?\d"
+    r"\b(morador|moradora|moradores|dono|dona|pessoa|moca|moco|rapaz|menina|menino|mulher|homem|senhora|senhor) d[oa] (apartamento |ap |apto |casa )?\d"
     r"|\b(o|a|com|pro|pra) (sindico|sindica|morador|moradora|proprietario|proprietaria|inquilino|inquilina|dono|dona)"
     r"(?= d[oa] (apartamento|ap|apto|casa|unidade|lote)\b| (ele|ela|que|mora|de la)\b|$)"
 )

@@ -126,3 +126,8 @@ def test_a_wife_named_beside_the_visitor_is_not_whom_they_came_for(block):
     turns = ["vim ver a dona Nazaré", "casa 33", "é o Tonho, e a Marta, minha muié"]
     dialog, replies = talk(block, turns, resident_name="Nazaré Quintela", apartment_number="33", valid_for_action=True)
     assert check_final(dialog, replies[-1]) == [], replies[-1].mensagem
+
+
+@pytest.mark.parametrize("said", ["não, é a moça do 33", "é pro rapaz do 21", "a senhora do apartamento 8"])
+def test_the_person_of_a_place_is_whoever_lives_there(block, said):
+    assert understand(said, block).about_the_resident
