@@ -334,7 +334,11 @@ class Directory:
 
     def knows_word(self, said: str) -> bool:
         """Whether a folded word is one of some resident's name words, exactly or by a slip."""
-        return bool(self._residents_matching(said, True)) if len(said) > 3 else said in self._by_token
+        if len(said) <= 3:
+            return said in self._by_token
+        return bool(self._residents_matching(said, True)) or any(
+            Levenshtein.normalized_distance(sound(said), sound(token)) <= LOOSE_NAME_DISTANCE for token in self._by_token
+        )  # 'GREICI' for Greice: only to write it as a name, never to match it
 
     def _residents_matching(self, said: str, fuzzy: bool) -> list[Resident]:
         """Residents with a name word `said` can be (exactly, by a slip if `fuzzy`, or as a nickname),

@@ -92,10 +92,12 @@ NUMBER_STOP_AFTER = frozenset(
 )
 APARTMENT_CUES = frozenset({"apartamento", "apto", "ap", "apt", "unidade", "numero", "n", "casa", "sala", "lote"})
 PLACE_WORDS = APARTMENT_CUES | frozenset({"bloco", "torre", "quadra", "predio", "edificio"})
+LABEL_CUES = frozenset("destinatario destinataria escrito dizendo consta".split())
+"""Before a name read off a label: 'destinatário: Oliveira Santos', 'tá escrito aqui SANTOS, GREICI K'."""
 RESIDENT_CUES = frozenset(
     "para pra pro a o dona seu senhor senhora sr sra dr dra doutor doutora com ver visitar buscar pegar procurando "
     "morador moradora chamar avisar".split()
-)
+) | LABEL_CUES
 SURNAME_CUES = frozenset({"senhor", "senhora", "sr", "sra", "seu", "dona", "familia", "doutor", "doutora", "dr", "dra"})
 VISITOR_CUES: tuple[tuple[str, ...], ...] = (
     ("meu", "nome", "completo", "e"), ("meu", "nome", "mesmo", "e"), ("meu", "nome", "de", "verdade", "e"),
@@ -191,15 +193,17 @@ _SUFFIX_JR = re.compile(r"\b(JR|Jr|jr)\b\.?")
 _SPOKEN_DOT = re.compile(r"\b([A-Z]) ponto\b")
 _INITIAL_DOT = re.compile(r"(?<![\w-])(\w+ )?([A-Z])\. (?=[A-ZÀ-Ý])")
 _CAPITALS = re.compile(r"\b[A-ZÀ-Ý]{2,}\b")
+_SURNAME_FIRST = re.compile(r"\b([A-ZÀ-Ý]{2,}(?: [A-ZÀ-Ý]{2,})*), ([A-ZÀ-Ý]{2,}(?: [A-Z]\b)?)")
+"""A label's 'SANTOS, GREICI K': surname first, in capitals, then the first name."""
 
 
 def read_label(text: str, directory: Directory) -> str:
     """A name as a parcel label prints it, read aloud ('H. TANAKA', 'M. Aparecida Souza', 'LIMA JR',
-    'Nóbrega, B ponto'), written as speech writes names: 'Júnior' for 'JR', an initial with no full
+    'Nóbrega, B ponto', 'SILVEIRA, PAULO'), written as speech writes names: first name first, 'Júnior' for 'JR', an initial with no full
     stop after it (a stop would end the clause between it and the name), and a word in capitals
     that is a resident's name word or a first name in title case; other capitals ('IBGE', 'SAMU')
     are an organisation's letters, no one's name, written small."""
-    text = _SPOKEN_DOT.sub(r"\1.", _SUFFIX_JR.sub("Júnior", text))
+    text = _SURNAME_FIRST.sub(r"\2 \1", _SPOKEN_DOT.sub(r"\1.", _SUFFIX_JR.sub("Júnior", text)))
     text = _INITIAL_DOT.sub(lambda m: m.group(0) if m.group(1) and fold(m.group(1).strip()) in PLACE_WORDS else (m.group(1) or "") + m.group(2) + " ", text)
 
     def case(match: re.Match[str]) -> str:
@@ -929,7 +933,9 @@ def _surname_called(words: list[Word], mention: NameMention, cased: bool) -> boo
     """A surname alone counts after a title ('seu Rebouças', 'família Tanaka'), or capitalised
     after an article ('o Rebouças tá?', 'o Ferreira do 302', 'pros Nogueira do 504')."""
     before = words[mention.start - 1].folded if mention.start > 0 else ""
-    if before in SURNAME_CUES:
+    if mention.start > 1 and before == "aqui" and words[mention.start - 2].folded in LABEL_CUES:
+        before = "escrito"  # 'tá escrito aqui Santos'
+    if before in SURNAME_CUES or before in LABEL_CUES:
         return True
     return cased and before in FAMILY_ARTICLES and words[mention.start].capitalized
 
@@ -948,18 +954,20 @@ def _initial(word: Word) -> str | None:
 
 def _with_initials(mentions: list[NameMention], words: list[Word]) -> list[NameMention]:
     """A label's initial beside a resident's name words ('H Tanaka', 'Nóbrega, B', 'M Aparecida
-    Souza') is one more word matched when it is the initial of their first name (before the words)
-    or of one of their names (after them); a resident whose initials it is not is no match."""
+    Souza', 'Greici K Santos') is one more word matched when it is the initial of one of their
+    names; a resident with no name of that initial is no match for an initial before the words."""
     kept = []
     for mention in mentions:
-        start, end, tokens = mention.start, mention.end, mention.resident.tokens
+        start, end = mention.start, mention.end
+        said = [w.folded for w in words[start:end]]
+        tokens = [t for t in mention.resident.tokens if not any(tokens_match(w, t) for w in said)]  # the names not said
         before = _initial(words[start - 1]) if start > 0 and not words[start - 1].clause_end else None
         if before is not None and start > 1 and words[start - 2].folded in PLACE_WORDS:
             before = None  # 'bloco B Ana Clara': a block letter
         last = end + 1 == len(words) or (end < len(words) and words[end].clause_end)
         after = _initial(words[end]) if end < len(words) and last else None
         if before is not None:
-            if before != tokens[0][0]:
+            if before not in {token[0] for token in tokens}:
                 continue
             mention = replace(mention, start=start - 1, matched=mention.matched + 1)
         elif after is not None and after in {token[0] for token in tokens}:

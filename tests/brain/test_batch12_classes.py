@@ -37,6 +37,7 @@ def test_a_label_is_written_as_speech_writes_names(block):
     assert read_label("bom dia, IBGE, recenseadora", block) == "bom dia, ibge, recenseadora"
     assert read_label("aqui diz Brito, V ponto", block) == "aqui diz Brito, V."
     assert read_label("bloco B. Telma", block) == "bloco B. Telma"  # a block letter keeps its full stop
+    assert read_label("escrito SANTOS, GREICI K", block) == "escrito Greici K santos"  # 'Santos' is no one's here
 
 
 @pytest.mark.parametrize(
@@ -47,6 +48,8 @@ def test_a_label_is_written_as_speech_writes_names(block):
         ("aqui tá escrito Brito, V ponto, casa 40", "Vicente Brito"),  # surname first, initial after
         ("etiqueta: ODAIR PRATES JR, bloco A 12", "Odair Prates Júnior"),  # capitals and 'JR'
         ("tá dizendo Greici Kelly Amaral, casa 15", "Greice Kelly Amaral"),  # the first name spelled by ear
+        ("tá escrito aqui BRITO, VICENTE, casa 40", "Vicente Brito"),  # surname first, in capitals
+        ("tá escrito aqui BASTOS, LOURENÇO B, casa 21", "Lourenço Bastos"),
     ],
 )
 def test_a_parcel_label_read_aloud_names_the_resident(block, label, resident):
