@@ -556,7 +556,7 @@ def _visitor_span(
     opening = None if "resident_name" in asked else (_introduction(words, cased, directory) or _name_then_who(words, cased))
     if opening is not None:
         return opening, True
-    if (of_company := _name_of_company(words, cased)) is not None:
+    if (of_company := _name_of_company(words, cased) or _trade_then_name(words, cased)) is not None:
         return of_company, True
     if "visitor_name" in asked:
         return _bare_name(words, cased), False
@@ -718,6 +718,27 @@ def _name_of_company(words: list[Word], cased: bool) -> tuple[int, int] | None:
             continue  # '...ga da shopee': the end of a cut-off 'entrega', no name
         if words[span[1]].folded in {"da", "do"} and words[span[1] + 1].folded in COMPANIES:
             return span
+    return None
+
+
+ADDRESSED_BY_TRADE = frozenset(
+    "dona seu senhor senhora doutor doutora professor professora medico medica sindico sindica moca moco rapaz "
+    "irma irmao padre pastor pastora freira".split()
+)
+"""Trades and titles a resident is called by too ('o doutor Paulo', 'a professora Sônia')."""
+
+
+def _trade_then_name(words: list[Word], cased: bool) -> tuple[int, int] | None:
+    """'polícia civil, investigador Borges', 'Carteiro Paulo.': a clause that opens with the
+    speaker's trade and then a capitalised name names the speaker."""
+    if not cased:
+        return None
+    trades = lexicon.words("roles") - ADDRESSED_BY_TRADE
+    for start in range(len(words) - 1):
+        if start and not words[start - 1].clause_end:
+            continue
+        if words[start].folded in trades and not words[start].clause_end and words[start + 1].text[:1].isupper():
+            return _name_span(words, start + 1, cased)
     return None
 
 

@@ -68,9 +68,10 @@ def test_an_initial_that_is_no_residents_names_no_one(block):
         (["oi, Jeferson da Loggi, entrega pra casa 8, dona Benedita"], "Jeferson"),
         (["Entrega pra casa 8, dona Benedita.", "Rosana, da Total Express"], "Rosana"),
         (["...ga da shopee, pra dona Benedita, casa 8", "Cleiton"], "Cleiton"),  # 'ga' is a cut-off 'entrega'
+        (["Correios, carteiro Anselmo. Pra dona Benedita, casa 8."], "Anselmo"),  # the trade, then the name
     ],
 )
-def test_a_courier_named_with_their_company(block, turns, visitor):
+def test_a_courier_named_with_their_company_or_trade(block, turns, visitor):
     dialog, replies = talk(block, turns, visitor_name=visitor, resident_name="Benedita Lacerda", valid_for_action=True)
     assert check_final(dialog, replies[-1]) == [], replies[-1].mensagem
 
@@ -133,4 +134,5 @@ def test_a_wife_named_beside_the_visitor_is_not_whom_they_came_for(block):
 
 @pytest.mark.parametrize("said", ["não, é a moça do 33", "é pro rapaz do 21", "a senhora do apartamento 8"])
 def test_the_person_of_a_place_is_whoever_lives_there(block, said):
+    """'não, é a moça do 102, bloco A' after a wrong read-back (batch 12)."""
     assert understand(said, block).about_the_resident
