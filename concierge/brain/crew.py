@@ -52,6 +52,7 @@ from concierge.brain.grounding import ModelAnswer, ModelSlots, Proposal, Said, f
 from concierge.brain.memory import Conversation
 from concierge.brain.reply import Dados, Intent, Reply
 from concierge.brain.rules import CONFIRMED, KEYPAD, RulesBrain
+from concierge.brain.echo import without_echo
 from concierge.brain.text import clean_utterance
 from concierge.brain.understand import Understanding, understand
 from concierge.config import Config, LLMConfig
@@ -312,7 +313,7 @@ class CrewBrain:
         self.tally: Counter[str] = Counter()
 
     def respond(self, conversation: Conversation, utterance: str, alternatives: tuple[str, ...] = ()) -> Reply:
-        text = clean_utterance(utterance)
+        text = without_echo(clean_utterance(utterance), conversation)
         heard = understand(text, self.directory, conversation.asked)
         others = [understand(clean_utterance(other), self.directory, conversation.asked) for other in alternatives[:4]]
         self.tally["turns"] += 1
@@ -360,7 +361,7 @@ class CrewBrain:
 
     def brief(self, conversation: Conversation, text: str, said: Said) -> TurnBrief:
         lines = [line for line in conversation.history if line.role in ("visitor", "concierge")]
-        if lines and lines[-1].role == "visitor" and clean_utterance(lines[-1].text) == text:
+        if lines and lines[-1].role == "visitor" and without_echo(clean_utterance(lines[-1].text), conversation) == text:
             lines = lines[:-1]  # the Concierge service already added the current line
         history = tuple(
             ("visitante" if line.role == "visitor" else "porteiro", line.text) for line in lines[-HISTORY_LINES:]
@@ -478,7 +479,7 @@ def _not_from_crewai(record: logging.LogRecord) -> bool:
 
 def _visitor_lines(conversation: Conversation, text: str) -> list[str]:
     lines = [line.text for line in conversation.history if line.role == "visitor"]
-    if not lines or clean_utterance(lines[-1]) != text:
+    if not lines or without_echo(clean_utterance(lines[-1]), conversation) != text:
         lines.append(text)
     return lines
 

@@ -57,6 +57,7 @@ class Answer(StrEnum):
 
 KEYPAD = {"1": Answer.AUTHORIZE, "2": Answer.DENY}
 AGAIN = (("de", "novo"), ("outra", "vez"))
+MAYBE_NUM = frozenset({"um", "hum"})  # 'um pode subir' may be 'num pode subir': no yes
 KEYPAD_FILLERS = frozenset({"o", "a", "ja", "numero", "botao"})  # 'apertei o 2 já'
 WAIT_VERBS = frozenset({"esperar", "espera", "aguardar", "aguarda", "aguarde"})  # 'deixa ele esperar aí': the visitor, not a parcel
 """The digits the prompt offers: "tecle 1 para sim e 2 para não"."""
@@ -114,8 +115,10 @@ def read_answer(text: str) -> Answer:
     """What a resident's spoken (transcribed) answer means."""
     if is_voicemail(text):
         return Answer.VOICEMAIL
-    said = [(_unglued(fold(words).split()), "?" in end) for words, end in _clauses(text)]
+    said = [(_spoken(_unglued(fold(words).split())), "?" in end) for words, end in _clauses(_cut_no(text))]
     clauses = [_clause_signals(words, asked) for words, asked in said]
+    if _picked_up_late(said):
+        return Answer.UNCLEAR
     words = [w for clause, _ in said for w in clause]
     hedged = _contains(words, _phrases_of("hedges"))
     identified = any("identity" in signals for signals in clauses)
@@ -126,6 +129,8 @@ def read_answer(text: str) -> Answer:
             signals.discard(Answer.AUTHORIZE)
         if index == 0 and _cut_at_start(text) and not _insists(said[0][0]):
             signals.discard(Answer.AUTHORIZE)  # '...de subir': the lost start may have been 'não po-'
+        if index == len(clauses) - 1 and _cut_at_end(text) and not _insists(said[index][0]):
+            signals.discard(Answer.AUTHORIZE)  # 'pode...', 'pode su-': the lost end may have been '… não'
     for signals in clauses:
         if hedged:
             signals.discard(Answer.AUTHORIZE)
@@ -154,6 +159,27 @@ def read_answer(text: str) -> Answer:
         if answer in signals:
             return answer
     return Answer.UNCLEAR
+
+
+_CUT_NO = re.compile(r"^(\s*(?:\.\.\.|…)\s*)ão\b", re.IGNORECASE)
+_SHORT_NO = re.compile(r"\bnã\b", re.IGNORECASE)
+
+
+def _cut_no(text: str) -> str:
+    """'...ão conheço', 'nã': a 'não' whose first or last sound the line lost is still a 'não'
+    (read before folding: folded, 'nã' would be 'na')."""
+    return _SHORT_NO.sub("não", _CUT_NO.sub(r"\1não", text))
+
+
+@cache
+def _spoken_forms() -> dict[str, tuple[str, ...]]:
+    return {fold(heard): tuple(fold(meant).split()) for heard, meant in _data()["spoken_forms"].items()}
+
+
+def _spoken(words: list[str]) -> list[str]:
+    """Words as a phone line and a region write them, read as the words ('podi' -> 'pode', 'nam' -> 'nao')."""
+    forms = _spoken_forms()
+    return [part for word in words for part in forms.get(word, (word,))]
 
 
 def _clauses(text: str) -> list[tuple[str, str]]:
@@ -201,6 +227,7 @@ def _clause_signals(words: list[str], asked: bool = False) -> set:
         matches = [m for m in matches if m.kind != "authorize" or words[m.start : m.end] == ["por", "que", "nao"]]
         if not matches and _asks_about_the_visit(words):
             return {Answer.QUESTION}  # 'Que loja?', 'É do iFood?', 'Técnico da Vivo ou da Claro?'; not 'Tá chovendo aí?'
+    matches = [m for m in matches if not (m.kind == "authorize" and m.start and words[m.start - 1] in MAYBE_NUM)]
     covered = {i for m in matches if m.kind != "deny" for i in range(m.start, m.end)}
     negators = [i for i, w in enumerate(words) if w in _words_of("negators") and i not in covered]
     used: set[int] = {i for m in matches if m.kind == "deny" for i in range(m.start, m.end)}
@@ -209,6 +236,8 @@ def _clause_signals(words: list[str], asked: bool = False) -> set:
         negated_by = _negator_of(match, words, negators)
         if negated_by is not None:
             used.add(negated_by)
+            if match.end < len(words) and match.end in negators and negated_by < match.start:
+                used.add(match.end)  # 'não desço não': the second 'não' says the first again
             if match.kind in ("authorize", "acknowledge"):
                 signals.add(Answer.DENY)
             continue  # a negated delivery or coming-down wish says nothing either way
@@ -228,6 +257,17 @@ def _insists(words: list[str]) -> bool:
     alone = [i for i, w in enumerate(words) if w in ("pode", "1") and not _in_match(i, yeses)]  # 'pode, pode subir', '1, pode subir'
     others = len(alone) + sum(words[m.start : m.end] != ["sim"] for m in yeses)  # yeses besides a bare 'sim'
     return others >= 2 or (others == 1 and "sim" in words)
+
+
+def _cut_at_end(text: str) -> bool:
+    """The recogniser lost the answer's last words: it ends with an ellipsis or a cut word ('pode su-')."""
+    return text.rstrip().endswith(("...", "…", "-"))
+
+
+def _picked_up_late(said: list[tuple[list[str], bool]]) -> bool:
+    """The answer ends with 'alô?' after other words: those were said in the room (a TV, a child
+    called to dinner) before the resident spoke to us."""
+    return len(said) > 1 and said[-1][1] and bool(said[-1][0]) and all(w in {"alo", "oi", "ola"} for w in said[-1][0])
 
 
 def _cut_at_start(text: str) -> bool:

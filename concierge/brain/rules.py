@@ -10,6 +10,7 @@ from concierge.brain.directory import Directory, sound, tokens_match
 from concierge.brain.memory import Conversation
 from concierge.brain.names import respell
 from concierge.brain.reply import Dados, Intent, Reply
+from concierge.brain.echo import without_echo
 from concierge.brain.text import clean_utterance, fold, title_name
 from concierge.brain.evidence import ApartmentChoice, Support, choose_apartment
 from concierge.brain.numbers import LETTER_WORDS, tokens
@@ -58,7 +59,7 @@ class RulesBrain:
         self.directory = directory
 
     def respond(self, conversation: Conversation, utterance: str, alternatives: tuple[str, ...] = ()) -> Reply:
-        text = clean_utterance(utterance)
+        text = without_echo(clean_utterance(utterance), conversation)
         heard = understand(text, self.directory, conversation.asked)
         others = [understand(clean_utterance(other), self.directory, conversation.asked) for other in alternatives[:4]]
         message, asked, _ = self.apply(conversation, heard, text, others)

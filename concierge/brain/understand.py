@@ -44,7 +44,7 @@ YES = re.compile(
     r"confirmado|e sim|e isso|e esse|e essa|e ele|e ela|pode ser|pode|aham|uhum|perfeito|isso isso|sim senhor|"
     r"sim senhora|com certeza|ok|okay|beleza|certeza|tudo certo|e|eh|si|exacto|claro|yes|oui|wi)\b"  # 'wi': Haitian Creole
 )
-NO = re.compile(r"^(nao|negativo|errado|esta errado|ta errado|nada disso|nao e|nao nao)\b")
+NO = re.compile(r"^(nao|negativo|errado|esta errado|ta errado|nada disso|nao e|nao nao|num (e|eh|era|foi|ta))\b")
 THE_RESIDENT = re.compile(
     r"\b(morador|moradora|moradores|dono|dona|pessoa|moca|moco|rapaz|menina|menino|mulher|homem|senhora|senhor) d[oa] (apartamento |ap |apto |casa )?\d"
     r"|\b(o|a|com|pro|pra) (sindico|sindica|morador|moradora|proprietario|proprietaria|inquilino|inquilina|dono|dona)"
