@@ -130,6 +130,14 @@ def _said_words(query: str, shortest: int) -> list[str]:
     return [w for w in fold(query).split() if w not in PARTICLES and w not in HONORIFICS and len(w) >= shortest]
 
 
+def _rejoined(query: str) -> list[str]:
+    """The name words of a spoken name with a short first piece joined to the next ('Ed Valdo' -> 'edvaldo')."""
+    words = [w for w in fold(query).split() if w not in PARTICLES and w not in HONORIFICS]
+    if len(words) < 2 or len(words[0]) > 3:
+        return []
+    return [words[0] + words[1], *(w for w in words[2:] if len(w) >= 3)]
+
+
 def _sounds_near(said: list[str], known: list[str], distance: float) -> bool:
     """Whether some said word sounds within `distance` (normalised edits of `sound`) of some known one."""
     return any(Levenshtein.normalized_distance(sound(w), sound(k)) <= distance for w in said for k in known)
@@ -288,8 +296,9 @@ class Directory:
         -> Edvaldo Santos in B-43). Only for a known apartment, and only to be read back: a slip
         this wide is a guess."""
         residents = self.residents_of(apartment)
-        if (said := _said_words(query, 3)) and len(whole := [r for r in residents if _all_sound_like(said, r)]) == 1:
-            return whole
+        for said in (_said_words(query, 3), _rejoined(query)):  # 'Ed Valdo': a name the line broke in two
+            if said and len(whole := [r for r in residents if _all_sound_like(said, r)]) == 1:
+                return whole
         said = _said_words(query, 4)
         return [r for r in residents if _sounds_near(said, [t for t in r.tokens if len(t) >= 4], LOOSE_NAME_DISTANCE)]
 

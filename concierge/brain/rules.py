@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from concierge.brain.base import decide, is_complete
 from concierge.brain.directory import Directory, sound, tokens_match
 from concierge.brain.memory import Conversation
-from concierge.brain.names import respell
+from concierge.brain.names import is_first_name, respell
 from concierge.brain.reply import Dados, Intent, Reply
 from concierge.brain.echo import without_echo
 from concierge.brain.text import clean_utterance, fold, title_name
@@ -187,8 +187,15 @@ class RulesBrain:
         ('Rosicleide Maranhão' … 'Wanderley'), or after their trade ('Carteiro Paulo'): the
         visitor's own name, not a second resident."""
         name, claim = heard.bare_name, conversation.resident_claim
-        if name is None or heard.visitor_name or conversation.dados.visitor_name is not None or claim is None:
+        if name is None or heard.visitor_name or conversation.dados.visitor_name is not None:
             return False
+        if claim is None:  # 'Para quem é a entrega no 2-1503?' 'Raul.': couriers answer with their own name
+            apartment = conversation.apartment_claim
+            return (
+                "resident_name" in conversation.asked and apartment is not None and self.directory.has_apartment(apartment)
+                and len(name.split()) == 1 and is_first_name(name) and not self.directory.find(name)
+                and not self.directory.heard_in(name, apartment) and not self.directory.shortened_in(name, apartment)
+            )  # fmt: skip
         if fold(claim).split()[0] == fold(name).split()[0]:
             return False
         return heard.role_first or not self.directory.find(name)

@@ -55,7 +55,7 @@ no 101', 'a dona do apartamento seis' (the apartment's only resident is meant)."
 GREETING = re.compile(r"\b(bom dia|boa tarde|boa noite)\b")
 FAREWELL = re.compile(
     r"\b(volto (mais tarde|depois|outra hora|amanha)|deixa pra la|desisto|tchau|ate logo|"
-    r"(vou|eu) (ligar|ligo) (pra|para) (ele|ela)|(ele|ela) desce aqui)\b"
+    r"(vou|eu) (ligar|ligo) (pra|para) (ele|ela)|(ele|ela) desce aqui|^(ah |ai )?esquece|(ja )?desceu pra pegar)\b"
 )
 DONT_KNOW = re.compile(
     r"\b(nao (sei|lembro|tenho certeza|tenho o nome|tem o nome|tem nome|consigo ler|da pra ler|da para ler|sei o nome)|"
@@ -229,6 +229,8 @@ def understand(text: str, directory: Directory, asked: list[str] | tuple[str, ..
         result.intent = Intent.VISITA  # asking whether someone is home: a visit (a hint only)
     if result.intent is None and "intent_type" in asked:
         result.intent = _one_of_the_two(folded)
+    if result.intent is None:
+        result.intent = _cut_intent_word(text)
     result.intent_strength = intent_strength(folded, result.intent)
     greeting = GREETING.search(folded)
     result.greeting = greeting.group(1).capitalize() if greeting else None
@@ -305,6 +307,19 @@ def detect_intent(folded: str) -> Intent | None:
     if lexicon.pattern("visit").search(folded) or CAME_TO_DO.search(folded) or _relation_pattern().search(folded):
         return Intent.VISITA
     return _slipped_intent_word(folded)
+
+
+_CUT_START = re.compile(r"^\s*(?:\.\.\.|…)\s*(\w+)")
+
+
+def _cut_intent_word(text: str) -> Intent | None:
+    """'...trega pra torre 1': the end of 'entrega' or 'visita' after a cut start (a hint)."""
+    cut = _CUT_START.match(text)
+    word = fold(cut.group(1)) if cut else ""
+    for intent, said in ANSWER_WORDS.items():
+        if len(word) >= 3 and said.endswith(word) and word != said:
+            return intent
+    return None
 
 
 def _slipped_intent_word(folded: str) -> Intent | None:
@@ -553,6 +568,8 @@ def _visitor_span(
             span = _name_span(words, index + 2, cased)
             if span is not None and span[1] < len(words) and folded[span[1]] in ARRIVED:
                 return span, True
+    if (named_after := _name_then_meu_nome(words, cased)) is not None:
+        return named_after, True
     opening = None if "resident_name" in asked else (_introduction(words, cased, directory) or _name_then_who(words, cased))
     if opening is not None:
         return opening, True
@@ -692,6 +709,25 @@ def _after_greetings(words: list[Word]) -> int:
     while start < len(words) and words[start].folded in openers:
         start += 1
     return start
+
+
+NAME_SAID_AFTER = (("meu", "nome"), ("e", "meu", "nome"), ("e", "o", "meu", "nome"), ("esse", "e", "meu", "nome"), ("e", "o", "nome"))
+
+
+def _name_then_meu_nome(words: list[Word], cased: bool) -> tuple[int, int] | None:
+    """'é Diego, meu nome', 'Diego é o meu nome': the name, then saying it is theirs, ending the turn."""
+    folded = [w.folded for w in words]
+    for tail in NAME_SAID_AFTER:
+        end = len(words) - len(tail)
+        if end < 1 or tuple(folded[end:]) != tail:
+            continue
+        start = end - 1
+        while start > 0 and _is_name_word(words[start - 1], cased) and not words[start - 1].clause_end and end - start < 3:
+            start -= 1
+        span = _name_span(words, start, cased)
+        if span is not None and span[1] == end:
+            return span
+    return None
 
 
 def _name_then_who(words: list[Word], cased: bool) -> tuple[int, int] | None:
@@ -926,6 +962,15 @@ def _find_resident(
             span = merged[0] if merged else _name_span(words, index, cased) or _uncased_resident(words, index, directory)
             if span is not None and not taken.intersection(range(*span)):
                 result.resident = merged[1] if merged else _name_text(words[span[0] : span[1]])
+                return
+    for index in range(1, len(words)) if cased else ():  # '…, 1503, Queiti Silva': a full name, garbled, after a place
+        if index in taken or not words[index - 1].clause_end:
+            continue
+        span = _name_span(words, index, cased)
+        if span is not None and span[1] - span[0] >= 2 and not taken.intersection(range(*span)):
+            said = _name_text(words[span[0] : span[1]])
+            if len(directory.heard_as(said)) == 1:
+                result.resident, result.resident_weak = said, True  # read back before anyone is told
                 return
     if "resident_name" in asked and result.visitor_name is None:
         span = _bare_name(words, cased)
