@@ -816,6 +816,8 @@ def _bare_name(words: list[Word], cased: bool) -> tuple[int, int] | None:
             start += 1
         start = _after_place(words, start)
     span = _name_span(words, start, cased)
+    if span is not None and _called_out(words, span):
+        return None  # 'Enzo, larga isso, menino!': a child told off at the gate, not the visitor's name
     if span is not None and words[span[1] - 1].clause_end and span[1] < len(words):
         following = _name_span(words, span[1], cased)
         if span[1] - span[0] == 1 and following is not None and following[1] - following[0] >= 2 and words[following[0]].folded != words[span[0]].folded:
@@ -858,6 +860,21 @@ def _name_said_last(words: list[Word], cased: bool) -> tuple[int, int] | None:
     last = words[-1]
     known = is_first_name(last.text) or (last.text[:1].isupper() and len(last.folded) >= 3)
     return (len(words) - 1, len(words)) if known and _is_name_word(last, cased) else None
+
+
+CALLED = frozenset({"menino", "menina", "moleque", "crianca", "criatura"})  # not "filha": "Marina, filha dela" is who she is
+
+
+def _called_out(words: list[Word], span: tuple[int, int]) -> bool:
+    """A name then, in the same sentence, 'menino', 'menina'…: a child beside the visitor called to."""
+    end = span[1]
+    while end < len(words) and end - span[1] < 6:
+        if words[end].folded in CALLED:
+            return True
+        if words[end].text[-1:] in "!?" or (end > span[1] and words[end - 1].clause_end and words[end - 1].question):
+            break
+        end += 1
+    return False
 
 
 HESITATION = re.compile(r"e+h*|a+h*|h+u+m+|u+m+|ta|tah|bom")

@@ -50,3 +50,8 @@ def test_a_name_said_before_meu_nome(block, said):
 def test_giving_up_names_no_one(block):
     heard = understand("ah, esquece, o rapaz já desceu pra pegar. Tchau", block, ["apartment_number", "resident_name"])
     assert heard.farewell and heard.resident is None and heard.visitor_name is None
+
+
+@pytest.mark.parametrize("said", ["Kauê, sai daí, menino! ...casa 17", "Bia, para com isso, menina"])
+def test_a_child_called_to_at_the_gate_is_not_the_visitor(block, said):
+    assert understand(said, block, ["visitor_name"]).visitor_name is None
