@@ -8,7 +8,9 @@ machine only makes the server take less, so they hold however busy the machine i
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -18,6 +20,7 @@ import pytest
 from concierge.audiosocket.client import AudioSocketClient
 from concierge.audiosocket.limits import MIN_MESSAGE_SECONDS, AcceptRate, RealTimeBudget, SourceAllowList, SourceLimit, source_of
 from concierge.audiosocket.protocol import Audio, encode_audio, encode_dtmf, encode_uuid
+from concierge.audiosocket import server as server_module
 from concierge.audiosocket.server import AudioSocketServer, Connection
 
 LOGGER = "apoena.audiosocket"
@@ -343,3 +346,37 @@ def test_real_time_budget_credit_runs_from_the_start_so_a_late_reader_catches_up
     assert all(late.hold(0.02, now=105.0) == 0.0 for _ in range(340))
     assert [late.hold(0.02, now=105.0) > 0 for _ in range(20)][-1]
     assert RealTimeBudget(started=0.0, speed=4.0, burst_seconds=0.0).hold(4.0, now=0.5) == pytest.approx(0.5)
+
+
+class OutOfDescriptors(socket.socket):
+    """A listening socket whose first accept() fails as a process out of file descriptors does."""
+
+    failures = 1
+
+    def accept(self):  # type: ignore[override]
+        if OutOfDescriptors.failures:
+            OutOfDescriptors.failures -= 1
+            raise OSError(errno.EMFILE, "Too many open files")
+        return super().accept()
+
+
+def test_out_of_descriptors_new_calls_wait_and_the_server_goes_on(monkeypatch, caplog):
+    """accept() failing with EMFILE: one error line, a pause, then the waiting caller is served."""
+    monkeypatch.setattr(server_module, "ACCEPT_RETRY_SECONDS", 0.2)
+    caplog.set_level(logging.ERROR, logger=LOGGER)
+    calls: list[uuid.UUID] = []
+    plain = socket.create_server(("127.0.0.1", 0))
+    listener = OutOfDescriptors(fileno=plain.detach())
+
+    async def scenario() -> None:
+        async with AudioSocketServer(held_and_listed(calls), sock=listener) as server:
+            asterisk = await AudioSocketClient.connect("127.0.0.1", server.port)
+            while not calls:
+                await asyncio.sleep(0.02)
+            await asterisk.hangup()
+
+    run(scenario)
+    assert len(calls) == 1 and OutOfDescriptors.failures == 0
+    assert [r.getMessage() for r in caplog.records if "cannot accept" in r.getMessage()] == [
+        "cannot accept a connection: [Errno 24] Too many open files — trying again in 0.2 s"
+    ]
