@@ -48,7 +48,7 @@ NO = re.compile(r"^(nao|negativo|errado|esta errado|ta errado|nada disso|nao e|n
 THE_RESIDENT = re.compile(
     r"\b(morador|moradora|moradores|dono|dona|pessoa|moca|moco|rapaz|menina|menino|mulher|homem|senhora|senhor) d[oa] (apartamento |ap |apto |casa )?\d"
     r"|\b(o|a|com|pro|pra) (sindico|sindica|morador|moradora|proprietario|proprietaria|inquilino|inquilina|dono|dona)"
-    r"(?= d[oa] (apartamento|ap|apto|casa|unidade|lote)\b| (ele|ela|que|mora|de la)\b|$)"
+    r"(?= d[oa] (apartamento|ap|apto|casa|unidade|lote)\b| (ele|ela|que|mora|de la|pediu|chamou|sabe|ta|esta|mandou|falou|disse|agendou|marcou|solicitou|espera|aguarda)\b|$)"
 )
 """The resident meant by their place, not their name: 'o morador do 501', 'falar com o síndico, ele mora
 no 101', 'a dona do apartamento seis' (the apartment's only resident is meant)."""
