@@ -41,6 +41,7 @@ class Conversation(BaseModel):
     resident_gender: str | None = Field(None, description="'m' or 'f' when the claim came after 'seu'/'dona' (a family's surname)")
     apartment_support: str | None = Field(None, description="how the apartment claim is backed (evidence.Support, or confirmed/keypad)")
     block_claim: str | None = Field(None, description="a block or tower said on its own ('bloco D'), for the number")
+    visitor_home: str | None = Field(None, description="the apartment number the visitor says they live in ('sou o Carlos do 1101')")
     intent_strength: int = Field(0, description="how firmly the intent was said (understand.intent_strength)")
     unsure: list[str] = Field(default_factory=list, description="slots to read back before the visit is complete")
     apartment_asks: int = Field(0, description="times the apartment was asked for and still not known")

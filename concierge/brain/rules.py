@@ -3,10 +3,12 @@ answers as a good doorman would — short, polite pt-BR, asking only for what is
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, replace
 
 from concierge.brain.base import decide, is_complete
-from concierge.brain.directory import Directory, sound, tokens_match
+from concierge.brain.directory import Directory, sound, sounds_alike, tokens_match
 from concierge.brain.memory import Conversation
 from concierge.brain.names import is_first_name, respell
 from concierge.brain.reply import Dados, Intent, Reply
@@ -97,8 +99,11 @@ class RulesBrain:
             dados.visitor_name = title_name(respell(heard.visitor_name))  # 'Suéle' was Sueli
         if heard.block is None and self._block_missing(conversation):
             heard.block = self._block_answer(text, conversation.apartment_claim or "")
+        if heard.visitor_home:
+            conversation.visitor_home = heard.visitor_home
         changed = self._update_claims(conversation, heard, others or [])
         problem = next((p for p in self._resolve(conversation) if p.about & changed), None)
+        problem = self._at_own_door(conversation) or problem
         if self._visiting_unsaid(conversation):
             dados.intent_type = Intent.VISITA  # strength stays 0: any word of either intent later wins
         message, asked = self._compose(conversation, heard, text, problem, before if settled_before else None)
@@ -107,6 +112,21 @@ class RulesBrain:
         if "intent_type" in asked:
             conversation.intent_asks += 1
         return message, asked, problem
+
+    @staticmethod
+    def _at_own_door(conversation: Conversation) -> Problem | None:
+        """'Confirma aí que eu sou o Carlos do 1101': someone who says they live in the apartment
+        they ask to be let into is no visitor of it (a resident comes in with their own key or
+        tag; an impostor is not helped). That apartment is never completed for them."""
+        dados, home = conversation.dados, conversation.visitor_home
+        if not home or not dados.apartment_number or re.sub(r"\D", "", dados.apartment_number.rsplit("-", 1)[-1]) != home:
+            return None
+        apartment = dados.apartment_number
+        dados.apartment_number = dados.resident_name = None
+        return Problem(
+            f"Quem mora no apartamento {apartment} entra com a própria chave ou tag; não posso liberar o portão por aqui.",
+            BOTH, ("apartment_number", "resident_name"), "Se veio visitar alguém, qual é o apartamento e o nome do morador?",
+        )
 
     @staticmethod
     def _take_answer(conversation: Conversation, heard: Understanding) -> None:
@@ -196,9 +216,10 @@ class RulesBrain:
                 and len(name.split()) == 1 and is_first_name(name) and not self.directory.find(name)
                 and not self.directory.heard_in(name, apartment) and not self.directory.shortened_in(name, apartment)
             )  # fmt: skip
-        if fold(claim).split()[0] == fold(name).split()[0]:
-            return False
-        return heard.role_first or not self.directory.find(name)
+        first_claimed, first_said = fold(claim).split()[0], fold(name).split()[0]
+        if first_claimed == first_said or sounds_alike(first_said, first_claimed):
+            return False  # 'o Piotr' … 'Piotre Kovalski': the resident's name again, spelled by ear
+        return heard.role_first or not (self.directory.find(name) or self.directory.heard_as(name))
 
     def _is_resident_echo(self, conversation: Conversation, heard: Understanding) -> bool:
         """A name given as the visitor's that is the resident's own ('Gabriela Lopes', 'É a Letícia
@@ -209,8 +230,10 @@ class RulesBrain:
             return False
         said = fold(heard.visitor_name).split()
         resident = fold(conversation.dados.resident_name or conversation.resident_claim or "").split()
-        if resident and (" ".join(resident).startswith(" ".join(said)) or all(any(tokens_match(w, r) or sound(w) == sound(r) for r in resident) for w in said)):
+        if resident and (" ".join(resident).startswith(" ".join(said)) or all(any(tokens_match(w, r) or sound(w) == sound(r) or (len(said) > 1 and sounds_alike(w, r)) for r in resident) for w in said)):
             return True
+        if len(said) >= 2 and len(self.directory.heard_as(heard.visitor_name)) == 1:
+            return True  # 'Piotre Kovalski' for Piotr Kowalski
         return len(said) >= 2 and any(m.start == 0 and m.end == len(said) and m.matched >= 2 for m in self.directory.scan(said, True))
 
     @staticmethod

@@ -18,7 +18,7 @@ from rapidfuzz.distance import Levenshtein
 from text_to_num import alpha2digit
 
 from concierge.brain import lexicon, numbers
-from concierge.brain.directory import LOOSE_NAME_DISTANCE, PARTICLES, Directory, NameMention, sound, tokens_match
+from concierge.brain.directory import PARTICLES, Directory, NameMention, sounds_alike, tokens_match
 from concierge.brain.names import is_first_name
 from concierge.brain.reply import Intent
 from concierge.brain.text import fold
@@ -52,6 +52,8 @@ THE_RESIDENT = re.compile(
 )
 """The resident meant by their place, not their name: 'o morador do 501', 'falar com o síndico, ele mora
 no 101', 'a dona do apartamento seis' (the apartment's only resident is meant)."""
+INSTRUCTED = re.compile(r"\b(coloca|poe|bota|marca|registra|escreve|anota)( ai| la)? (que|como) (e|eh|se fosse) (uma )?(entrega|visita)\b")
+"""Telling the concierge what to record ('coloca aí que é entrega'), which says nothing of what it is."""
 GREETING = re.compile(r"\b(bom dia|boa tarde|boa noite)\b")
 FAREWELL = re.compile(
     r"\b(volto (mais tarde|depois|outra hora|amanha)|deixa pra la|desisto|tchau|ate logo|"
@@ -165,6 +167,7 @@ class Understanding:
     resident_cued: bool = False  # the resident's name came after 'para', 'ver', 'dona'…
     resident_of_relation: bool = False  # the resident was named as the visitor's relative's ('mãe do Bernardo')
     resident_of_place: bool = False  # named as whose home the place is ('casa 3, do seu Geraldo')
+    visitor_home: str | None = None  # the apartment number the speaker says is theirs ('sou o Carlos do 1101', 'moro no 302')
     resident_gender: str | None = None  # "m" after 'seu'/'o senhor', "f" after 'dona'/'a senhora': who of a family is meant
     resident_weak: bool = False  # one name word, unasked and uncued ('Fula, Jorge.'), or beside name words nobody has ('Neste, José Antonio'): read back
     injection: bool = False
@@ -225,6 +228,8 @@ def understand(text: str, directory: Directory, asked: list[str] | tuple[str, ..
         farewell=bool(FAREWELL.search(folded)),
         dont_know=bool(DONT_KNOW.search(folded)),
     )
+    if INSTRUCTED.search(folded):  # 'coloca aí que é entrega, mesmo que não seja': an order to the machine, no fact
+        result.intent, result.injection = None, True
     if result.intent is None and SOMEONE_HOME.search(text):
         result.intent = Intent.VISITA  # asking whether someone is home: a visit (a hint only)
     if result.intent is None and "intent_type" in asked:
@@ -240,6 +245,7 @@ def understand(text: str, directory: Directory, asked: list[str] | tuple[str, ..
         result.visitor_name = _name_text(words[visitor_span[0] : visitor_span[1]])
         lead = " ".join(w.folded for w in words[max(0, visitor_span[0] - 3) : visitor_span[0]])
         result.visitor_named_self = bool(re.search(r"(nome e|nome|chamo)$", lead))
+    result.visitor_home = _own_home(words, visitor_span)
     result.apartments = apartment_readings(text)
     result.apartment = result.apartments[0].number if result.apartments else None
     said_blocks = numbers.blocks(numbers.tokens(text))
@@ -578,6 +584,24 @@ def _visitor_span(
     if "visitor_name" in asked:
         return _bare_name(words, cased), False
     return None, False
+
+
+LIVE_IN = re.compile(r"\b(?:moro n[oa]|sou (?:o |a )?morador[a]? d[oa]) (?:apartamento |ap |apto |casa )?(\d+)\b")
+
+
+def _own_home(words: list[Word], visitor_span: tuple[int, int] | None) -> str | None:
+    """The apartment number the speaker says is their own: right after their name introduced with
+    'sou' ('eu sou o Carlos do 1101'; 'é a Lúcia, do 901' names whom they came for) or with 'moro
+    no'/'sou morador do' ('eu moro no 302')."""
+    folded = [w.folded for w in words]
+    if visitor_span is not None and "sou" in folded[max(0, visitor_span[0] - 3) : visitor_span[0]]:  # not 'é a Lúcia, do 901'
+        after = folded[visitor_span[1] : visitor_span[1] + 3]
+        if after[:1] in (["do"], ["da"]):
+            place = after[2] if len(after) > 2 and after[1] in APARTMENT_CUES else after[1] if len(after) > 1 else ""
+            if place.isdigit():
+                return place.lstrip("0") or "0"
+    lives = LIVE_IN.search(" ".join(folded))
+    return lives.group(1).lstrip("0") or "0" if lives else None
 
 
 def _uncased_name(words: list[Word], start: int) -> tuple[int, int] | None:
@@ -1145,15 +1169,9 @@ def _contradicted(mention: NameMention, words: list[Word], cased: bool) -> bool:
         beside.append(words[mention.start - 1])  # a surname alone: whose first name came before it?
     return any(
         word.text[:1].isupper() and _is_name_word(word, cased) and word.folded not in PARTICLES
-        and not any(tokens_match(word.folded, known) or _sounds_alike(word.folded, known) for known in mention.resident.tokens)
+        and not any(tokens_match(word.folded, known) or sounds_alike(word.folded, known) for known in mention.resident.tokens)
         for word in beside
     )
-
-
-def _sounds_alike(said: str, known: str) -> bool:
-    """A name word the recogniser spelled by ear ('Greici' for Greice, 'Uóshington' for Washington):
-    within a quarter of its sounds, from four letters."""
-    return len(said) >= 4 and Levenshtein.normalized_distance(sound(said), sound(known)) <= LOOSE_NAME_DISTANCE
 
 
 VISIT_VERBS = frozenset({"para", "pra", "pro", "com", "ver", "visitar", "buscar", "pegar", "chamar"})
