@@ -66,7 +66,8 @@ _CLASSES = ("authorize", "deny", "leave_at_gate", "resident_coming", "question",
 _DECIDING = (Answer.AUTHORIZE, Answer.DENY, Answer.QUESTION)
 _CLAUSE = re.compile(r"(.*?)([,.;:!?…]+|\s(?:mas|porem|porém)\s|$)", re.IGNORECASE | re.DOTALL)
 _AFTER_PODE = frozenset({"pode", "sim", "ue", "uai", "oxe", "ne", "viu", "ta", "moco", "moca", "so", "claro", "entao", "ai"})
-_FILLERS = frozenset({"ne", "entao", "ai", "viu", "moco", "moca", "obrigado", "obrigada", "e", "eh", "ah", "oi", "sim", "pode", "ta", "uai", "ue", "oxe", "bah"})
+_FILLERS = frozenset({"ne", "entao", "ai", "viu", "moco", "moca", "obrigado", "obrigada", "e", "eh", "ah", "oi", "sim", "pode", "ta", "uai", "ue", "oxe", "bah", "valeu", "tmj", "tche", "so"})
+_LAUGH = re.compile(r"(?:h[aeiu]){2,}h?|k{3,}|(?:rs){2,}")
 _YES_VERBS = frozenset({"subir", "sobe", "suba", "entrar", "entra", "passar", "passa", "liberar", "libera"})
 _COMPANIONS = frozenset({"o", "a", "seu", "dona", "ele", "ela", "voces", "vcs", "voce"})
 _ABOUT_THE_VISIT = re.compile(
@@ -119,6 +120,8 @@ def read_answer(text: str) -> Answer:
     clauses = [_clause_signals(words, asked) for words, asked in said]
     if _picked_up_late(said):
         return Answer.UNCLEAR
+    if _ironic(said):
+        return Answer.UNCLEAR  # 'Ah, claro, vou abrir pro vendedor de panela às onze da noite, né.'
     words = [w for clause, _ in said for w in clause]
     hedged = _contains(words, _phrases_of("hedges"))
     identified = any("identity" in signals for signals in clauses)
@@ -179,7 +182,7 @@ def _spoken_forms() -> dict[str, tuple[str, ...]]:
 def _spoken(words: list[str]) -> list[str]:
     """Words as a phone line and a region write them, read as the words ('podi' -> 'pode', 'nam' -> 'nao')."""
     forms = _spoken_forms()
-    return [part for word in words for part in forms.get(word, (word,))]
+    return [part for word in words if not _LAUGH.fullmatch(word) for part in forms.get(word, (word,))]  # 'hahaha' says nothing
 
 
 def _clauses(text: str) -> list[tuple[str, str]]:
@@ -225,7 +228,7 @@ def _clause_signals(words: list[str], asked: bool = False) -> set:
         return {Answer.QUESTION}  # 'pode falar de novo o nome?'; 'esqueceu a chave de novo' asks nothing
     if asked:  # 'Subir?', 'Sim? Quem fala?': the question said back is no yes ('por que não?' is one)
         matches = [m for m in matches if m.kind != "authorize" or words[m.start : m.end] == ["por", "que", "nao"]]
-        if not matches and _asks_about_the_visit(words):
+        if all(m.kind in ("neutral", "identity") for m in matches) and _asks_about_the_visit(words):
             return {Answer.QUESTION}  # 'Que loja?', 'É do iFood?', 'Técnico da Vivo ou da Claro?'; not 'Tá chovendo aí?'
     matches = [m for m in matches if not (m.kind == "authorize" and m.start and words[m.start - 1] in MAYBE_NUM)]
     covered = {i for m in matches if m.kind != "deny" for i in range(m.start, m.end)}
@@ -268,6 +271,13 @@ def _picked_up_late(said: list[tuple[list[str], bool]]) -> bool:
     """The answer ends with 'alô?' after other words: those were said in the room (a TV, a child
     called to dinner) before the resident spoke to us."""
     return len(said) > 1 and said[-1][1] and bool(said[-1][0]) and all(w in {"alo", "oi", "ola"} for w in said[-1][0])
+
+
+def _ironic(said: list[tuple[list[str], bool]]) -> bool:
+    """'Ah, claro, … né': a mock yes, opened with 'ah, claro' and closed with a 'né' — never taken
+    for a yes (asked again)."""
+    words = [w for clause, _ in said for w in clause]
+    return words[:2] == ["ah", "claro"] and words[-1:] == ["ne"] and len(words) > 4
 
 
 def _cut_at_start(text: str) -> bool:

@@ -378,19 +378,50 @@ def test_the_table_holds_at_least_sixty_phrasings():
     assert len(AUTHORIZE + DENY + LEAVE_AT_GATE + RESIDENT_COMING + QUESTION + UNCLEAR) >= 60
 
 
+@pytest.mark.parametrize(
+    "text, answer",
+    [
+        # a mock yes: 'ah, claro, … né' is never taken for one
+        ("Ah, claro, vou liberar o vendedor de enciclopédia à meia-noite, né.", Answer.UNCLEAR),
+        ("Tô fora, não pedi nada", Answer.DENY),
+        ("Ih, o cobrador? Fala que eu morri.", Answer.DENY),
+        # slang yeses
+        ("pode pá", Answer.AUTHORIZE),
+        ("Fechou, manda.", Answer.AUTHORIZE),
+        ("já é, irmão", Answer.AUTHORIZE),
+        ("Beleza pura.", Answer.AUTHORIZE),
+        ("Beleza, valeu, tmj.", Answer.AUTHORIZE),
+        ("valeu, tmj", Answer.UNCLEAR),  # thanks alone decide nothing
+        ("Não vejo problema nenhum, libera.", Answer.AUTHORIZE),
+        # laughter and resignation say nothing; a question about the visit is still one
+        ("Pode subir, a casa é sua. Kkkk", Answer.AUTHORIZE),
+        ("Deixa entrar, é o meu cunhado, fazer o quê.", Answer.AUTHORIZE),
+        ("e ele veio fazer o quê aqui?", Answer.QUESTION),
+        ("Pode subir, só pede pra não reparar na bagunça.", Answer.AUTHORIZE),
+        # leaving it with the doorman, asking the visitor to wait
+        ("Bah, deixa aí contigo, tchê, depois eu pego.", Answer.LEAVE_AT_GATE),
+        ("Por gentileza, poderia pedir para aguardar um minutinho?", Answer.RESIDENT_COMING),
+    ],
+)
+def test_blind_set_7_classes_in_our_own_words(text, answer):
+    """Classes found by tests/dialogs/blind/decisions7 (first run 158/180, and 1 read as a yes
+    that was none: 'Ah, claro, vou abrir pro vendedor de panela às onze da noite, né.')."""
+    assert read_answer(text) is answer
+
+
 DISPUTED = {"um_por_extenso_sozinho_d6"}
 """A bare 'um': sets 1, 3 and 5 (written by three other helpers) label it a yes, since the call
 asks 'tecle 1 para sim' and 'um' is how 1 is said; set 6's writer made it unclear, as 'um' may be a
 'hum' or a 'num'. We keep it a yes (a 'num' before a yes word is no yes: 'um pode subir')."""
 
 
-@pytest.mark.parametrize("folder", ["decisions1", "decisions2", "decisions3", "decisions4", "decisions5", "decisions6"])
+@pytest.mark.parametrize("folder", ["decisions1", "decisions2", "decisions3", "decisions4", "decisions5", "decisions6", "decisions7"])
 def test_the_blind_resident_answers_hold_their_floor_and_no_answer_but_a_yes_opens(folder):
-    """tests/dialogs/blind/decisions1-6: 185, 183, 190, 183, 192 and 200 answers, each set written by a
+    """tests/dialogs/blind/decisions1-7: 185, 183, 190, 183, 192, 200 and 180 answers, each set written by a
     helper who never read this code. First runs: set 1 136/185 with 12 read as a yes that were
     none; set 2 (after set 1's mends) 154/183 with 2; set 3 (after set 2's) 162/190 with 2; set 4
     (after set 3's) 154/183 with 4; set 5 (after set 4's) 163/192 with 4; set 6 (after set 5's)
-    160/200 with 9. The classes above mended them."""
+    160/200 with 9; set 7 (after set 6's) 158/180 with 1. The classes above mended them."""
     import json
     from pathlib import Path
 
