@@ -88,6 +88,11 @@ NOT_NAMES = (
     | lexicon.words("goods") | lexicon.words("services") | lexicon.words("service_companies")
     | frozenset(numbers.NUMBER_WORDS)
 )  # fmt: skip
+NUMBER_STOP_BEFORE = frozenset(
+    "codigo pedido rastreio rastreamento cep placa vaga protocolo nota fiscal telefone celular zap whatsapp final senha "
+    "cpf rg matricula as km troco".split()
+)
+"""Words that make the number after them something else: 'código de retirada é 1 6 0 4', 'CEP 7 4 3 0…', 'placa PEX 1503', 'às 12:04'."""
 NUMBER_STOP_AFTER = frozenset(
     "reais real minutos minuto horas hora anos ano pessoas pessoa dias dia segundos caixas caixa pacotes itens "
     "volumes unidades andares andar vezes".split()
@@ -469,6 +474,9 @@ def apartment_readings(text: str) -> list[ApartmentHeard]:
         if after in NUMBER_STOP_AFTER:
             continue
         cued = bool(before) and (before[-1] in APARTMENT_CUES or before[-1] in APARTMENT_LEAD_INS)
+        lead = [w for w in words[max(0, reading.start - 4) : reading.start] if w not in ",-.:"]
+        if not cued and any(w in NUMBER_STOP_BEFORE for w in lead):
+            continue  # an order code, a phone, a plate, a time: not where anyone lives
         lone = reading.end - reading.start == 1 and len(reading.value) == 1
         if lone and not (before and (before[-1] in APARTMENT_CUES or (words[reading.start].isdigit() and cued))):
             continue  # 'um pacote', 'duas caixas', a stray '1': one digit is an apartment only when called one
