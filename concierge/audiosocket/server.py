@@ -494,8 +494,7 @@ def listen_socket(host: str, port: int, backlog: int = LISTEN_BACKLOG) -> socket
 
 def reset_socket(sock: socket.socket) -> None:
     """Close an accepted socket with a TCP reset (SO_LINGER 0): the peer sees it refused."""
-    with contextlib.suppress(OSError):
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    _linger_zero(sock)
     sock.close()
 
 
@@ -503,9 +502,14 @@ def reset(writer: asyncio.StreamWriter) -> None:
     """Abort a connection with a TCP reset (SO_LINGER 0), not a close: the peer sees it refused."""
     sock = writer.get_extra_info("socket")
     if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        _linger_zero(sock)
     writer.transport.abort()
+
+
+def _linger_zero(sock: socket.socket) -> None:
+    """Make the next close send a reset, not a FIN."""
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
 
 def _log_end(conn: Connection, seconds: float, failure: Exception | None) -> None:

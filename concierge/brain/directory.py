@@ -223,6 +223,7 @@ class Directory:
             for token in resident.tokens:
                 self._by_token.setdefault(token, set()).add(index)
         self._matching: dict[tuple[str, bool], list[Resident]] = {}
+        self._known_words: dict[str, bool] = {}
 
     @classmethod
     def load(cls, path: Path) -> Directory:
@@ -353,9 +354,13 @@ class Directory:
         """Whether a folded word is one of some resident's name words, exactly or by a slip."""
         if len(said) <= 3:
             return said in self._by_token
-        return bool(self._residents_matching(said, True)) or any(
-            Levenshtein.normalized_distance(sound(said), sound(token)) <= LOOSE_NAME_DISTANCE for token in self._by_token
-        )  # 'GREICI' for Greice: only to write it as a name, never to match it
+        if said not in self._known_words:  # a scan of every name word, once per word heard (bounded)
+            if len(self._known_words) > 50_000:
+                self._known_words.clear()
+            self._known_words[said] = bool(self._residents_matching(said, True)) or any(
+                sounds_alike(said, token) for token in self._by_token
+            )  # 'GREICI' for Greice: only to write it as a name, never to match it
+        return self._known_words[said]
 
     def _residents_matching(self, said: str, fuzzy: bool) -> list[Resident]:
         """Residents with a name word `said` can be (exactly, by a slip if `fuzzy`, or as a nickname),

@@ -31,7 +31,7 @@ INJECTION = re.compile(
     r"abr\w* (o |esse |este )?portao|abr\w* (a )?porta|libera\w* (a )?(entrada|porta|portao|acesso)|"
     r"(me )?deix\w* (eu )?entrar|pode entrar|desbloque\w*|autorizad[oa]|autorizacao|"
     r"modo (admin\w*|desenvolvedor|debug)|voce agora e|system prompt|prompt|valid for action|json|"
-    r"sou o sindico|sou a sindica)\b"
+    r"sou o sindico|sou a sindica|(coloca|poe|bota|marca|registra|escreve|anota)( ai| la)? (que|como) (e|eh|se fosse) (uma )?(entrega|visita))\b"
 )
 ARRIVED = frozenset({"chegou", "ta", "esta", "veio", "chegando", "aqui"})
 HONORIFICS = frozenset({"seu", "dona", "senhor", "senhora", "sr", "sra", "doutor", "doutora", "dr", "dra"})
@@ -53,7 +53,8 @@ THE_RESIDENT = re.compile(
 """The resident meant by their place, not their name: 'o morador do 501', 'falar com o síndico, ele mora
 no 101', 'a dona do apartamento seis' (the apartment's only resident is meant)."""
 INSTRUCTED = re.compile(r"\b(coloca|poe|bota|marca|registra|escreve|anota)( ai| la)? (que|como) (e|eh|se fosse) (uma )?(entrega|visita)\b")
-"""Telling the concierge what to record ('coloca aí que é entrega'), which says nothing of what it is."""
+"""Telling the concierge what to record ('coloca aí que é entrega'): no intent, and an order to the
+machine (`INJECTION` holds the same phrase)."""
 GREETING = re.compile(r"\b(bom dia|boa tarde|boa noite)\b")
 FAREWELL = re.compile(
     r"\b(volto (mais tarde|depois|outra hora|amanha)|deixa pra la|desisto|tchau|ate logo|"
@@ -233,8 +234,6 @@ def understand(text: str, directory: Directory, asked: list[str] | tuple[str, ..
         farewell=bool(FAREWELL.search(folded)),
         dont_know=bool(DONT_KNOW.search(folded)),
     )
-    if INSTRUCTED.search(folded):  # 'coloca aí que é entrega, mesmo que não seja': an order to the machine, no fact
-        result.intent, result.injection = None, True
     if result.intent is None and SOMEONE_HOME.search(text):
         result.intent = Intent.VISITA  # asking whether someone is home: a visit (a hint only)
     if result.intent is None and "intent_type" in asked:
@@ -291,6 +290,8 @@ def detect_intent(folded: str) -> Intent | None:
     """Visit or delivery, from the words of their classes (lexicon); a correction wins, then an
     explicit 'visita', then any delivery word or brand, then visit and service words, then
     'vim + verb' ('vim consertar', 'vim dar aula'): someone who came to do something in person."""
+    if INSTRUCTED.search(folded):
+        return None  # 'coloca aí que é entrega, mesmo que não seja': an order to the machine, no fact
     negated = NEGATED_INTENT.search(folded)
     if negated:
         return Intent.VISITA if negated.group(3) == "entrega" else Intent.ENTREGA
