@@ -59,6 +59,10 @@ KEYPAD = {"1": Answer.AUTHORIZE, "2": Answer.DENY}
 AGAIN = (("de", "novo"), ("outra", "vez"))
 MAYBE_NUM = frozenset({"um", "hum"})  # 'um pode subir' may be 'num pode subir': no yes
 KEYPAD_FILLERS = frozenset({"o", "a", "ja", "numero", "botao"})  # 'apertei o 2 já'
+REPORTING = frozenset({"fala", "falar", "diz", "dizer", "avisa", "avisar", "explica", "responde"})  # 'fala que eu não posso atender'
+CONDITION_AFTER = re.compile(r"^(?:(?:ele|ela|o|a|nao|voce|vc)\s+)?\w+r\b")  # 'se for', 'se ele tiver', 'se não for'
+NOT_CONDITION_BEFORE = frozenset({"pode", "pra", "para", "vai", "ele", "ela", "voce", "vc", "que", "nao"})  # 'pode se identificar'
+HESITATION = frozenset({"espera", "pera", "perai", "calma"})  # 'sim… não, espera': the 'não' stops to think, it refuses nothing
 WAIT_VERBS = frozenset({"esperar", "espera", "aguardar", "aguarda", "aguarde"})  # 'deixa ele esperar aí': the visitor, not a parcel
 """The digits the prompt offers: "tecle 1 para sim e 2 para não"."""
 
@@ -116,14 +120,18 @@ def read_answer(text: str) -> Answer:
     """What a resident's spoken (transcribed) answer means."""
     if is_voicemail(text):
         return Answer.VOICEMAIL
-    said = [(_spoken(_unglued(fold(words).split())), "?" in end) for words, end in _clauses(_cut_no(text))]
+    said = _after_hesitation([(_spoken(_unglued(fold(words).split())), "?" in end) for words, end in _clauses(_cut_no(text))])
     clauses = [_clause_signals(words, asked) for words, asked in said]
+    conditioned = [_conditional(words) for words, _ in said]
+    for index, signals in enumerate(clauses):
+        if conditioned[index]:  # 'se for o Carlos pode, se não for não': Apoena cannot check the condition
+            signals.discard(Answer.DENY)
     if _picked_up_late(said):
         return Answer.UNCLEAR
     if _ironic(said):
         return Answer.UNCLEAR  # 'Ah, claro, vou abrir pro vendedor de panela às onze da noite, né.'
     words = [w for clause, _ in said for w in clause]
-    hedged = _contains(words, _phrases_of("hedges"))
+    hedged = _contains(words, _phrases_of("hedges")) or any(conditioned)
     identified = any("identity" in signals for signals in clauses)
     for index, signals in enumerate(clauses):
         signals.discard("identity")
@@ -162,6 +170,34 @@ def read_answer(text: str) -> Answer:
         if answer in signals:
             return answer
     return Answer.UNCLEAR
+
+
+def _after_hesitation(said: list[tuple[list[str], bool]]) -> list[tuple[list[str], bool]]:
+    """'Sim… não, espera': a bare 'não' followed by 'espera'/'pera'/'calma' stops to think; it
+    takes back what was said before it and refuses nothing itself. What follows it decides
+    ('… não, espera. Não, não deixa' is a no; '… não, espera' alone decides nothing)."""
+    for index in range(len(said) - 1, -1, -1):
+        words = said[index][0]
+        if words[:1] == ["nao"] and words[1:2] and words[1] in HESITATION:
+            rest = words[2:]
+        elif words and set(words) == {"nao"} and index + 1 < len(said) and said[index + 1][0][:1] and said[index + 1][0][0] in HESITATION:
+            index += 1
+            rest = said[index][0][1:]
+        else:
+            continue
+        rest = rest[1:] if rest[:1] == ["ai"] else rest  # 'pera aí'
+        return ([(rest, said[index][1])] if rest else []) + said[index + 1 :]
+    return said
+
+
+def _conditional(words: list[str]) -> bool:
+    """A condition Apoena cannot check: 'se for o Carlos', 'só deixa subir se ele tiver com a nota',
+    'se não for, não' — not a reflexive 'se' ('pode se identificar', 'não se preocupa')."""
+    return any(
+        word == "se" and (index == 0 or words[index - 1] not in NOT_CONDITION_BEFORE)
+        and CONDITION_AFTER.match(" ".join(words[index + 1 : index + 3])) is not None
+        for index, word in enumerate(words)
+    )  # fmt: skip
 
 
 _CUT_NO = re.compile(r"^(\s*(?:\.\.\.|…)\s*)ão\b", re.IGNORECASE)
@@ -205,8 +241,19 @@ def _contains(words: list[str], phrases: tuple[tuple[str, ...], ...]) -> bool:
 
 
 def is_voicemail(text: str) -> bool:
-    """Whether `text` holds a phrase only a mailbox or a carrier's recording says."""
-    return _contains(fold(text).split(), _phrases_of("voicemail"))
+    """Whether `text` holds a phrase only a mailbox or a carrier's recording says — not as words
+    the resident gives us to pass on ('fala que eu não posso atender agora')."""
+    words = fold(text).split()
+    return any(
+        tuple(words[start : start + len(phrase)]) == phrase and not _reported(words[max(0, start - 6) : start])
+        for phrase in _phrases_of("voicemail")
+        for start in range(len(words) - len(phrase) + 1)
+    )
+
+
+def _reported(before: list[str]) -> bool:
+    """'fala que eu …', 'diz pra ele que …': what follows is a message for the visitor."""
+    return "que" in before and any(w in REPORTING for w in before[: before.index("que")])
 
 
 def _clause_signals(words: list[str], asked: bool = False) -> set:
@@ -289,7 +336,8 @@ def _cut_at_start(text: str) -> bool:
 def _vocabulary() -> frozenset[str]:
     """Every word of every phrase the reader knows, and its fillers."""
     kinds = (*_CLASSES, "voicemail", "hedges")
-    return frozenset(w for kind in kinds for p in _data()[kind] for w in fold(p).split()) | _FILLERS | _words_of("negators")
+    places = _words_of("leave_verbs") | _words_of("leave_places")  # 'porta' is no 'por ta'
+    return frozenset(w for kind in kinds for p in _data()[kind] for w in fold(p).split()) | _FILLERS | _words_of("negators") | places
 
 
 def _unglued(words: list[str]) -> list[str]:
@@ -328,17 +376,22 @@ def _in_match(index: int, matches: list[_Match]) -> bool:
 def _leaves_it(words: list[str]) -> bool:
     """A leave verb, then within seven words a place ('larga aí na portaria', 'bota no armário'),
     'com' someone ('deixa com o seu Zé'), or 'aí'/'lá' ending the clause or before 'que' ('deixa aí
-    que eu pego') — and no verb of coming up in between ('deixa ele subir aí' lets him in)."""
+    que eu pego') — and no verb of coming up in between ('deixa ele subir aí' lets him in), no
+    negator just before the verb ('não precisa deixar na portaria'), and not 'minha porta'."""
     verbs, places = _words_of("leave_verbs"), _words_of("leave_places")
     if len(words) >= 2 and words[0] in ("na", "no") and words[1] in places:
         return True  # 'No locker, por favor.'
     for index, word in enumerate(words):
         if word not in verbs or words[index + 1 : index + 2] == ["eu"]:
             continue  # 'deixa eu falar com ela' leaves nothing
+        if any(w in _words_of("negators") for w in words[max(0, index - NEGATION_REACH) : index]):
+            continue  # 'não precisa deixar na portaria': not left
         for at in range(index + 1, min(index + 8, len(words))):
             said = words[at]
             if said in _YES_VERBS or said in WAIT_VERBS:
                 break
+            if said in places and words[at - 1] in ("minha", "meu"):
+                break  # 'deixa na minha porta': up at the flat
             if said in places or (said == "com" and at + 1 < len(words) and words[at + 1] in _COMPANIONS):
                 return True
             if said in ("ai", "la") and (at + 1 == len(words) or words[at + 1] in ("que", "mesmo", "embaixo")):

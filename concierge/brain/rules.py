@@ -103,7 +103,7 @@ class RulesBrain:
             conversation.visitor_home = heard.visitor_home
         changed = self._update_claims(conversation, heard, others or [])
         problem = next((p for p in self._resolve(conversation) if p.about & changed), None)
-        problem = self._at_own_door(conversation) or problem
+        problem = self._at_own_door(conversation, heard) or problem
         if self._visiting_unsaid(conversation):
             dados.intent_type = Intent.VISITA  # strength stays 0: any word of either intent later wins
         message, asked = self._compose(conversation, heard, text, problem, before if settled_before else None)
@@ -114,13 +114,16 @@ class RulesBrain:
         return message, asked, problem
 
     @staticmethod
-    def _at_own_door(conversation: Conversation) -> Problem | None:
+    def _at_own_door(conversation: Conversation, heard: Understanding) -> Problem | None:
         """'Confirma aí que eu sou o Carlos do 1101': someone who says they live in the apartment
         they ask to be let into is no visitor of it (a resident comes in with their own key or
-        tag; an impostor is not helped). That apartment is never completed for them."""
+        tag; an impostor is not helped). That apartment is never completed for them. A name of
+        that home said then ('sou eu da casa 9' … 'é o Mário, abre aí') is who is at the gate."""
         dados, home = conversation.dados, conversation.visitor_home
         if not home or not dados.apartment_number or re.sub(r"\D", "", dados.apartment_number.rsplit("-", 1)[-1]) != home:
             return None
+        if dados.visitor_name is None and heard.resident and dados.resident_name:
+            dados.visitor_name = title_name(respell(heard.resident))
         apartment = dados.apartment_number
         dados.apartment_number = dados.resident_name = None
         return Problem(

@@ -113,10 +113,10 @@ VISITOR_CUES: tuple[tuple[str, ...], ...] = (
     ("me", "chamo"), ("me", "llamo"), ("mi", "nombre", "es"), ("je", "m appelle"), ("je", "mappelle"), ("je", "suis"), ("yo", "soy"), ("soy",), ("aqui", "quem", "fala", "e"),
     ("quem", "fala", "e"), ("quem", "ta", "falando", "e"), ("quem", "esta", "falando", "e"),
     ("quem", "ta", "chamando", "e"), ("quem", "esta", "chamando", "e"), ("aqui", "e", "o"), ("aqui", "e", "a"), ("eu", "sou", "o"), ("eu", "sou", "a"),
+    ("sou", "eu", "mesma"), ("sou", "eu", "mesmo"), ("sou", "eu"),  # before ('sou',): 'sou eu, o Davi'
     ("sou", "o"), ("sou", "a"), ("eu", "sou"), ("sou",), ("fala", "o"), ("fala", "a"),
     ("que", "e", "o"), ("que", "e", "a"), ("que", "eh", "o"), ("que", "eh", "a"), ("que", "e"), ("que", "eh"),
     ("anunciar", "o"), ("anunciar", "a"), ("anuncia", "o"), ("anuncia", "a"), ("anunciar",), ("anuncia",),
-    ("sou", "eu", "mesma"), ("sou", "eu", "mesmo"), ("sou", "eu"),
 )  # fmt: skip
 SELF = frozenset({"eu", "mesma", "mesmo"})  # 'sou eu, a Patrícia': the name may follow a comma
 WHEN_ASKED_VISITOR_CUES: tuple[tuple[str, ...], ...] = (
@@ -595,20 +595,26 @@ def _visitor_span(
     return None, False
 
 
-LIVE_IN = re.compile(r"\b(?:moro n[oa]|sou (?:o |a )?morador[a]? d[oa]) (?:apartamento |ap |apto |casa )?(\d+)\b")
+LIVE_IN = re.compile(
+    r"\b(?:moro n[oa]|sou (?:o |a )?morador[a]? d[oa]|sou eu d[oa]) (?:bloco |torre )?(?:[a-z] )?(?:apartamento |ap |apto |casa )?(\d+)\b"
+)
+HOME_WORDS = APARTMENT_CUES | {"bloco", "torre"}
 
 
 def _own_home(words: list[Word], visitor_span: tuple[int, int] | None) -> str | None:
     """The apartment number the speaker says is their own: right after their name introduced with
-    'sou' ('eu sou o Carlos do 1101'; 'é a Lúcia, do 901' names whom they came for) or with 'moro
-    no'/'sou morador do' ('eu moro no 302')."""
+    'sou' ('eu sou o Carlos do 1101', 'sou eu, o Davi, do A 302'; 'é a Lúcia, do 901' names whom
+    they came for) or with 'moro no'/'sou morador do'/'sou eu da' ('eu moro no 302', 'sou eu da
+    casa 9')."""
     folded = [w.folded for w in words]
     if visitor_span is not None and "sou" in folded[max(0, visitor_span[0] - 3) : visitor_span[0]]:  # not 'é a Lúcia, do 901'
-        after = folded[visitor_span[1] : visitor_span[1] + 3]
+        after = folded[visitor_span[1] : visitor_span[1] + 4]
         if after[:1] in (["do"], ["da"]):
-            place = after[2] if len(after) > 2 and after[1] in APARTMENT_CUES else after[1] if len(after) > 1 else ""
-            if place.isdigit():
-                return place.lstrip("0") or "0"
+            for place in after[1:]:  # 'do 1101', 'da casa 9', 'do A 302', 'do bloco B 302'
+                if place.isdigit():
+                    return place.lstrip("0") or "0"
+                if place not in HOME_WORDS and not (len(place) == 1 and place.isalpha()):
+                    break
     lives = LIVE_IN.search(" ".join(folded))
     return lives.group(1).lstrip("0") or "0" if lives else None
 

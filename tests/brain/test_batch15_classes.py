@@ -12,7 +12,7 @@ from concierge.brain.understand import understand
 
 from .dialogs import directory_of, talk, wrongly_valid
 
-UNITS = {"1101": ["Carlos Alberto Wanderley"], "704": ["Piotr Kowalski"], "18": ["Ruth Gonçalves Paiva"], "15": ["Rute Gonçalves"], "9": ["Keity Prado"]}
+UNITS = {"1101": ["Carlos Alberto Wanderley"], "704": ["Piotr Kowalski"], "18": ["Ruth Gonçalves Paiva"], "15": ["Rute Gonçalves"], "9": ["Keity Prado"], "B-204": ["Kaio Tavares"], "7": ["Teodoro Lins"]}
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +32,21 @@ def test_someone_at_their_own_door_is_never_let_in_as_a_visitor(block, turns):
     dialog, replies = talk(block, turns, valid_for_action=False)
     assert not any(r.valid_for_action for r in replies) and not wrongly_valid(dialog, replies[-1]), replies[-1].mensagem
     assert any("própria chave" in r.mensagem for r in replies)
+
+
+@pytest.mark.parametrize(
+    "turns, who",
+    [
+        (["abre aí, esqueci o controle", "sou eu, o Kaio, do B 204, abre logo"], "Kaio"),  # the block letter before the number
+        (["sou eu, o Kaio, do bloco B 204"], "Kaio"),
+        (["abre o portão, sou eu da casa 7", "é o Teodoro, pô, abre aí"], "Teodoro"),  # their name said after their home
+    ],
+)
+def test_who_is_at_their_own_door_is_recorded_as_who_came(block, turns, who):
+    """'Sou eu, o Kaio, do B 204': the name is who is at the gate, not the resident they asked for."""
+    _, replies = talk(block, turns, valid_for_action=False)
+    assert replies[-1].dados.visitor_name == who and not replies[-1].valid_for_action, replies[-1].mensagem
+    assert "própria chave" in replies[-1].mensagem
 
 
 def test_a_neighbour_visiting_another_apartment_is_a_visitor(block):

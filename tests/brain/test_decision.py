@@ -409,19 +409,57 @@ def test_blind_set_7_classes_in_our_own_words(text, answer):
     assert read_answer(text) is answer
 
 
+@pytest.mark.parametrize(
+    "text, answer",
+    [
+        # a condition Apoena cannot check is no yes, and its 'se não' is no refusal
+        ("Libera, desde que ele tiver com o crachá. Só se ele tiver com o crachá.", Answer.UNCLEAR),
+        ("pode subir se ela mostrar a identidade", Answer.UNCLEAR),
+        ("se for a Marta pode, se não for não", Answer.UNCLEAR),
+        ("pode subir, não se preocupa", Answer.AUTHORIZE),  # a reflexive 'se' is no condition
+        # 'não, espera' stops to think: it takes back what went before and refuses nothing
+        ("sim... não, peraí", Answer.UNCLEAR),
+        ("pode, não, calma", Answer.UNCLEAR),
+        ("sim, não, espera, não, não deixa não", Answer.DENY),
+        ("pode... não, pera aí, é a Marta? então pode subir sim", Answer.AUTHORIZE),
+        # a mailbox's words passed on by a person are that person's answer
+        ("fala pra ele que eu não posso atender agora", Answer.DENY),
+        ("Oi, aqui é o Jair, não tô podendo atender, me liga depois", Answer.VOICEMAIL),
+        # where the parcel goes: at the flat's door is up; not leaving it at the gate is no leave
+        ("pode trazer na minha porta", Answer.AUTHORIZE),
+        ("pode deixar na porta do meu apartamento", Answer.LEAVE_AT_GATE),  # read as left: safe, no one comes up
+        ("pode subir, não precisa deixar com o porteiro não", Answer.AUTHORIZE),
+        ("deixa na porta da frente", Answer.LEAVE_AT_GATE),  # 'porta' read whole, not 'por tá'
+        ("entrega pra vizinha do 12", Answer.LEAVE_AT_GATE),
+        # orders about the gate, and sending it back
+        ("bloqueia ele", Answer.DENY),
+        ("aperta o botão aí pra ele, moço", Answer.AUTHORIZE),
+        ("fala pra levar de volta", Answer.DENY),
+        ("manda voltar mais tarde", Answer.DENY),
+        ("diz que eu tô dormindo", Answer.DENY),
+        ("confere o nome dele pra mim", Answer.QUESTION),
+    ],
+)
+def test_blind_set_8_classes_in_our_own_words(text, answer):
+    """Classes found by tests/dialogs/blind/decisions8 (instructions, conditions and hand-offs;
+    first run 153/184, and 1 read as a yes that was none: 'só deixa subir se ele tiver com a nota')."""
+    assert read_answer(text) is answer
+
+
 DISPUTED = {"um_por_extenso_sozinho_d6"}
 """A bare 'um': sets 1, 3 and 5 (written by three other helpers) label it a yes, since the call
 asks 'tecle 1 para sim' and 'um' is how 1 is said; set 6's writer made it unclear, as 'um' may be a
 'hum' or a 'num'. We keep it a yes (a 'num' before a yes word is no yes: 'um pode subir')."""
 
 
-@pytest.mark.parametrize("folder", ["decisions1", "decisions2", "decisions3", "decisions4", "decisions5", "decisions6", "decisions7"])
+@pytest.mark.parametrize("folder", ["decisions1", "decisions2", "decisions3", "decisions4", "decisions5", "decisions6", "decisions7", "decisions8"])
 def test_the_blind_resident_answers_hold_their_floor_and_no_answer_but_a_yes_opens(folder):
-    """tests/dialogs/blind/decisions1-7: 185, 183, 190, 183, 192, 200 and 180 answers, each set written by a
+    """tests/dialogs/blind/decisions1-8: 185, 183, 190, 183, 192, 200, 180 and 184 answers, each set written by a
     helper who never read this code. First runs: set 1 136/185 with 12 read as a yes that were
     none; set 2 (after set 1's mends) 154/183 with 2; set 3 (after set 2's) 162/190 with 2; set 4
     (after set 3's) 154/183 with 4; set 5 (after set 4's) 163/192 with 4; set 6 (after set 5's)
-    160/200 with 9; set 7 (after set 6's) 158/180 with 1. The classes above mended them."""
+    160/200 with 9; set 7 (after set 6's) 158/180 with 1; set 8 (after set 7's) 153/184 with 1.
+    The classes above mended them."""
     import json
     from pathlib import Path
 
