@@ -40,6 +40,7 @@ class Conversation(BaseModel):
     resident_claim: str | None = Field(None, description="the resident name the visitor last said")
     resident_gender: str | None = Field(None, description="'m' or 'f' when the claim came after 'seu'/'dona' (a family's surname)")
     apartment_support: str | None = Field(None, description="how the apartment claim is backed (evidence.Support, or confirmed/keypad)")
+    apartment_choices: list[str] = Field(default_factory=list, description="apartments offered as alternatives ('o 302 ou o 203'): the resident's name settles which")
     block_claim: str | None = Field(None, description="a block or tower said on its own ('bloco D'), for the number")
     visitor_home: str | None = Field(None, description="the apartment number the visitor says they live in ('sou o Carlos do 1101')")
     intent_strength: int = Field(0, description="how firmly the intent was said (understand.intent_strength)")

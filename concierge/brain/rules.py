@@ -189,6 +189,11 @@ class RulesBrain:
         if conversation.block_claim and not any(h.block for h in heard.apartments):
             block = conversation.block_claim
             heard.apartments = [replace(h, block=block) if self._in_block(h.number, block) else h for h in heard.apartments]
+        if heard.apartment_choices:  # 'o 302 ou o 203': no apartment yet; the resident's name settles which
+            conversation.apartment_choices = [f"{h.block}-{h.number}" if h.block else h.number for h in heard.apartment_choices]
+            if conversation.apartment_support not in (CONFIRMED, KEYPAD):
+                conversation.apartment_claim = conversation.apartment_support = None
+            changed.add(APARTMENT)
         homes = {m.resident.apartment for m in heard.resident_mentions}
         if not homes and conversation.resident_claim:
             homes = {r.apartment for r in self.directory.find(conversation.resident_claim)}
@@ -354,9 +359,17 @@ class RulesBrain:
             else:
                 problems.append(Problem(f"Não encontrei o apartamento {apartment} aqui no condomínio.", ONLY_APARTMENT))
                 apartment = None
+        choices = conversation.apartment_choices if apartment is None else []
         if name is None:
             dados.apartment_number = apartment
+            if choices:
+                problems.append(Problem(
+                    f"Entendi o apartamento {' ou '.join(choices)}.", BOTH, ("resident_name",), "Qual é o nome do morador?",
+                ))  # fmt: skip
             return problems
+        if choices and (among := [r for r in everywhere if self._one_of(r.apartment, choices)]):
+            everywhere = among  # 'o 1302 ou o 1203' … 'Otávio': the one of them where an Otávio lives
+            self._mark_unsure(conversation, "apartment_number")
         shown = title_name(name)
         if apartment is not None:
             here = self.directory.find(name, apartment)
@@ -398,6 +411,9 @@ class RulesBrain:
         if len(everywhere) > 1 and len(meant := self._of_gender(everywhere, conversation.resident_gender)) == 1:
             everywhere = meant
             self._mark_unsure(conversation, "resident_name")
+        elif len(everywhere) > 1 and choices and len(spelled := self._spelled_as_said(everywhere, name)) == 1:
+            everywhere = spelled  # 'o 1503 ou o 1504, da Kelly': Kelly Okada, not Keli Prado; read back
+            self._mark_unsure(conversation, "resident_name")
         if len(everywhere) == 1:
             dados.resident_name = everywhere[0].name
             if not problems:
@@ -413,6 +429,17 @@ class RulesBrain:
         elif not everywhere:
             problems.append(Problem(f"Não encontrei nenhum morador chamado {shown}.", ONLY_RESIDENT))
         return problems
+
+    @staticmethod
+    def _spelled_as_said(residents: list, name: str) -> list:
+        """The residents with a name word spelled exactly as the one said ('Kelly', not 'Keli')."""
+        said = set(fold(name).split())
+        return [r for r in residents if said & set(r.tokens)]
+
+    @staticmethod
+    def _one_of(apartment: str, choices: list[str]) -> bool:
+        """Whether `apartment` ('A-203', '1-1503') is one of the choices ('A-203', '1503')."""
+        return any(apartment == choice or ("-" not in choice and apartment.rsplit("-", 1)[-1] == choice) for choice in choices)
 
     @staticmethod
     def _of_gender(residents: list, gender: str | None) -> list:

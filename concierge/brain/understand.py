@@ -161,6 +161,7 @@ class Understanding:
     visitor_named_self: bool = False  # said with "meu nome é" or "me chamo"
     apartment: str | None = None
     apartments: list[ApartmentHeard] = field(default_factory=list)
+    apartment_choices: list[ApartmentHeard] = field(default_factory=list)  # 'o 302 ou o 203': one of them, not known which
     block: str | None = None
     correction: bool = False
     answer: bool | None = None  # a yes (True) or no (False) to a read-back
@@ -251,6 +252,7 @@ def understand(text: str, directory: Directory, asked: list[str] | tuple[str, ..
         result.visitor_named_self = bool(re.search(r"(nome e|nome|chamo)$", lead))
     result.visitor_home = _own_home(words, visitor_span)
     result.apartments = apartment_readings(text)
+    result.apartments, result.apartment_choices = _either(result.apartments, numbers.tokens(text))
     result.apartment = result.apartments[0].number if result.apartments else None
     said_blocks = numbers.blocks(numbers.tokens(text))
     result.block = said_blocks[-1][0] if said_blocks else None
@@ -449,6 +451,28 @@ def yes_or_no(folded: str) -> bool | None:
     if YES.match(folded):
         return True
     return None
+
+
+def _either(apartments: list[ApartmentHeard], tokens: list[str]) -> tuple[list[ApartmentHeard], list[ApartmentHeard]]:
+    """'1.302 ou 1.203', 'casa 15 ou 16', '15 03? ou 15 04?', '302… não, 203, ou é 302': numbers
+    offered as alternatives name no apartment; they are (the other readings, the choices)."""
+    best: dict[int, ApartmentHeard] = {}
+    for heard in apartments:  # most likely first: one reading where each number starts
+        if not heard.negated:
+            best.setdefault(heard.position, heard)
+    said = sorted(best.values(), key=lambda h: h.position)
+    choices: dict[str, ApartmentHeard] = {}
+    for first, second in zip(said, said[1:]):
+        between = tokens[first.position + 1 : second.position]
+        if "ou" in between and len(between) <= 6 and first.number != second.number:
+            choices.setdefault(first.number, first)
+            choices.setdefault(second.number, second)
+    if len(choices) < 2:
+        return apartments, []
+    block = next((h.block for h in choices.values() if h.block), None)  # 'bloco A, 302 ou 203': both in A
+    at = {h.position for h in choices.values()}
+    rest = [h for h in apartments if h.position not in at and h.number not in choices]
+    return rest, [h if h.block else replace(h, block=block) for h in choices.values()]
 
 
 def apartment_readings(text: str) -> list[ApartmentHeard]:
@@ -730,15 +754,19 @@ def _name_after_who(words: list[Word], start: int, cased: bool) -> tuple[int, in
             return span
     if not cased and index + 2 < len(words) and words[index + 1].folded in {"dele", "dela"} and not words[index + 1].clause_end:
         return _name_span(words, index + 2, cased)  # 'sou o primo dela vinícius vim visitar': no comma to wait for
-    limit = index + 7
+    limit, owner = index + 7, index + 1
     while index < len(words) and index < limit and not words[index].clause_end:
         index += 1  # past the owner: 'dela', 'do seu Carlos'
         if index < len(words) and words[index].folded == "que":
             return None  # 'é o filho dela que eu vim ver, o Vinícius': whom they came for, not their name
+    named = {w.folded for w in words[owner : index + 1]}
     index += 1
     if index < len(words) and words[index].folded in {"o", "a", "e", "eh"}:
         index += 1
-    return _name_span(words, index, cased) if index < len(words) else None
+    span = _name_span(words, index, cased) if index < len(words) else None
+    if span is not None and words[span[0]].folded in named:
+        return None  # 'sou a diarista da dona Vânia, Vânia Moraes': the owner's name in full, not theirs
+    return span
 
 
 def _after_greetings(words: list[Word]) -> int:
@@ -979,6 +1007,7 @@ def _find_resident(
         and not (m.start > 0 and folded[m.start - 1] in SAINTS)  # 'Farmácia São João' is a shop
         and not (m.end - m.start == 1 and m.start > 0 and folded[m.start - 1] in {"das", "dos"})  # 'Solar das Rosas'
         and not _contradicted(m, words, cased)
+        and not _denied(m, words)
     ]
     if len({m.resident for m in mentions}) > 1:  # 'a Sandra tá viajando, é o filho dela, o Vinícius'
         mentions = [m for m in mentions if not ABSENT.match(" ".join(folded[m.end : m.end + 3]))] or mentions
@@ -1170,6 +1199,18 @@ def _owned_by_relation(folded: list[str], start: int, end: int | None = None) ->
     if len(after) >= 2 and after[0] in {"meu", "minha"} and after[1] in relations:
         return True  # 'a Cida, minha muié': the visitor's own relative
     return len(after) >= 3 and after[0] in {"e", "eh"} and any(w in relations for w in after[1:4]) and any(w in {"meu", "minha"} for w in after[1:3])
+
+
+def _denied(mention: NameMention, words: list[Word]) -> bool:
+    """'Não, Denise não', 'não é a Denise, é a Vânia': a name said to be not the one."""
+    folded = [w.folded for w in words]
+    after = (  # 'Denise não.', not 'Rosa… não, desculpa, …' (a repair, read by `_resident_corrected`)
+        folded[mention.end : mention.end + 1] == ["nao"] and not words[mention.end - 1].clause_end
+        and (mention.end + 1 == len(words) or words[mention.end].clause_end)
+    )  # fmt: skip
+    before = [w for w in folded[max(0, mention.start - 4) : mention.start] if w not in HONORIFICS and w not in {"a", "o"}]
+    lead = words[max(0, mention.start - 4) : mention.start]
+    return after or (before[-2:] in (["nao", "e"], ["nao", "eh"]) and not any(w.clause_end for w in lead))
 
 
 def _contradicted(mention: NameMention, words: list[Word], cased: bool) -> bool:

@@ -1,0 +1,83 @@
+"""The classes blind batches 17 and 18 found (everyday callers; how people build and repair what
+they say. First runs 48/64 with one visit completed for a resident who does not live there, and
+49/60 with two completed for an apartment the visitor did not know), in our own words and
+directory: apartments offered as alternatives, a name said to be not the one, the owner's name
+said in full after the visitor's trade."""
+
+from __future__ import annotations
+
+import pytest
+
+from concierge.brain.directory import Directory
+from concierge.brain.understand import understand
+
+from .dialogs import directory_of, talk, wrongly_valid
+
+UNITS = {
+    "B-401": ["Heloísa Fagundes"], "B-104": ["Mirian Sato"], "A-401": ["Joel Barreto"],
+    "1307": ["Clóvis Amaral"], "1703": ["Teodora Paes"],
+    "21": ["Suellen Rocha"], "22": ["Suelen Vaz"],
+    "2-705": ["Dalila Moura"], "1-705": ["Dalyla Reis"],
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def place(tmp_path_factory) -> Directory:
+    return directory_of(tmp_path_factory.mktemp("b18") / "place.json", UNITS)
+
+
+@pytest.mark.parametrize(
+    "text, choices",
+    [
+        ("é o 1307 ou 1703, a etiqueta tá apagada", {"1307", "1703"}),
+        ("casa 21 ou 22, uma das duas", {"21", "22"}),
+        ("bloco B, 401... não, 104, ou é 401", {"B-401", "B-104"}),
+        ("pro 7 05? ou 7 06?", {"705", "706"}),
+    ],
+)
+def test_apartments_offered_as_alternatives_name_none(place, text, choices):
+    heard = understand(text, place)
+    assert heard.apartments == [] and {f"{h.block}-{h.number}" if h.block else h.number for h in heard.apartment_choices} == choices
+
+
+def test_two_apartments_said_apart_are_no_alternatives(place):
+    heard = understand("é o 1307, o 1703 é do vizinho", place)
+    assert heard.apartment_choices == [] and heard.apartments
+
+
+@pytest.mark.parametrize(
+    "turns, truth",
+    [
+        (["entrega pro 1307 ou 1703, rasgou a etiqueta", "dá pra ler Teodora", "Robson"], ("1703", "Teodora Paes")),
+        (["vim ver a dona Heloísa, bloco B, 104 ou 401, não lembro", "Janete"], ("B-401", "Heloísa Fagundes")),
+        (["entrega pro 7 05 ou 7 06, da Dalila", "Robson"], ("2-705", "Dalila Moura")),  # Dalyla in 1-705: spelled otherwise
+    ],
+)
+def test_the_residents_name_settles_which_of_the_alternatives_and_it_is_read_back(place, turns, truth):
+    dialog, replies = talk(place, turns, valid_for_action=True, apartment_number=truth[0], resident_name=truth[1])
+    assert any(", certo?" in r.mensagem for r in replies), [r.mensagem for r in replies]
+    assert replies[-1].valid_for_action and (replies[-1].dados.apartment_number, replies[-1].dados.resident_name) == truth
+
+
+@pytest.mark.parametrize(
+    "turns",
+    [
+        ["entrega pro bloco B, 401... não, 104, ou é 401", "não tem nome na etiqueta", "Robson"],
+        ["vim ver a Suelen, casa 21 ou 22, uma das duas", "o sobrenome eu não sei", "Marta"],  # a Suellen and a Suelen
+    ],
+)
+def test_alternatives_nothing_settles_complete_no_visit(place, turns):
+    dialog, replies = talk(place, turns, valid_for_action=False)
+    assert not any(r.valid_for_action for r in replies) and not wrongly_valid(dialog, replies[-1]), replies[-1].mensagem
+
+
+def test_a_name_said_to_be_not_the_one_is_not_whom_they_came_for(place):
+    dialog, replies = talk(
+        place, ["vim ver a dona Ivone Castro", "bloco B, 104", "não, Mirian não. é a Ivone mesmo, Ivone Castro"], valid_for_action=False
+    )
+    assert not any(r.valid_for_action for r in replies) and replies[-1].dados.resident_name is None, replies[-1].mensagem
+
+
+def test_the_owners_name_in_full_after_the_trade_is_not_the_visitors(place):
+    heard = understand("sou o jardineiro novo do seu Joel, Joel Barreto", place)
+    assert heard.visitor_name is None and heard.resident and "Joel" in heard.resident
