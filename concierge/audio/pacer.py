@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable
 from concierge.audio.pcm import FRAME_BYTES, FRAME_SECONDS, SAMPLE_WIDTH, duration_seconds
 
 Send = Callable[[bytes], Awaitable[None]]
+CLOSE_SECONDS = 1.0
+"""How long a closed pacer's task may take to return before it is cancelled (`finish`)."""
 
 
 class PlaybackEnd(enum.Enum):
@@ -208,3 +210,14 @@ class Pacer:
         for playback in carried:
             if not playback.done:
                 playback._mark_sent(now)
+
+
+async def finish(pacer: Pacer, task: asyncio.Task, seconds: float = CLOSE_SECONDS) -> None:
+    """Close `pacer` and wait for its `run` task to return; cancel the task if it does not within
+    `seconds`: a send stuck on a peer that stopped reading (a full socket buffer) must not hold
+    the call's cleanup, and the server's shutdown, forever."""
+    pacer.close()
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if not done:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

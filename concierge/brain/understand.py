@@ -376,6 +376,10 @@ def _corrected_intent(folded: str) -> Intent | None:
     return None
 
 
+AFFILIATIONS = frozenset({"loja"})
+"""Delivery words that also say where a worker comes from ('o montador, da loja')."""
+
+
 def intent_strength(folded: str, intent: Intent | None) -> int:
     """How firmly the words say the intent: 3 a correction ('não é entrega'), 2 a word of the
     intent itself ('visita', a delivery word, a service), 1 a hint ('vim estudar', 'filha da')."""
@@ -384,6 +388,8 @@ def intent_strength(folded: str, intent: Intent | None) -> int:
     if NEGATED_INTENT.search(folded) or _corrected_intent(folded) is not None:
         return 3
     strong = ("visit_explicit", "services") if intent == Intent.VISITA else ("delivery", "goods")
+    if intent == Intent.ENTREGA and {m.group(0) for kind in strong for m in lexicon.pattern(kind).finditer(folded)} <= AFFILIATIONS:
+        return 1  # 'eu sou o Raimundo, da loja': where they work, which a montador says too
     if intent == Intent.VISITA and ERRAND.search(folded):
         return 2
     if any(lexicon.pattern(kind).search(folded) for kind in strong) or (intent == Intent.ENTREGA and _brand_heard(folded)):

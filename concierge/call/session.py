@@ -20,7 +20,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 
 from concierge.audio.endpoint import EndpointParams, Endpointer, Paused, Resumed, SpeechStarted, State, UtteranceEnded
-from concierge.audio.pacer import Pacer, Playback
+from concierge.audio.pacer import Pacer, Playback, finish
 from concierge.audio.pcm import FRAME_SECONDS, SAMPLE_RATE, duration_seconds
 from concierge.audio.resampler import LineResampler
 from concierge.audiosocket.protocol import Audio, Dtmf, Hangup
@@ -145,8 +145,7 @@ class CallSession:
             tasks = [task for task in (listen_task, turns_task, self._greeting_task) if task is not None]
             for task in tasks:
                 task.cancel()
-            self.pacer.close()
-            await asyncio.gather(*tasks, pacer_task, return_exceptions=True)
+            await asyncio.gather(*tasks, finish(self.pacer, pacer_task), return_exceptions=True)
             self.connection.close()
             self._end()
         return self.outcome[0] if self.outcome else Outcome.CALLER_HUNG_UP

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from concierge.asterisk.ami import AMIClient, AMIError, AMILoginRefused
 from concierge.asterisk.dialer import ring
 from concierge.audio.endpoint import EndpointParams, Endpointer, UtteranceEnded
-from concierge.audio.pacer import Pacer, Playback
+from concierge.audio.pacer import Pacer, Playback, finish
 from concierge.audio.resampler import LineResampler
 from concierge.audiosocket.protocol import Audio, Dtmf, Hangup
 from concierge.audiosocket.server import Connection
@@ -241,8 +241,7 @@ class ResidentLine:
             dialog.hung_up()
         finally:
             hearing.cancel()
-            self.pacer.close()
-            await asyncio.gather(hearing, pacer_task, return_exceptions=True)
+            await asyncio.gather(hearing, finish(self.pacer, pacer_task), return_exceptions=True)
 
     async def _next_answer(self, dialog: ResidentDialog) -> tuple[Prompt, ...]:
         """Wait for the resident's next answer (or silence, hangup, cancellation); feed it to the dialog."""

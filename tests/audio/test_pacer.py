@@ -222,3 +222,45 @@ def test_playback_reports_its_duration() -> None:
         return Pacer(Sink()).play(silence(1.5)).duration
 
     assert asyncio.run(main()) == 1.5
+
+
+def test_a_pacer_stuck_on_a_peer_that_stopped_reading_is_finished_within_its_limit() -> None:
+    """A real socket whose peer never reads: the pacer's send blocks once the buffers are full,
+    `close` alone cannot stop it, and `finish` cancels it after its limit (the call's cleanup and
+    the server's shutdown must not wait forever)."""
+    import socket
+
+    from concierge.audio.pacer import finish
+
+    async def main() -> tuple[bool, float, bool]:
+        async def never_read(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await asyncio.sleep(3600)
+
+        server = await asyncio.start_server(never_read, "127.0.0.1", 0)
+        _, writer = await asyncio.open_connection("127.0.0.1", server.sockets[0].getsockname()[1])
+        writer.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+
+        async def send(frame: bytes) -> None:
+            writer.write(frame)
+            await writer.drain()
+
+        pacer = Pacer(send, frame_bytes=65536, frame_seconds=0.001)
+        task = asyncio.create_task(pacer.run())
+        playback = pacer.play(bytes(65536 * 2000))  # far more than any socket buffer holds
+        sent = -1
+        while sent != pacer.frames_sent:  # until the sends stop going through
+            sent = pacer.frames_sent
+            await asyncio.sleep(0.3)
+        pacer.close()
+        await asyncio.sleep(0.3)
+        stuck = not task.done()
+        started = time.monotonic()
+        await finish(pacer, task, seconds=0.5)
+        elapsed = time.monotonic() - started
+        writer.transport.abort()
+        server.close()
+        return stuck, elapsed, task.done() and playback.done
+
+    stuck, elapsed, ended = asyncio.run(main())
+    assert stuck, "close() alone returns at the next tick, which a blocked send never reaches"
+    assert ended and 0.4 <= elapsed < 2.0, elapsed
