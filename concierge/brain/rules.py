@@ -95,6 +95,8 @@ class RulesBrain:
             heard.visitor_name = heard.bare_name
             if fold(heard.resident or "") == fold(heard.bare_name or ""):
                 heard.resident, heard.resident_mentions = None, []
+        if heard.visitor_name is None and dados.visitor_name is None and self._trailing_is_visitor(conversation, heard):
+            heard.visitor_name = heard.trailing_name  # 'é a cuidadora da dona Teresa' … 'casa 20... é a Marinalva'
         if heard.visitor_name and (dados.visitor_name is None or heard.visitor_explicit):
             dados.visitor_name = title_name(respell(heard.visitor_name))  # 'Suéle' was Sueli
         if heard.block is None and self._block_missing(conversation):
@@ -228,6 +230,13 @@ class RulesBrain:
         if first_claimed == first_said or sounds_alike(first_said, first_claimed):
             return False  # 'o Piotr' … 'Piotre Kovalski': the resident's name again, spelled by ear
         return heard.role_first or not (self.directory.find(name) or self.directory.heard_as(name))
+
+    @staticmethod
+    def _trailing_is_visitor(conversation: Conversation, heard: Understanding) -> bool:
+        """A name of nobody here ending a turn, once whom they came for is known (said before or
+        in that turn, and not that name): the visitor saying who they are."""
+        name, claim = heard.trailing_name, heard.resident or conversation.resident_claim
+        return bool(name and claim) and fold(name).split()[0] not in fold(claim or "").split()
 
     def _is_resident_echo(self, conversation: Conversation, heard: Understanding) -> bool:
         """A name given as the visitor's that is the resident's own ('Gabriela Lopes', 'É a Letícia

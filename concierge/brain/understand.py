@@ -66,12 +66,14 @@ DONT_KNOW = re.compile(
     r"nome (d[oa] \w+ )?nao (saiu|veio|aparece|apareceu|consta|esta)|nao (saiu|veio|aparece|apareceu|consta) o nome)\b"
 )
 EXPLICIT_DELIVERY = re.compile(
-    r"\b(entreg\w*|coleta|devolucao|sedex|correios?|carteir[oa]|motoboy|moto boy|pedido|etiqueta|destinatari[oa]|registrada)\b"
+    r"\b(entreg\w*|sedex|correios?|carteir[oa]|motoboy|moto boy|pedido|etiqueta|destinatari[oa]|registrada)\b"
 )
 """Words only a delivery uses; 'trouxe', 'encomenda' or goods are also what a relative or a customer says."""
 ERRAND = re.compile(r"\b(vim|venho|vou|to aqui pra|estou aqui pra|vim aqui pra)( so)? (buscar|pegar|retirar|recolher)\b|\bassinar\b")
 """The visitor's own errand in person: fetching something or someone, a paper to sign ('Desce alguém
 pra pegar' is a courier asking, not an errand)."""
+COLLECTING = re.compile(r"\b(coleta|devolucao|logistica reversa)\b")
+"""A courier who comes to take a parcel away (a return): no delivery; in person, like an errand."""
 DELIVERING = re.compile(r"\b(entreg\w*|encomendas?|pacotes?|pacotinho|sedex|vim (so )?deixar|trouxe|trazendo|vim trazer)\b")
 """Words of bringing something, which a service word ('técnico', 'montador') does not outweigh."""
 VISIT_PERSON = re.compile(r"\b(vim|venho|viemos|viemo|vamos|vamo|to indo|quero|queria) (ver|ve|visitar)( (a|o|os|as|minha|meu|seu|sua|dona|seu))?\b")
@@ -167,6 +169,7 @@ class Understanding:
     answer: bool | None = None  # a yes (True) or no (False) to a read-back
     keyed: bool = False  # digits alone: typed on the keypad
     about_the_resident: bool = False  # 'o morador do 501': whoever lives there
+    trailing_name: str | None = None  # a name alone ending the turn after other facts ('casa 20... é a Marinalva'), nobody's here
     bare_name: str | None = None  # the utterance is only a name ('Wanderley.', 'Carteiro Paulo.'), whoever's it is
     role_first: bool = False  # it opens with the speaker's trade ('Carteiro Paulo.')
     resident: str | None = None
@@ -265,6 +268,8 @@ def understand(text: str, directory: Directory, asked: list[str] | tuple[str, ..
         result.apartment = digits
     result.about_the_resident = bool(THE_RESIDENT.search(folded))
     _find_resident(result, words, cased, directory, visitor_span, asked)
+    if (trailing := _trailing_name(words, cased, directory)) is not None:
+        result.trailing_name = _name_text(words[trailing[0] : trailing[1]])
     if visitor_span is None and (bare := _bare_name(words, cased)) is not None:
         result.bare_name = _name_text(words[bare[0] : bare[1]])
         result.role_first = bare[0] > 0 and words[0].folded in lexicon.words("roles")
@@ -302,6 +307,8 @@ def detect_intent(folded: str) -> Intent | None:
         return corrected
     if lexicon.pattern("visit_explicit").search(folded):
         return Intent.VISITA
+    if COLLECTING.search(folded) and not re.search(r"\bentreg", folded):
+        return Intent.VISITA  # 'coleta dos Correios, devolução': they take a parcel away, in person
     explicit_delivery = EXPLICIT_DELIVERY.search(folded) or _brand_heard(folded)
     if ERRAND.search(folded) and not explicit_delivery:
         return Intent.VISITA  # 'vim buscar uma encomenda com a Tatiane', 'um documento pra ela assinar': in person
@@ -376,7 +383,7 @@ def _corrected_intent(folded: str) -> Intent | None:
     return None
 
 
-AFFILIATIONS = frozenset({"loja"})
+AFFILIATIONS = frozenset({"loja", "lavanderia"})
 """Delivery words that also say where a worker comes from ('o montador, da loja')."""
 
 
@@ -390,7 +397,7 @@ def intent_strength(folded: str, intent: Intent | None) -> int:
     strong = ("visit_explicit", "services") if intent == Intent.VISITA else ("delivery", "goods")
     if intent == Intent.ENTREGA and {m.group(0) for kind in strong for m in lexicon.pattern(kind).finditer(folded)} <= AFFILIATIONS:
         return 1  # 'eu sou o Raimundo, da loja': where they work, which a montador says too
-    if intent == Intent.VISITA and ERRAND.search(folded):
+    if intent == Intent.VISITA and (ERRAND.search(folded) or COLLECTING.search(folded)):
         return 2
     if any(lexicon.pattern(kind).search(folded) for kind in strong) or (intent == Intent.ENTREGA and _brand_heard(folded)):
         return 2
@@ -933,6 +940,26 @@ def _name_said_last(words: list[Word], cased: bool) -> tuple[int, int] | None:
     last = words[-1]
     known = is_first_name(last.text) or (last.text[:1].isupper() and len(last.folded) >= 3)
     return (len(words) - 1, len(words)) if known and _is_name_word(last, cased) else None
+
+
+def _trailing_name(words: list[Word], cased: bool, directory: Directory) -> tuple[int, int] | None:
+    """'Tereza Bastos, casa 20... é a Marinalva', 'torre 2, moço. Kauê', 'D de dado. Zé Carlos':
+    after other clauses, a last one that is only a name ('é a', 'sou o' before it at most) of
+    nobody here. Whose it is depends on what the visitor already said (the rules decide)."""
+    end = len(words)
+    start = next((i for i in range(end - 2, -1, -1) if words[i].clause_end), None)
+    if start is None or not cased:
+        return None
+    at = start + 1
+    lead = [w.folded for w in words[at : at + 2]]
+    at += 2 if lead in (["e", "a"], ["e", "o"], ["sou", "a"], ["sou", "o"]) else 1 if lead[:1] in (["e"], ["sou"]) else 0
+    if not 1 <= end - at <= 2 or words[end - 1].question:
+        return None
+    if not all(w.text[:1].isupper() and _is_name_word(w, cased) and len(w.folded) >= 2 for w in words[at:end]):
+        return None
+    if not (is_first_name(words[at].text) or len(words[at].folded) >= 3) or any(directory.knows_word(w.folded) for w in words[at:end]):
+        return None
+    return at, end
 
 
 CALLED = frozenset({"menino", "menina", "moleque", "crianca", "criatura"})  # not "filha": "Marina, filha dela" is who she is

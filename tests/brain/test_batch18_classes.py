@@ -17,7 +17,7 @@ UNITS = {
     "B-401": ["Heloísa Fagundes"], "B-104": ["Mirian Sato"], "A-401": ["Joel Barreto"],
     "1307": ["Clóvis Amaral"], "1703": ["Teodora Paes"],
     "21": ["Suellen Rocha"], "22": ["Suelen Vaz"],
-    "2-705": ["Dalila Moura"], "1-705": ["Dalyla Reis"],
+    "2-705": ["Dalila Moura"], "1-705": ["Dalyla Reis"], "A-305": ["Zuleica Prado"], "C-305": ["Zuleica Antunes"],
 }  # fmt: skip
 
 
@@ -81,3 +81,41 @@ def test_a_name_said_to_be_not_the_one_is_not_whom_they_came_for(place):
 def test_the_owners_name_in_full_after_the_trade_is_not_the_visitors(place):
     heard = understand("sou o jardineiro novo do seu Joel, Joel Barreto", place)
     assert heard.visitor_name is None and heard.resident and "Joel" in heard.resident
+
+
+@pytest.mark.parametrize(
+    "turns, visitor",
+    [
+        (["sou a enfermeira da dona Zuleica", "C 305... é a Gildete"], "Gildete"),
+        (["é o motorista da dona Zuleica", "bloco A, 305. Agnaldo"], "Agnaldo"),
+        (["vim buscar a dona Zuleica pra consulta", "305, bloco C. sou o Evandro"], "Evandro"),
+    ],
+)
+def test_a_name_of_nobody_here_ending_a_turn_once_the_resident_is_known_is_the_visitors(place, turns, visitor):
+    _, replies = talk(place, turns + ["Isso."])
+    assert replies[-1].dados.visitor_name == visitor, [r.mensagem for r in replies]
+
+
+def test_a_trailing_name_of_someone_here_is_not_taken_for_the_visitors(place):
+    heard = understand("é o motorista, bloco B, 104. Mirian", place)
+    assert heard.trailing_name is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["coleta dos Correios, é devolução", "vim fazer uma coleta, logística reversa", "devolução do Mercado Livre pro 1307"],
+)
+def test_a_courier_who_takes_a_parcel_away_is_no_delivery(place, text):
+    from concierge.brain.reply import Intent
+
+    assert understand(text, place).intent is Intent.VISITA
+
+
+@pytest.mark.parametrize("text", ["eu sou o Jairo, da loja", "é da lavanderia, Neide"])
+def test_where_a_worker_comes_from_is_a_weak_word_of_delivery(text):
+    """'da loja' after 'montador de móveis' must not outweigh the trade (strength 2)."""
+    from concierge.brain.reply import Intent
+    from concierge.brain.text import fold
+    from concierge.brain.understand import intent_strength
+
+    assert intent_strength(fold(text), Intent.ENTREGA) == 1
