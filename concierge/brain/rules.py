@@ -424,6 +424,11 @@ class RulesBrain:
         if len(everywhere) > 1 and len(meant := self._of_gender(everywhere, conversation.resident_gender)) == 1:
             everywhere = meant
             self._mark_unsure(conversation, "resident_name")
+        elif len(everywhere) > 1 and conversation.block_claim and len(
+            in_block := [r for r in everywhere if r.apartment.startswith(f"{conversation.block_claim}-")]
+        ) == 1:
+            everywhere = in_block  # 'a Tais, do bloco A': the Thaís of block A, not the Taís of B; read back
+            self._mark_unsure(conversation, "apartment_number")
         elif len(everywhere) > 1 and choices and len(spelled := self._spelled_as_said(everywhere, name)) == 1:
             everywhere = spelled  # 'o 1503 ou o 1504, da Kelly': Kelly Okada, not Keli Prado; read back
             self._mark_unsure(conversation, "resident_name")

@@ -614,7 +614,7 @@ def _visitor_span(
                 said, named = _restated(words, span, cased), "nome" in cue
             break
     if said is not None:
-        return _corrected_name(words, said, cased), True
+        return _repaired(words, _corrected_name(words, said, cased), cased), True
     for index in range(len(words) - 3):  # 'avisa a Juliana que a Paula chegou'
         if folded[index] == "que" and folded[index + 1] in {"o", "a"}:
             span = _name_span(words, index + 2, cased)
@@ -724,6 +724,21 @@ def _corrected_name(words: list[Word], span: tuple[int, int], cased: bool) -> tu
             again = _name_span(words, index + 1, cased)
             return again if again is not None else span
     return span
+
+
+def _repaired(words: list[Word], span: tuple[int, int], cased: bool) -> tuple[int, int]:
+    """'sou o Marcos... o Márcio, Márcio', 'sou a Rute... Ruth, desculpa': another name right after
+    the first, said twice or with 'desculpa', replaces it (a slip of the tongue, repaired)."""
+    at = span[1]
+    if at >= len(words) or not words[at - 1].clause_end:
+        return span
+    at += words[at].folded in {"o", "a"}
+    second = _name_span(words, at, cased) if at < len(words) else None
+    if second is None or words[second[0]].folded == words[span[0]].folded:
+        return span
+    after = [w.folded for w in words[second[1] : second[1] + 3]]
+    again = [w for w in after if w not in CORRECTION_WORDS][:1] == [words[second[0]].folded]
+    return second if again or _corrects(after[:2]) else span
 
 
 def _corrects(between: list[str]) -> bool:
@@ -1166,12 +1181,18 @@ FAMILY_ARTICLES = frozenset({"o", "a", "do", "da", "pro", "pra", "os", "as", "pr
 
 def _resident_corrected(words: list[Word], mentions: list[NameMention], first: NameMention, cue_before: list[bool]) -> NameMention | None:
     """'É pra dona Rosa… não, desculpa, … É pra dona Jandira': another resident, named with a cue
-    after a correction, replaces the first ('… não o Carlos' takes one back instead)."""
+    after a correction, replaces the first ('… não o Carlos' takes one back instead); so does one
+    repaired on the spot, said twice or with 'desculpa' ('a Sandra... Sônia, desculpa, Sônia')."""
     folded = [w.folded for w in words]
+
+    def repairs(m: NameMention) -> bool:  # 'a Sandra... Sônia, desculpa, Sônia': said again, or with 'desculpa' after it
+        after = [w for w in folded[m.end : m.end + 3] if w not in CORRECTION_WORDS]
+        return _corrects(folded[m.end : m.end + 2]) or after[:1] == [folded[m.start]]
+
     later = [
         m for m in mentions
-        if m.start >= first.end and m.resident != first.resident and cue_before[m.start]
-        and _corrects(folded[first.end : m.start]) and "nao" not in folded[max(first.end, m.start - 3) : m.start]
+        if m.start >= first.end and m.resident != first.resident and (cue_before[m.start] or repairs(m))
+        and (_corrects(folded[first.end : m.start]) or repairs(m)) and "nao" not in folded[max(first.end, m.start - 3) : m.start]
     ]  # fmt: skip
     return max(later, key=lambda m: m.start) if later else None
 
@@ -1276,4 +1297,6 @@ def _after_resident_cue(folded: list[str], index: int) -> bool:
         previous = folded[index - 1] if index >= 1 else ""
     if previous in lexicon.words("relations") and index >= 3:
         return folded[index - 2] in {"minha", "meu"} and folded[index - 3] in VISIT_VERBS - {"com"}  # 'ver meu tio Osvaldo'
+    if previous in {"da", "do"} and index >= 2 and folded[index - 2].isdigit():
+        return True  # 'é o 102 da Mariaeduarda', '3 01, da Greici': whose the apartment is
     return previous in RESIDENT_CUES

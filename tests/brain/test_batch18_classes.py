@@ -18,6 +18,8 @@ UNITS = {
     "1307": ["Clóvis Amaral"], "1703": ["Teodora Paes"],
     "21": ["Suellen Rocha"], "22": ["Suelen Vaz"],
     "2-705": ["Dalila Moura"], "1-705": ["Dalyla Reis"], "A-305": ["Zuleica Prado"], "C-305": ["Zuleica Antunes"],
+    "A-210": ["Taíssa Lobo"], "B-210": ["Thaíssa Couto"], "A-512": ["Ana Clara Bastos", "Rosângela Bastos"],
+    "B-512": ["Ana Júlia Meira"], "C-812": ["Giselle Tavares"],
 }  # fmt: skip
 
 
@@ -119,3 +121,38 @@ def test_where_a_worker_comes_from_is_a_weak_word_of_delivery(text):
     from concierge.brain.understand import intent_strength
 
     assert intent_strength(fold(text), Intent.ENTREGA) == 1
+
+
+@pytest.mark.parametrize(
+    "text, visitor",
+    [
+        ("oi, sou o Ronaldo... o Reinaldo, Reinaldo. Vim ver a dona Giselle", "Reinaldo"),
+        ("sou a Rute... Ruth, desculpa. Vim ver a Giselle", "Ruth"),
+        ("sou o Ronaldo, Ronaldo Pires, vim ver a Giselle", "Ronaldo Pires"),  # said again in full: the same name
+    ],
+)
+def test_a_visitors_name_repaired_on_the_spot_is_the_second(place, text, visitor):
+    assert understand(text, place).visitor_name == visitor
+
+
+def test_a_residents_name_repaired_on_the_spot_is_the_second(place):
+    heard = understand("vim ver a Zuleica... Giselle, desculpa, Giselle, do C 812", place)
+    assert [m.resident.name for m in heard.resident_mentions] == ["Giselle Tavares"]
+
+
+def test_a_block_said_with_a_name_two_blocks_share_settles_it_and_is_read_back(place):
+    dialog, replies = talk(place, ["vim ver a Taíssa, do bloco B", "sou a Marli"], valid_for_action=True, apartment_number="B-210")
+    assert any(", certo?" in r.mensagem for r in replies) and replies[-1].valid_for_action
+    assert replies[-1].dados.resident_name == "Thaíssa Couto", replies[-1].mensagem
+
+
+@pytest.mark.parametrize("text", ["é o 512 da Anaclara", "512, da Ana Clára"])
+def test_a_name_right_after_the_number_says_whose_apartment_even_garbled(place, text):
+    _, replies = talk(place, ["entrega", text, "Jonas"], valid_for_action=True, apartment_number="A-512", resident_name="Ana Clara Bastos")
+    assert replies[-1].dados.resident_name == "Ana Clara Bastos", [r.mensagem for r in replies]
+
+
+@pytest.mark.parametrize("text", ["ah, desculpa, falei errado, é o 812", "esqueci, é o 812 mesmo"])
+def test_words_of_a_repair_are_no_name(place, text):
+    heard = understand(text, place, ["resident_name"])
+    assert heard.resident is None and heard.bare_name is None
