@@ -316,7 +316,7 @@ def detect_intent(folded: str) -> Intent | None:
         return Intent.VISITA  # 'vim trazer um bolo pra minha mãe': family brings things, couriers deliver them
     if (VISIT_PERSON.search(folded) or BRINGING_SOMEONE.search(folded)) and not explicit_delivery:
         return Intent.VISITA  # 'vim ver a dona Benedita, levar um bolo pra ela', 'tô trazendo a mãe dela'
-    service = lexicon.pattern("services").search(folded)
+    service = lexicon.pattern("services").search(folded) or _of_service_company(folded)
     if service and not DELIVERING.search(folded):  # the 'montador de móveis, da loja' comes to work, not to deliver
         return Intent.VISITA
     if lexicon.pattern("delivery").search(folded) or _brand_heard(folded):
@@ -331,6 +331,13 @@ def detect_intent(folded: str) -> Intent | None:
 
 
 _CUT_START = re.compile(r"^\s*(?:\.\.\.|…)\s*(\w+)")
+
+
+def _of_service_company(folded: str) -> re.Match | None:
+    """'o da Sky', 'sou da Vivo': a technician of a utility or a TV and internet company (never
+    the bare word: 'claro!', 'eu vivo aqui')."""
+    companies = "|".join(sorted(map(re.escape, lexicon.words("service_companies")), key=len, reverse=True))
+    return re.search(rf"\b(?:da|do) (?:{companies})\b", folded)
 
 
 def _cut_intent_word(text: str) -> Intent | None:
@@ -395,6 +402,8 @@ def intent_strength(folded: str, intent: Intent | None) -> int:
     if NEGATED_INTENT.search(folded) or _corrected_intent(folded) is not None:
         return 3
     strong = ("visit_explicit", "services") if intent == Intent.VISITA else ("delivery", "goods")
+    if intent == Intent.VISITA and _of_service_company(folded):
+        return 2
     if intent == Intent.ENTREGA and {m.group(0) for kind in strong for m in lexicon.pattern(kind).finditer(folded)} <= AFFILIATIONS:
         return 1  # 'eu sou o Raimundo, da loja': where they work, which a montador says too
     if intent == Intent.VISITA and (ERRAND.search(folded) or COLLECTING.search(folded)):
@@ -596,6 +605,8 @@ def _visitor_span(
             end = index + len(cue)
             if tuple(folded[index:end]) != cue or any(w.clause_end for w in words[index : end - 1]):
                 continue  # 'Fala, o Toninho tá aí?' is a greeting, not 'fala o Toninho'
+            if cue[0] == "e" and _someone_elses_relative(folded[max(0, index - 4) : index]):
+                continue  # 'a mãe dele é a Érika': the host's name, not the visitor's
             if words[end - 1].clause_end and cue[-1] not in SELF and not (
                 cue[-1] == "nome" and not words[end - 1].question and end < len(words) and words[end].capitalized
             ):
@@ -724,6 +735,14 @@ def _corrected_name(words: list[Word], span: tuple[int, int], cased: bool) -> tu
             again = _name_span(words, index + 1, cased)
             return again if again is not None else span
     return span
+
+
+def _someone_elses_relative(before: list[str]) -> bool:
+    """'a mãe dele', 'o pai da menina' just before 'é a …': a relative of someone else is being
+    named ('sou a filha dela, é a Marina' is the speaker)."""
+    relations = lexicon.words("relations")
+    at = next((i for i, w in enumerate(before) if w in relations), None)
+    return at is not None and "sou" not in before and any(w in {"dele", "dela", "do", "da"} for w in before[at + 1 :])
 
 
 def _repaired(words: list[Word], span: tuple[int, int], cased: bool) -> tuple[int, int]:

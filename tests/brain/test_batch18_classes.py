@@ -156,3 +156,28 @@ def test_a_name_right_after_the_number_says_whose_apartment_even_garbled(place, 
 def test_words_of_a_repair_are_no_name(place, text):
     heard = understand(text, place, ["resident_name"])
     assert heard.resident is None and heard.bare_name is None
+
+
+@pytest.mark.parametrize("text", ["sou eu de novo, o da Sky", "bom dia, é do da Claro, vim ver o sinal", "sou da Sabesp"])
+def test_someone_of_a_service_company_is_visiting_to_work(place, text):
+    from concierge.brain.reply import Intent
+
+    assert understand(text, place).intent is Intent.VISITA
+
+
+@pytest.mark.parametrize("text", ["claro, é entrega", "eu vivo falando isso, é entrega pro 812"])
+def test_a_service_companys_name_as_a_plain_word_says_nothing(place, text):
+    from concierge.brain.reply import Intent
+
+    assert understand(text, place).intent is Intent.ENTREGA
+
+
+def test_a_party_worker_is_visiting(place):
+    from concierge.brain.reply import Intent
+
+    assert understand("sou o DJ da festa da Giselle", place).intent is Intent.VISITA
+
+
+def test_the_name_of_someone_elses_relative_is_not_the_visitors(place):
+    heard = understand("Marli. a mãe dele é a Giselle", place, ["visitor_name"])
+    assert heard.visitor_name == "Marli" and heard.resident == "Giselle"
