@@ -247,6 +247,8 @@ class RulesBrain:
             return False
         said = fold(heard.visitor_name).split()
         resident = fold(conversation.dados.resident_name or conversation.resident_claim or "").split()
+        if resident and len(said) >= 2 and any(tokens_match("".join(said[:2]), r) for r in resident):
+            return True  # 'Ed Valdo, Cavalcante' for Edvaldo Cavalcanti: one name the line split
         if resident and (" ".join(resident).startswith(" ".join(said)) or all(any(tokens_match(w, r) or sound(w) == sound(r) or (len(said) > 1 and sounds_alike(w, r)) for r in resident) for w in said)):
             return True
         if len(said) >= 2 and len(self.directory.heard_as(heard.visitor_name)) == 1:

@@ -93,9 +93,10 @@ NOT_NAMES = (
 )  # fmt: skip
 NUMBER_STOP_BEFORE = frozenset(
     "codigo pedido rastreio rastreamento cep placa vaga protocolo nota fiscal telefone celular zap whatsapp final senha "
-    "cpf rg matricula as km troco".split()
+    "cpf rg matricula as km troco passada passado ontem anteontem".split()
 )
-"""Words that make the number after them something else: 'código de retirada é 1 6 0 4', 'CEP 7 4 3 0…', 'placa PEX 1503', 'às 12:04'."""
+"""Words that make the number after them something else: 'código de retirada é 1 6 0 4', 'CEP 7 4 3 0…', 'placa PEX 1503', 'às 12:04',
+'semana passada eu vim na 15' (where they went before)."""
 NUMBER_STOP_AFTER = frozenset(
     "reais real minutos minuto horas hora anos ano pessoas pessoa dias dia segundos caixas caixa pacotes itens "
     "volumes unidades andares andar vezes".split()
@@ -390,8 +391,9 @@ def _corrected_intent(folded: str) -> Intent | None:
     return None
 
 
-AFFILIATIONS = frozenset({"loja", "lavanderia"})
-"""Delivery words that also say where a worker comes from ('o montador, da loja')."""
+AFFILIATIONS = frozenset({"loja", "lavanderia", "pedido", "nota fiscal"})
+"""Delivery words a worker who comes to work says too: where they come from ('o montador, da
+loja'), the order they fit ('o pedido tá no nome dela')."""
 
 
 def intent_strength(folded: str, intent: Intent | None) -> int:
@@ -462,7 +464,7 @@ def _brand_keys() -> tuple[str, ...]:
 
 
 CORRECTION_WORDS = frozenset({"nao", "digo", "dizer", "melhor", "desculpa", "desculpe", "perdao", "errei", "alias"})
-APARTMENT_LEAD_INS = frozenset({"o", "do", "no", "pro", "pra", "para", "ao"})
+APARTMENT_LEAD_INS = frozenset({"o", "do", "no", "na", "pro", "pra", "para", "ao"})  # 'na 5': na casa 5
 
 
 def yes_or_no(folded: str) -> bool | None:
