@@ -62,6 +62,8 @@ KEYPAD_FILLERS = frozenset({"o", "a", "ja", "numero", "botao"})  # 'apertei o 2 
 REPORTING = frozenset({"fala", "falar", "diz", "dizer", "avisa", "avisar", "explica", "responde"})  # 'fala que eu não posso atender'
 CONDITION_AFTER = re.compile(r"^(?:(?:ele|ela|o|a|nao|voce|vc)\s+)?\w+r\b")  # 'se for', 'se ele tiver', 'se não for'
 NOT_CONDITION_BEFORE = frozenset({"pode", "pra", "para", "vai", "ele", "ela", "voce", "vc", "que", "nao"})  # 'pode se identificar'
+STATEMENT_NO = "statement_no"  # a 'não' that negates something else than letting in ('não conheço pelo nome')
+STATEMENT_FILLERS = frozenset({"mesmo", "mesma", "senhor", "senhora", "nada", "moco", "moca", "ne"})
 HESITATION = frozenset({"espera", "pera", "perai", "calma"})  # 'sim… não, espera': the 'não' stops to think, it refuses nothing
 WAIT_VERBS = frozenset({"esperar", "espera", "aguardar", "aguarda", "aguarde"})  # 'deixa ele esperar aí': the visitor, not a parcel
 """The digits the prompt offers: "tecle 1 para sim e 2 para não"."""
@@ -73,9 +75,13 @@ _AFTER_PODE = frozenset({"pode", "sim", "ue", "uai", "oxe", "ne", "viu", "ta", "
 _FILLERS = frozenset({"ne", "entao", "ai", "viu", "moco", "moca", "obrigado", "obrigada", "e", "eh", "ah", "oi", "sim", "pode", "ta", "uai", "ue", "oxe", "bah", "valeu", "tmj", "tche", "so"})
 _LAUGH = re.compile(r"(?:h[aeiu]){2,}h?|k{3,}|(?:rs){2,}")
 _YES_VERBS = frozenset({"subir", "sobe", "suba", "entrar", "entra", "passar", "passa", "liberar", "libera"})
+PERMISSION_WORDS = _YES_VERBS | frozenset(
+    "pode podem deixa deixar deixo abre abra abrir abro manda mandar autorizo autoriza autorizar quero precisa".split()
+)  # 'não pode', 'não deixa', 'não é pra subir': a refusal of the visit itself
 _COMPANIONS = frozenset({"o", "a", "seu", "dona", "ele", "ela", "voces", "vcs", "voce"})
 _ABOUT_THE_VISIT = re.compile(
     r"^(que|quem|qual|quais|onde|como|quando)\b|^(de|da|do) (onde|que|qual|quem)\b|\be (do|da|de|dos|das)\b|\b(pra|para) mim\b|\bou\b"
+    r"|^e (o|a) \w+|\bde que$"  # 'é o Carlos da academia?', 'Fernanda de quê?'
     r"|\b(ele|ela|encomenda|entrega|pacote|cracha|uniforme|empresa|loja|documento|identidade)\b"
 )
 
@@ -126,6 +132,7 @@ def read_answer(text: str) -> Answer:
     for index, signals in enumerate(clauses):
         if conditioned[index]:  # 'se for o Carlos pode, se não for não': Apoena cannot check the condition
             signals.discard(Answer.DENY)
+            signals.discard(STATEMENT_NO)
     if _picked_up_late(said):
         return Answer.UNCLEAR
     if _ironic(said):
@@ -149,6 +156,7 @@ def read_answer(text: str) -> Answer:
             signals.discard("acknowledge")
             if not hedged and all(w in _FILLERS or w in _ack_words() for w in words):
                 signals.add(Answer.AUTHORIZE)
+    _settle_statements(clauses, said)
     signals = set().union(*clauses) if clauses else set()
     for answer in (Answer.LEAVE_AT_GATE, Answer.RESIDENT_COMING):
         if answer in signals:
@@ -161,7 +169,7 @@ def read_answer(text: str) -> Answer:
     last = clauses[deciding[-1]] if deciding else set()
     if {Answer.AUTHORIZE, Answer.DENY} <= signals:  # a yes only when the last words insist on it
         assert refused is not None
-        if last == {Answer.AUTHORIZE} and not any(Answer.QUESTION in c for c in clauses[refused + 1 :]) and _insists(after_no):
+        if last == {Answer.AUTHORIZE} and _insists(after_no):
             return Answer.AUTHORIZE  # 'Não, pode subir sim', 'Pode. Não! Espera… pode, pode sim', '…mas pode liberar, pode liberar'
         return Answer.DENY if Answer.DENY in last else Answer.QUESTION if Answer.QUESTION in last else Answer.UNCLEAR
     if Answer.QUESTION in last and Answer.AUTHORIZE not in last:
@@ -170,6 +178,22 @@ def read_answer(text: str) -> Answer:
         if answer in signals:
             return answer
     return Answer.UNCLEAR
+
+
+def _settle_statements(clauses: list[set], said: list[tuple[list[str], bool]]) -> None:
+    """A 'não' that negates something else ('não conheço pelo nome, mas é o pedreiro…, pode
+    liberar', 'nem reconheci a voz, é o meu primo, pode subir', 'não é pra mim, mas pode abrir')
+    gives way to a plain yes said after it, last, with a verb of letting in; otherwise it is a no."""
+    last = max((i for i, c in enumerate(clauses) if c & set(_DECIDING)), default=None)
+    stated = [i for i, c in enumerate(clauses) if STATEMENT_NO in c]
+    gives_way = (
+        last is not None and clauses[last] == {Answer.AUTHORIZE} and not said[last][1] and stated and stated[-1] < last
+        and any(w in _YES_VERBS or w in ("pode", "abre", "abrir", "manda") for w in said[last][0])
+    )  # fmt: skip
+    for index in stated:
+        clauses[index].discard(STATEMENT_NO)
+        if not gives_way:
+            clauses[index].add(Answer.DENY)
 
 
 def _after_hesitation(said: list[tuple[list[str], bool]]) -> list[tuple[list[str], bool]]:
@@ -293,9 +317,29 @@ def _clause_signals(words: list[str], asked: bool = False) -> set:
             continue  # a negated delivery or coming-down wish says nothing either way
         if match.kind != "neutral":
             signals.add(match.kind if match.kind in ("acknowledge", "identity") else Answer(match.kind))
-    if any(i not in used for i in negators):
+    stated = [m for m in matches if m.kind == "deny" and _states(words[m.start : m.end])]
+    if stated and len(stated) == sum(m.kind == "deny" for m in matches):
+        signals.discard(Answer.DENY)  # only 'não conheço', 'não é pra mim', 'não pedi nada': about something else
+        signals.add(STATEMENT_NO)
+    unused = [i for i in negators if i not in used]
+    unused = [i for i in unused if not (i == len(words) - 1 and any(j < i for j in negators))]  # 'não conheço não'
+    if unused and Answer.DENY not in signals and all(_says_something(words[i + 1 :]) for i in unused) or (STATEMENT_NO in signals and not unused):
+        signals.add(STATEMENT_NO)  # 'não conheço pelo nome', 'nem reconheci a voz': about something else
+    elif unused or any(i not in used for i in negators):
         signals.add(Answer.DENY)
     return signals
+
+
+def _states(phrase: list[str]) -> bool:
+    """A refusal phrase that negates something else than letting in ('não conheço', 'não pedi
+    nada', 'não é pra mim'), not 'não pode', 'não deixa', 'não libera'."""
+    return len(phrase) >= 2 and phrase[0] in _words_of("negators") and not PERMISSION_WORDS.intersection(phrase[1:])
+
+
+def _says_something(after: list[str]) -> bool:
+    """Whether the words after a negator say what it negates ('não conheço pelo nome', 'não é pra
+    mim'), not only fillers or more negators ('não, não', 'não tá')."""
+    return any(w not in _FILLERS and w not in _words_of("negators") and w not in STATEMENT_FILLERS for w in after)
 
 
 def _insists(words: list[str]) -> bool:

@@ -22,7 +22,7 @@ from concierge.brain.text import fold
 
 DIALOGS_DIR = Path(__file__).resolve().parent.parent / "dialogs"
 DEFAULT_DIRECTORY = DIALOGS_DIR.parent.parent / "data" / "apartamentos.json"
-SPLITS = {"tuned": "*.json", "dev": "dev/*.json", "blind1": "blind/batch1/*.json", "blind2": "blind/batch2/*.json", "blind3": "blind/batch3/*.json", "blind4": "blind/batch4/*.json", "blind5": "blind/batch5/*.json", "blind6": "blind/batch6/*.json", "blind7": "blind/batch7/*.json", "blind8": "blind/batch8/*.json", "blind9": "blind/batch9/*.json", "blind10": "blind/batch10/*.json", "blind11": "blind/batch11/*.json", "blind12": "blind/batch12/*.json", "blind13": "blind/batch13/*.json", "blind14": "blind/batch14/*.json", "blind15": "blind/batch15/*.json", "blind16": "blind/batch16/*.json", "blind17": "blind/batch17/*.json", "blind18": "blind/batch18/*.json"}
+SPLITS = {"tuned": "*.json", "dev": "dev/*.json", "blind1": "blind/batch1/*.json", "blind2": "blind/batch2/*.json", "blind3": "blind/batch3/*.json", "blind4": "blind/batch4/*.json", "blind5": "blind/batch5/*.json", "blind6": "blind/batch6/*.json", "blind7": "blind/batch7/*.json", "blind8": "blind/batch8/*.json", "blind9": "blind/batch9/*.json", "blind10": "blind/batch10/*.json", "blind11": "blind/batch11/*.json", "blind12": "blind/batch12/*.json", "blind13": "blind/batch13/*.json", "blind14": "blind/batch14/*.json", "blind15": "blind/batch15/*.json", "blind16": "blind/batch16/*.json", "blind17": "blind/batch17/*.json", "blind18": "blind/batch18/*.json", "blind19": "blind/batch19/*.json", "blind20": "blind/batch20/*.json"}
 MAX_EXTRA_TURNS = 3  # read-back answers and keypad entries a dialog may add to its script
 
 # How each slot is asked for; a reply must never ask for a slot that is filled after the turn.
