@@ -191,6 +191,9 @@ class RulesBrain:
         if conversation.block_claim and not any(h.block for h in heard.apartments):
             block = conversation.block_claim
             heard.apartments = [replace(h, block=block) if self._in_block(h.number, block) else h for h in heard.apartments]
+        if heard.unsure_which and not heard.apartment_choices and conversation.apartment_support not in (CONFIRMED, KEYPAD):
+            conversation.apartment_claim = conversation.apartment_support = None  # '… não sei, é uma das duas'
+            changed.add(APARTMENT)
         if heard.apartment_choices:  # 'o 302 ou o 203': no apartment yet; the resident's name settles which
             conversation.apartment_choices = [f"{h.block}-{h.number}" if h.block else h.number for h in heard.apartment_choices]
             if conversation.apartment_support not in (CONFIRMED, KEYPAD):
@@ -291,6 +294,9 @@ class RulesBrain:
             return True
         if heard.correction or "resident_name" in conversation.asked:
             return False
+        said = fold(heard.resident or "").split()
+        if len(said) > 1 and said[0] == fold(current).split()[0]:
+            return False  # 'a Naiara' … 'Naiara Costa, ela é minha prima': the same name in full, checked again
         return not heard.resident_mentions and not self.directory.find(heard.resident or "")
 
     @staticmethod

@@ -97,6 +97,8 @@ NUMBER_STOP_BEFORE = frozenset(
 )
 """Words that make the number after them something else: 'código de retirada é 1 6 0 4', 'CEP 7 4 3 0…', 'placa PEX 1503', 'às 12:04',
 'semana passada eu vim na 15' (where they went before)."""
+PHONE_WORDS = frozenset({"telefone", "celular", "zap", "whatsapp"})
+"""Of those, words that stop only a number right after them ('meu zap é 9 8…'): 'o zap fala A 102' reads an apartment."""
 NUMBER_STOP_AFTER = frozenset(
     "reais real minutos minuto horas hora anos ano pessoas pessoa dias dia segundos caixas caixa pacotes itens "
     "volumes unidades andares andar vezes".split()
@@ -165,6 +167,7 @@ class Understanding:
     apartment: str | None = None
     apartments: list[ApartmentHeard] = field(default_factory=list)
     apartment_choices: list[ApartmentHeard] = field(default_factory=list)  # 'o 302 ou o 203': one of them, not known which
+    unsure_which: bool = False  # 'não sei, é uma das duas': the apartment said before is not known after all
     block: str | None = None
     correction: bool = False
     answer: bool | None = None  # a yes (True) or no (False) to a read-back
@@ -257,6 +260,7 @@ def understand(text: str, directory: Directory, asked: list[str] | tuple[str, ..
     result.visitor_home = _own_home(words, visitor_span)
     result.apartments = apartment_readings(text)
     result.apartments, result.apartment_choices = _either(result.apartments, numbers.tokens(text))
+    result.unsure_which = bool(UNSURE_WHICH.search(folded))
     result.apartment = result.apartments[0].number if result.apartments else None
     said_blocks = numbers.blocks(numbers.tokens(text))
     result.block = said_blocks[-1][0] if said_blocks else None
@@ -269,6 +273,8 @@ def understand(text: str, directory: Directory, asked: list[str] | tuple[str, ..
         result.apartment = digits
     result.about_the_resident = bool(THE_RESIDENT.search(folded))
     _find_resident(result, words, cased, directory, visitor_span, asked)
+    if result.resident is None and (bare := _bare_name(words, cased)) is not None and _named_as_relative(words, bare):
+        result.resident = _name_text(words[bare[0] : bare[1]])  # 'Naiara Costa, ela é minha prima': whom they came for
     if (trailing := _trailing_name(words, cased, directory)) is not None:
         result.trailing_name = _name_text(words[trailing[0] : trailing[1]])
     if visitor_span is None and (bare := _bare_name(words, cased)) is not None:
@@ -477,18 +483,31 @@ def yes_or_no(folded: str) -> bool | None:
     return None
 
 
+UNSURE_WHICH = re.compile(r"\b(uma das duas|um dos dois|nao sei qual|sei la qual|qual dos dois|qual das duas)\b")
+"""The visitor does not know which of the numbers they said is the one."""
+CONTRAST = frozenset({"mas", "falou", "disse", "diz", "dizendo", "falando", "fala", "escrito", "mandou"})
+"""Between two numbers: two sources that disagree ('o zap fala A 102 e ela falou B 202')."""
+
+
 def _either(apartments: list[ApartmentHeard], tokens: list[str]) -> tuple[list[ApartmentHeard], list[ApartmentHeard]]:
-    """'1.302 ou 1.203', 'casa 15 ou 16', '15 03? ou 15 04?', '302… não, 203, ou é 302': numbers
-    offered as alternatives name no apartment; they are (the other readings, the choices)."""
+    """'1.302 ou 1.203', 'casa 15 ou 16', '15 03? ou 15 04?', '302… não, 203, ou é 302', 'casa 16...
+    não, 12?', 'o zap fala A 102, mas ela falou B 202', '… é uma das duas': numbers offered as
+    alternatives, or from sources that disagree, name no apartment; they are (the other readings,
+    the choices)."""
     best: dict[int, ApartmentHeard] = {}
     for heard in apartments:  # most likely first: one reading where each number starts
         if not heard.negated:
             best.setdefault(heard.position, heard)
     said = sorted(best.values(), key=lambda h: h.position)
     choices: dict[str, ApartmentHeard] = {}
+    unsure = bool(UNSURE_WHICH.search(" ".join(tokens)))
     for first, second in zip(said, said[1:]):
         between = tokens[first.position + 1 : second.position]
-        if "ou" in between and len(between) <= 6 and first.number != second.number:
+        after = tokens[second.position + 1 : second.position + 3]
+        either = "ou" in between and len(between) <= 6  # '1.302 ou 1.203'
+        contrasted = any(w in CONTRAST for w in between) and len(between) <= 10  # 'o zap fala A 102, mas ela falou B 202'
+        doubted = any(w in CORRECTION_WORDS for w in between) and "?" in after  # 'casa 16... não, 12?'
+        if (either or contrasted or doubted or unsure) and first.number != second.number:
             choices.setdefault(first.number, first)
             choices.setdefault(second.number, second)
     if len(choices) < 2:
@@ -497,6 +516,17 @@ def _either(apartments: list[ApartmentHeard], tokens: list[str]) -> tuple[list[A
     at = {h.position for h in choices.values()}
     rest = [h for h in apartments if h.position not in at and h.number not in choices]
     return rest, [h if h.block else replace(h, block=block) for h in choices.values()]
+
+
+def _phone_number(words: list[str], start: int) -> bool:
+    """Whether the number at `start` is (part of) a phone number: 'meu zap é 9 8765 4321', 'liga
+    no celular 1203' — a phone word at most two words before it or before the digits it continues."""
+    at = start - 1
+    while at >= 0 and (words[at].isdigit() or words[at] in {",", "-", "."}):
+        at -= 1  # back over the digits said before it
+    if at >= 0 and words[at] in CONTRAST | {"mostra", "mostrando"}:
+        return False  # 'o zap diz 301': what the message says
+    return any(w in PHONE_WORDS for w in words[max(0, at - 1) : at + 1])
 
 
 def apartment_readings(text: str) -> list[ApartmentHeard]:
@@ -524,14 +554,16 @@ def apartment_readings(text: str) -> list[ApartmentHeard]:
             continue
         cued = bool(before) and (before[-1] in APARTMENT_CUES or before[-1] in APARTMENT_LEAD_INS)
         lead = [w for w in words[max(0, reading.start - 4) : reading.start] if w not in ",-.:"]
-        if not cued and any(w in NUMBER_STOP_BEFORE for w in lead):
+        if not cued and (any(w in NUMBER_STOP_BEFORE - PHONE_WORDS for w in lead) or _phone_number(words, reading.start)):
             continue  # an order code, a phone, a plate, a time: not where anyone lives
         lone = reading.end - reading.start == 1 and len(reading.value) == 1
         if lone and not (before and (before[-1] in APARTMENT_CUES or (words[reading.start].isdigit() and cued))):
             continue  # 'um pacote', 'duas caixas', a stray '1': one digit is an apartment only when called one
         clause = words[max(0, reading.start - 4) : reading.start]
         negated = "nao" in clause and not any(w in ",." for w in clause[clause.index("nao") + 1 :]) if "nao" in clause else False
-        block = next((label for label, index in said_blocks if abs(index - reading.start) <= 6), None)
+        near = [(abs(index - reading.start), index > reading.start, label) for label, index in said_blocks if abs(index - reading.start) <= 6]
+        block = min(near)[2] if near else None  # the nearest, one before the number first: 'A 102 e ela falou B 202'
+
         if block is None and corrected:
             block = previous_block  # 'bloco B, quarenta e três… não, trinta e quatro': the same block
         previous_block = block or previous_block
@@ -641,7 +673,8 @@ def _visitor_span(
     if (of_company := _name_of_company(words, cased) or _trade_then_name(words, cased)) is not None:
         return of_company, True
     if "visitor_name" in asked:
-        return _bare_name(words, cased), False
+        bare = _bare_name(words, cased)
+        return (None if bare is not None and _named_as_relative(words, bare) else bare), False
     return None, False
 
 
@@ -978,6 +1011,17 @@ def _name_said_last(words: list[Word], cased: bool) -> tuple[int, int] | None:
     return (len(words) - 1, len(words)) if known and _is_name_word(last, cased) else None
 
 
+RELATIVE_AFTER = re.compile(r"^(?:ela|ele) (?:e|eh) (?:a |o )?(?:minha|meu) (\w+)")
+
+
+def _named_as_relative(words: list[Word], span: tuple[int, int]) -> bool:
+    """'Naiara Costa, ela é minha prima': the name is the speaker's relative (whom they came for),
+    not theirs."""
+    after = " ".join(w.folded for w in words[span[1] : span[1] + 6])
+    relation = RELATIVE_AFTER.match(after)
+    return relation is not None and relation.group(1) in lexicon.words("relations")
+
+
 def _trailing_name(words: list[Word], cased: bool, directory: Directory) -> tuple[int, int] | None:
     """'Tereza Bastos, casa 20... é a Marinalva', 'torre 2, moço. Kauê', 'D de dado. Zé Carlos':
     after other clauses, a last one that is only a name ('é a', 'sou o' before it at most) of
@@ -1077,6 +1121,7 @@ def _find_resident(
         and not (m.end - m.start == 1 and m.start > 0 and folded[m.start - 1] in {"das", "dos"})  # 'Solar das Rosas'
         and not _contradicted(m, words, cased)
         and not _denied(m, words)
+        and not NOT_COMING.search(" ".join(folded[m.end : m.end + 14]))
     ]
     if len({m.resident for m in mentions}) > 1:  # 'a Sandra tá viajando, é o filho dela, o Vinícius'
         mentions = [m for m in mentions if not ABSENT.match(" ".join(folded[m.end : m.end + 3]))] or mentions
@@ -1146,6 +1191,8 @@ def _honorific_gender(before: list[str]) -> str | None:
 
 
 ABSENT = re.compile(r"(ta|esta|tava|estava) viajando|nao (ta|esta|mora)|saiu|viajou|mudou|se mudou")
+NOT_COMING = re.compile(r"\b(?:ele|ela) nao (?:pode|vai|conseguiu|deu pra) vir\b|\b(?:ele|ela) nao veio\b")
+"""Said after a name in the same breath: that person is not the one at the gate, nor whom they came for ('o Pedro é meu irmão… ele não pôde vir')."""
 """Said right after a resident's name: not the one the visitor came for ('a Sandra tá viajando')."""
 
 
