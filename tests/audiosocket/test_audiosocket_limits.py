@@ -246,10 +246,12 @@ def delivery_recorder() -> tuple[Callable[[Connection], Awaitable[None]], list[t
 
 
 async def blast(port: int, seconds: float, frame: bytes = FRAME, extra: bytes = b"") -> float:
-    """Connect, then write `seconds` of audio at once (as fast as TCP takes it); the time connected."""
+    """Connect, then write `seconds` of audio at once (as fast as TCP takes it); the time the
+    connection was begun (the server's budget cannot start earlier; on a loaded machine the
+    client may resume from the connect well after the server took the call)."""
     frames = round(seconds * 16000 / len(frame))
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
     connected = time.monotonic()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(encode_uuid(uuid.uuid4()) + (encode_audio(frame) + extra) * frames)
     await writer.drain()
     writer.write_eof()

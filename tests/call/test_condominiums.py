@@ -306,6 +306,11 @@ def test_a_live_call_shows_its_condominium_and_the_greeting_it_heard():
     assert (shown["plain"]["condominium"], shown["plain"]["lines"][0]["text"]) == ("default", "Condomínio Apoena, em que posso ajudar?")
 
 
+def voiced(pcm: bytes, frame: int = 320) -> bytes:
+    """`pcm` without its frames of pure silence (what the pacer sends while nothing is ready)."""
+    return b"".join(pcm[at : at + frame] for at in range(0, len(pcm), frame) if any(pcm[at : at + frame]))
+
+
 def similarity(part: bytes, heard: bytes) -> float:
     """The best normalized cross-correlation of `part` anywhere in `heard` (1.0: the same sound)."""
     import numpy as np
@@ -374,7 +379,7 @@ def test_apoena_serve_greets_each_condominium_as_its_own_and_labels_its_metrics(
             2: "Residencial Aurora, boa tarde. Em que posso ajudar?", 42: "Portaria do Edifício Solar, em que posso ajudar?",
             1: "Portaria do Condomínio Jardins, em que posso ajudar?", None: "Condomínio Apoena, em que posso ajudar?",
         }  # fmt: skip
-        rendered = {code: synthesizer.synthesize(text) for code, text in greetings.items()}
+        rendered = {code: voiced(synthesizer.synthesize(text)) for code, text in greetings.items()}
         for code, condominium in ((2, "aurora"), (42, "solar")):
             call_id = call_uuid(code)
             with socket.create_connection(("127.0.0.1", port)) as sock:
@@ -387,7 +392,7 @@ def test_apoena_serve_greets_each_condominium_as_its_own_and_labels_its_metrics(
                     assert kind == 0x10
                     if started is None and any(payload):
                         started = len(received)
-                    received += payload
+                    received += voiced(payload)  # a loaded machine may also send silence between the sentences
                 live = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{web_port}/api/live", timeout=5).read())["calls"]
             card = next(call for call in live if call["call_id"] == str(call_id))
             assert (card["condominium"], card["lines"][0]["text"]) == (condominium, greetings[code])

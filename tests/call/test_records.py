@@ -177,7 +177,9 @@ def test_the_observer_never_waits_for_the_disk(records):
     blocker.execute("COMMIT")
     blocker.close()
     records.flush()
-    assert elapsed < 0.5, f"250 events took {elapsed:.2f} s on the caller's side"
+    # waiting for the locked database even once would take its busy timeout (BUSY_TIMEOUT_SECONDS); a loaded CI
+    # machine takes ~0.1-0.7 s for the 250 events themselves
+    assert elapsed < 2.0, f"250 events took {elapsed:.2f} s on the caller's side"
     assert {call.call_id for call in records.recent(limit=100)} == set(call_ids)
     assert all(call.turn_count == 3 for call in records.recent(limit=100))
 
