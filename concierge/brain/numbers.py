@@ -32,10 +32,24 @@ HUNDREDS = {
     "novecentos": 900,
 }  # fmt: skip
 THOUSAND = {"mil": 1000}
-NUMBER_WORDS = {**UNITS, **TEENS, **TENS, **HUNDREDS, **THOUSAND}
-FUZZY_WORDS = {w: v for w, v in NUMBER_WORDS.items() if len(w) >= 7}  # long words survive one or two slips
-CONNECTORS = frozenset({"e", "de"})
-BLOCK_WORDS = frozenset({"bloco", "bl", "loco", "torre", "predio", "edificio", "ala", "quadra"})  # 'Lóco-V': bloco, misheard
+FOREIGN = {  # as couriers from Venezuela, Haiti or abroad say them; never a Portuguese word ('dos', 'doce', 'un' left out)
+    "uno": 1, "cuatro": 4, "siete": 7, "ocho": 8, "nueve": 9, "diez": 10, "trece": 13, "catorce": 14, "dieciseis": 16,
+    "diecisiete": 17, "dieciocho": 18, "diecinueve": 19, "veinte": 20, "veintiuno": 21, "veintidos": 22, "veintitres": 23,
+    "veinticuatro": 24, "veinticinco": 25, "treinta": 30, "cuarenta": 40, "cincuenta": 50, "sesenta": 60, "ochenta": 80,
+    "cien": 100, "ciento": 100, "doscientos": 200, "trescientos": 300, "cuatrocientos": 400, "quinientos": 500,
+    "seiscientos": 600, "ochocientos": 800, "novecientos": 900,
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+    "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17,
+    "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
+    "eighty": 80, "ninety": 90,
+    "deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "sept": 7, "huit": 8, "neuf": 9, "dix": 10, "douze": 12,
+    "seize": 16, "vingt": 20, "trente": 30, "quarante": 40, "cinquante": 50, "soixante": 60,
+}  # fmt: skip
+MULTIPLIERS = frozenset({"hundred", "cent", "cents"})  # 'eight hundred two', 'huit cent deux': 800, 2
+NUMBER_WORDS = {**FOREIGN, **UNITS, **TEENS, **TENS, **HUNDREDS, **THOUSAND}
+FUZZY_WORDS = {w: v for w, v in NUMBER_WORDS.items() if len(w) >= 7 and w not in FOREIGN}  # long words survive one or two slips
+CONNECTORS = frozenset({"e", "de", "y"})  # 'treinta y dos'
+BLOCK_WORDS = frozenset({"bloco", "bl", "loco", "torre", "predio", "edificio", "ala", "quadra", "tower", "tour", "bloque", "bloc", "block"})  # 'Lóco-V': bloco, misheard
 LETTER_WORDS = {"be": "b", "ce": "c", "de": "d", "ge": "g", "ha": "h", "ve": "v", "xis": "x"}
 SEPARATORS = frozenset({",", "-", "/"})
 BLOCK_PAUSES = frozenset({",", "-", ".", ":"})
@@ -114,7 +128,26 @@ def tokens(text: str) -> list[str]:
         token = t if t[0] in ",-/.;:!?" else fold(t)
         glued = _GLUED_BLOCK.fullmatch(token)
         found.extend(glued.groups() if glued else (token,))
-    return found
+    return _foreign_shapes(found)
+
+
+def _foreign_shapes(found: list[str]) -> list[str]:
+    """'eight hundred two', 'huit cent deux' -> '800', 'deux': the hundred joined to its digit; 'fifteen
+    oh three' -> 'fifteen', 'zero', 'three' ('oh' is a zero only between two numbers)."""
+    out: list[str] = []
+    for index, token in enumerate(found):
+        previous = number_token(out[-1], 0) if out else None
+        if token in MULTIPLIERS and previous is not None and 0 < previous.value < 10:
+            out[-1] = str(previous.value * 100)
+            continue
+        if token == "oh" and previous is not None and index + 1 < len(found) and number_token(found[index + 1], 0) is not None:
+            token = "zero"
+        elif token in ("dos", "un") and previous is None and out[-1:] == ["y"] and len(out) > 1 and number_token(out[-2], 0) is not None:
+            token = "2" if token == "dos" else "1"  # 'treinta y dos'
+        elif token in ("dos", "un") and previous is not None and previous.value >= 20:
+            token = "2" if token == "dos" else "1"  # 'trescientos dos', 'cinq cent un': after a number, no article
+        out.append(token)
+    return out
 
 
 def number_token(token: str, index: int) -> NumberToken | None:

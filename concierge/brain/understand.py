@@ -35,6 +35,8 @@ INJECTION = re.compile(
 )
 ARRIVED = frozenset({"chegou", "ta", "esta", "veio", "chegando", "aqui"})
 HONORIFICS = frozenset({"seu", "dona", "senhor", "senhora", "sr", "sra", "doutor", "doutora", "dr", "dra"})
+FOREIGN_HONORIFICS = frozenset({"senor", "senora", "madame", "monsieur", "mrs", "mr", "miss", "ms", "mister", "madam"})
+"""'pa la señora Gómez', 'madame Joseph', 'package for Mrs Haddad': a resident's name follows."""
 PICKUP = re.compile(r"\b(pegar|buscar|retirar|recolher)\b")
 RESIDENT_CUES_BEFORE_NAMES = frozenset({"para", "pra", "pro", "com"})  # 'é para a Renata' names a resident
 SAINTS = frozenset({"sao", "santa", "santo", "nossa"})
@@ -103,19 +105,19 @@ NUMBER_STOP_AFTER = frozenset(
     "reais real minutos minuto horas hora anos ano pessoas pessoa dias dia segundos caixas caixa pacotes itens "
     "volumes unidades andares andar vezes".split()
 )
-APARTMENT_CUES = frozenset({"apartamento", "apto", "ap", "apt", "unidade", "numero", "n", "casa", "sala", "lote"})
+APARTMENT_CUES = frozenset({"apartamento", "apto", "ap", "apt", "unidade", "numero", "n", "casa", "sala", "lote", "apartment", "appartement", "departamento"})
 PLACE_WORDS = APARTMENT_CUES | frozenset({"bloco", "torre", "quadra", "predio", "edificio"})
 LABEL_CUES = frozenset("destinatario destinataria escrito dizendo consta".split())
 """Before a name read off a label: 'destinatário: Oliveira Santos', 'tá escrito aqui SANTOS, GREICI K'."""
 RESIDENT_CUES = frozenset(
     "para pra pro a o dona seu senhor senhora sr sra dr dra doutor doutora com ver visitar buscar pegar procurando "
-    "morador moradora chamar avisar".split()
-) | LABEL_CUES
-SURNAME_CUES = frozenset({"senhor", "senhora", "sr", "sra", "seu", "dona", "familia", "doutor", "doutora", "dr", "dra"})
+    "morador moradora chamar avisar for pour pa".split()
+) | LABEL_CUES | FOREIGN_HONORIFICS
+SURNAME_CUES = frozenset({"senhor", "senhora", "sr", "sra", "seu", "dona", "familia", "doutor", "doutora", "dr", "dra"}) | FOREIGN_HONORIFICS
 VISITOR_CUES: tuple[tuple[str, ...], ...] = (
     ("meu", "nome", "completo", "e"), ("meu", "nome", "mesmo", "e"), ("meu", "nome", "de", "verdade", "e"),
     ("meu", "nome", "verdadeiro", "e"), ("meu", "nome", "e"), ("o", "meu", "nome", "e"), ("meu", "nome"),
-    ("me", "chamo"), ("me", "llamo"), ("mi", "nombre", "es"), ("je", "m appelle"), ("je", "mappelle"), ("je", "suis"), ("yo", "soy"), ("soy",), ("aqui", "quem", "fala", "e"),
+    ("me", "chamo"), ("me", "llamo"), ("my", "name", "is"), ("mwen", "se"), ("mwen", "rele"), ("mi", "nombre", "es"), ("je", "m appelle"), ("je", "mappelle"), ("je", "suis"), ("yo", "soy"), ("soy",), ("aqui", "quem", "fala", "e"),
     ("quem", "fala", "e"), ("quem", "ta", "falando", "e"), ("quem", "esta", "falando", "e"),
     ("quem", "ta", "chamando", "e"), ("quem", "esta", "chamando", "e"), ("aqui", "e", "o"), ("aqui", "e", "a"), ("eu", "sou", "o"), ("eu", "sou", "a"),
     ("sou", "eu", "mesma"), ("sou", "eu", "mesmo"), ("sou", "eu"),  # before ('sou',): 'sou eu, o Davi'

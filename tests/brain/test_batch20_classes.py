@@ -66,3 +66,46 @@ def test_a_name_said_as_the_speakers_relative_is_whom_they_came_for(court):
 def test_a_relative_who_did_not_come_is_nobody_here(court):
     heard = understand("é que o Otávio é meu irmão, ela esperava ele, mas ele não pôde vir. eu sou o Davi", court)
     assert heard.resident_mentions == [] and heard.visitor_name == "Davi"
+
+
+@pytest.mark.parametrize(
+    "text, number",
+    [
+        ("es pa el apartamento trescientos uno", "301"),
+        ("treinta y dos", "32"),
+        ("delivery for apartment three oh one", "301"),
+        ("livraison pour trois cent un", "301"),
+        ("fifteen oh four, tower two", "1504"),
+    ],
+)
+def test_numbers_said_in_spanish_english_and_french(text, number):
+    assert apartment_readings(text)[0].number == number
+
+
+@pytest.mark.parametrize("text", ["a casa dos Santos, 301", "trouxe um doce pra ela, é o 301", "oh, é o 301"])
+def test_portuguese_words_that_are_foreign_numbers_stay_words(text):
+    assert [h.number for h in apartment_readings(text)] == ["301"]
+
+
+@pytest.mark.parametrize(
+    "text, intent",
+    [
+        ("bonjour, livraison pour madame Lima", "entrega"),
+        ("buenas, un domicilio pa la señora Rayssa", "entrega"),
+        ("hi, package for Rayssa Lima", "entrega"),
+        ("hi, I'm here to see Rayssa", "visita"),
+        ("bonjour, je viens voir madame Rayssa", "visita"),
+    ],
+)
+def test_intents_said_in_spanish_english_and_french(court, text, intent):
+    assert understand(text, court).intent.value == intent
+
+
+@pytest.mark.parametrize("text, name", [("my name is John Carter", "John Carter"), ("mwen se Wilner", "Wilner")])
+def test_introductions_in_english_and_creole(court, text, name):
+    assert understand(text, court).visitor_name == name
+
+
+def test_a_resident_named_after_a_foreign_honorific(court):
+    heard = understand("es pa la señora Rayssa, trescientos uno", court)
+    assert [m.resident.name for m in heard.resident_mentions] == ["Rayssa Lima"] and heard.apartments[0].number == "301"
