@@ -388,6 +388,9 @@ class RulesBrain:
                     f"Entendi o apartamento {' ou '.join(choices)}.", BOTH, ("resident_name",), "Qual é o nome do morador?",
                 ))  # fmt: skip
             return problems
+        if choices and not everywhere:  # 'Mariaeduarda Fontes, casa 11... ou 17': a name heard badly, in one of them
+            keys = {key for choice in choices for key in (self.directory.apartments_numbered(choice) or [choice])}
+            everywhere = [r for key in sorted(keys) for r in self.directory.heard_in(name, key)]
         if choices and (among := [r for r in everywhere if self._one_of(r.apartment, choices)]):
             everywhere = among  # 'o 1302 ou o 1203' … 'Otávio': the one of them where an Otávio lives
             self._mark_unsure(conversation, "apartment_number")

@@ -80,9 +80,9 @@ DELIVERING = re.compile(r"\b(entreg\w*|encomendas?|pacotes?|pacotinho|sedex|vim 
 """Words of bringing something, which a service word ('técnico', 'montador') does not outweigh."""
 VISIT_PERSON = re.compile(r"\b(vim|venho|viemos|viemo|vamos|vamo|to indo|quero|queria) (ver|ve|visitar)( (a|o|os|as|minha|meu|seu|sua|dona|seu))?\b")
 """Coming to see someone: a visit, whatever else they bring ('vim ver a dona Benedita, levar um bolo')."""
-BRINGING_SOMEONE = re.compile(r"\b(trazendo|trouxe|vim trazer|to levando|vim deixar|deixando) (a|o) (sua |seu |minha |meu )?(" + "|".join(
+BRINGING_SOMEONE = re.compile(r"\b(trazendo|trouxe|vim trazer|to levando|vim deixar|deixando) (?:(a|o) (sua |seu |minha |meu )?(" + "|".join(
     "mae pai filho filha avo avo neto neta tia tio sogra sogro irma irmao esposa marido crianca criancas menino menina senhora senhor".split()
-) + r")\b")
+) + r")|(ela|ele|eles|elas))\b")
 """Bringing a person, not a parcel: a driver's 'tô trazendo a mãe da dona Fátima' is a visit."""
 SOMEONE_HOME = re.compile(r"\b(t[áa]|est[áa]|estão|se encontra)( a[íi]| em casa)?\s*\?", re.IGNORECASE)  # 'A Ketlyn tá?' 
 
@@ -108,6 +108,8 @@ NUMBER_STOP_AFTER = frozenset(
 APARTMENT_CUES = frozenset({"apartamento", "apto", "ap", "apt", "unidade", "numero", "n", "casa", "sala", "lote", "apartment", "appartement", "departamento"})
 PLACE_WORDS = APARTMENT_CUES | frozenset({"bloco", "torre", "quadra", "predio", "edificio"})
 LABEL_CUES = frozenset("destinatario destinataria escrito dizendo consta".split())
+WRITTEN_IN = frozenset("app aplicativo aqui etiqueta zap whatsapp nota pedido servico tela mensagem sistema convite".split())
+"""Before 'tá'/'diz': where a name is read from ('no app tá Maria Fontes', 'a etiqueta diz …')."""
 """Before a name read off a label: 'destinatário: Oliveira Santos', 'tá escrito aqui SANTOS, GREICI K'."""
 RESIDENT_CUES = frozenset(
     "para pra pro a o dona seu senhor senhora sr sra dr dra doutor doutora com ver visitar buscar pegar procurando "
@@ -882,12 +884,15 @@ def _name_then_meu_nome(words: list[Word], cased: bool) -> tuple[int, int] | Non
 
 
 def _name_then_who(words: list[Word], cased: bool) -> tuple[int, int] | None:
-    """'Elton, sou entregador da loja': a name first, then 'sou …' saying who they are."""
+    """'Elton, sou entregador da loja': a name first, then 'sou …' saying who they are, or what they
+    came to do ('Rayane. tô vindo ver a Clara')."""
     start = _after_greetings(words)
     span = _name_span(words, start, cased)
     if span is None or not words[span[1] - 1].clause_end or span[1] + 1 >= len(words):
         return None
     after = [w.folded for w in words[span[1] : span[1] + 2]]
+    if is_first_name(words[span[0]].text) and after[0] in SPEAKER_VERBS | {"eu"} and (after[0] != "eu" or after[1] in SPEAKER_VERBS):
+        return span  # 'Rayane. tô vindo ver a Clara', 'Uóshington. vim ver a Débora'
     return span if after[0] == "sou" or after == ["eu", "sou"] else None
 
 
@@ -1367,6 +1372,8 @@ def _after_resident_cue(folded: list[str], index: int) -> bool:
         previous = folded[index - 1] if index >= 1 else ""
     if previous in lexicon.words("relations") and index >= 3:
         return folded[index - 2] in {"minha", "meu"} and folded[index - 3] in VISIT_VERBS - {"com"}  # 'ver meu tio Osvaldo'
-    if previous in {"da", "do"} and index >= 2 and folded[index - 2].isdigit():
-        return True  # 'é o 102 da Mariaeduarda', '3 01, da Greici': whose the apartment is
+    if previous in {"ta", "diz", "fala", "mostra"} and index >= 2 and folded[index - 2] in WRITTEN_IN:
+        return True  # 'no app tá Mariaeduarda Fontes', 'na ordem de serviço tá: …', 'o zap diz …'
+    if previous in {"da", "do"} and index >= 2 and (folded[index - 2].isdigit() or folded[index - 2] == "casa"):
+        return True  # 'é o 102 da Mariaeduarda', '3 01, da Greici', 'vim na casa da Greici': whose the apartment is
     return previous in RESIDENT_CUES

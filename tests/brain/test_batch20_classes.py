@@ -15,6 +15,7 @@ from .dialogs import directory_of, talk, wrongly_valid
 UNITS = {
     "A-104": ["Luciene Prates"], "B-204": ["Luciana Mota"], "A-204": ["Getúlio Amaral"],
     "9": ["Heloísa Barros"], "14": ["Heloísa Fontes"], "301": ["Rayssa Lima"], "C-303": ["Otávio Rangel"],
+    "16": ["Ana Beatriz Lemos"], "18": ["Jurandir Paz"],
 }  # fmt: skip
 
 
@@ -109,3 +110,30 @@ def test_introductions_in_english_and_creole(court, text, name):
 def test_a_resident_named_after_a_foreign_honorific(court):
     heard = understand("es pa la señora Rayssa, trescientos uno", court)
     assert [m.resident.name for m in heard.resident_mentions] == ["Rayssa Lima"] and heard.apartments[0].number == "301"
+
+
+@pytest.mark.parametrize("text, visitor", [("Rayane. tô vindo ver a Rayssa", "Rayane"), ("Marcos, vim ver o Getúlio", "Marcos")])
+def test_a_first_name_opening_the_turn_before_what_they_came_to_do_is_the_speakers(court, text, visitor):
+    assert understand(text, court).visitor_name == visitor
+
+
+def test_a_shop_opening_the_turn_is_no_name(court):
+    assert understand("Pague Menos, trouxe o remédio da Rayssa", court).visitor_name is None
+
+
+@pytest.mark.parametrize("text", ["essa aqui é a Carol, eu só vim trazer ela", "trouxe ele pra casa do Getúlio"])
+def test_bringing_someone_is_a_visit(court, text):
+    from concierge.brain.reply import Intent
+
+    assert understand(text, court).intent is Intent.VISITA
+
+
+@pytest.mark.parametrize("text", ["vim na casa da Rayssa", "no app tá Rayssa Lima", "na ordem de serviço tá: Rayssa Lima"])
+def test_whose_house_and_a_name_read_off_an_app_name_the_resident(court, text):
+    assert [m.resident.name for m in understand(text, court).resident_mentions] == ["Rayssa Lima"]
+
+
+def test_a_badly_heard_name_settles_which_of_the_alternatives(court):
+    dialog, replies = talk(court, ["encomenda", "no app tá Anabeatriz Lemos, casa 16... ou 18, tá cortado", "Jonas"],
+                           valid_for_action=True, apartment_number="16", resident_name="Ana Beatriz Lemos")  # fmt: skip
+    assert replies[-1].valid_for_action and replies[-1].dados.resident_name == "Ana Beatriz Lemos", [r.mensagem for r in replies]
