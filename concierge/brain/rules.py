@@ -85,6 +85,8 @@ class RulesBrain:
             self._take_answer(conversation, heard)
         if heard.intent is not None and heard.intent_strength >= conversation.intent_strength:
             dados.intent_type, conversation.intent_strength = heard.intent, heard.intent_strength
+        if heard.visitor_name and heard.answer is False and CONFIRM in conversation.asked and heard.resident is None and not heard.visitor_named_self:
+            heard.resident, heard.visitor_name = heard.visitor_name, None  # 'Visita para Jandira…, certo?' 'Não, é a Rosângela Ferraz'
         if heard.visitor_name and self._names_resident_in_full(conversation, heard):
             heard.resident, heard.resident_mentions, heard.visitor_name = heard.visitor_name, [], None
         elif heard.visitor_name and self._is_resident_echo(conversation, heard):

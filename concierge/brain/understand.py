@@ -1166,6 +1166,10 @@ def _find_resident(
         if index not in taken and _after_resident_cue(folded, index):
             merged = _merged_resident(words, index, directory)
             span = merged[0] if merged else _name_span(words, index, cased) or _uncased_resident(words, index, directory)
+            if span is not None and not merged:
+                span = _restated(words, span, cased)  # 'pro senhor Di... Dimítri Bondarenco': a false start
+                if span[1] - span[0] == 1 and len(words[span[0]].folded) <= 3 and words[span[0]].clause_end:
+                    span = _name_span(words, span[1], cased) or span  # 'Ge... Jetúlio Amarau': begun, then said whole
             if span is not None and not taken.intersection(range(*span)):
                 result.resident = merged[1] if merged else _name_text(words[span[0] : span[1]])
                 return
@@ -1175,7 +1179,8 @@ def _find_resident(
         span = _name_span(words, index, cased)
         if span is not None and span[1] - span[0] >= 2 and not taken.intersection(range(*span)):
             said = _name_text(words[span[0] : span[1]])
-            if len(directory.heard_as(said)) == 1:
+            unsure = words[span[1] - 1].question or any(w.folded in HARD_TO_SAY for w in words)
+            if len(directory.heard_as(said)) == 1 or ("resident_name" in asked and unsure):  # 'começa com Z... Zang Uei?'
                 result.resident, result.resident_weak = said, True  # read back before anyone is told
                 return
     if "resident_name" in asked and result.visitor_name is None:
@@ -1184,8 +1189,10 @@ def _find_resident(
             result.resident = _name_text(words[span[0] : span[1]])
 
 
-MASCULINE = frozenset({"seu", "senhor", "sr", "doutor", "dr"})
-FEMININE = frozenset({"dona", "senhora", "sra", "doutora", "dra"})
+HARD_TO_SAY = frozenset({"estrangeiro", "estrangeira", "escreve", "pronunciar", "falar", "comeca", "gringo", "gringa"})
+"""A courier reading a name they cannot say ('é um nome estrangeiro, começa com Z... Zang Uei?')."""
+MASCULINE = frozenset({"seu", "senhor", "sr", "doutor", "dr", "senor", "monsieur", "mr", "mister"})
+FEMININE = frozenset({"dona", "senhora", "sra", "doutora", "dra", "senora", "madame", "mrs", "miss", "ms", "madam"})
 
 
 def _honorific_gender(before: list[str]) -> str | None:

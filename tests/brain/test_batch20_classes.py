@@ -15,7 +15,7 @@ from .dialogs import directory_of, talk, wrongly_valid
 UNITS = {
     "A-104": ["Luciene Prates"], "B-204": ["Luciana Mota"], "A-204": ["Getúlio Amaral"],
     "9": ["Heloísa Barros"], "14": ["Heloísa Fontes"], "301": ["Rayssa Lima"], "C-303": ["Otávio Rangel"],
-    "16": ["Ana Beatriz Lemos"], "18": ["Jurandir Paz"],
+    "16": ["Ana Beatriz Lemos"], "18": ["Jurandir Paz"], "B-105": ["Zhang Wei"], "2-405": ["Marlene Paiva"],
 }  # fmt: skip
 
 
@@ -137,3 +137,27 @@ def test_a_badly_heard_name_settles_which_of_the_alternatives(court):
     dialog, replies = talk(court, ["encomenda", "no app tá Anabeatriz Lemos, casa 16... ou 18, tá cortado", "Jonas"],
                            valid_for_action=True, apartment_number="16", resident_name="Ana Beatriz Lemos")  # fmt: skip
     assert replies[-1].valid_for_action and replies[-1].dados.resident_name == "Ana Beatriz Lemos", [r.mensagem for r in replies]
+
+
+def test_a_false_start_before_the_residents_name_is_no_name(court):
+    heard = understand("é pro senhor Ge... Jetúlio Amarau, não sei falar esse nome", court, ["resident_name"])
+    assert heard.resident == "Jetúlio Amarau"
+
+
+def test_a_foreign_name_a_courier_cannot_say_is_checked_against_the_apartment(court):
+    turns = ["entrega, bloco B 105", "é um nome estrangeiro aqui, começa com Z... Zang Uei? não sei falar", "Cleiton"]
+    _, replies = talk(court, turns)
+    assert replies[-1].dados.resident_name == "Zhang Wei" and any(", certo?" in r.mensagem for r in replies), [r.mensagem for r in replies]
+
+
+@pytest.mark.parametrize("honorific", ["la señora", "madame"])
+def test_a_foreign_honorific_says_which_of_a_couple(tmp_path, honorific):
+    place = directory_of(tmp_path / "couple.json", {"202": ["Gabriela Gómez", "Hugo Gómez"]})
+    _, replies = talk(place, [f"entrega pa {honorific} Gómez, 202", "Luis"])
+    assert replies[-1].dados.resident_name == "Gabriela Gómez", replies[-1].mensagem
+
+
+def test_a_no_to_a_read_back_with_a_name_names_the_resident_not_the_visitor(court):
+    turns = ["vim na casa da Rosilda", "ela mandou no zap assim: torre 2, 405, Rosilda Paiva", "meu nome é Odair", "não, é a Rosilda Paiva, torre 2, 405"]
+    _, replies = talk(court, turns)
+    assert replies[-1].dados.visitor_name == "Odair", [r.mensagem for r in replies]

@@ -36,7 +36,7 @@ def test_dialog_reaches_expected_slots_without_reasking(dialog, directory, store
 
 # -- the dev and blind splits: written by people who never read the brain ---------------------------
 
-SPLIT_FLOORS = {"dev": 0.95, "blind1": 0.97, "blind2": 0.97, "blind3": 0.92, "blind4": 0.93, "blind5": 0.97, "blind6": 0.97, "blind7": 0.97, "blind8": 0.93, "blind9": 0.95, "blind10": 0.95, "blind11": 0.93, "blind12": 0.95, "blind13": 0.95, "blind14": 0.90, "blind15": 0.95, "blind16": 0.93, "blind17": 0.90, "blind18": 0.95, "blind19": 0.85, "blind20": 0.90}
+SPLIT_FLOORS = {"dev": 0.95, "blind1": 0.97, "blind2": 0.97, "blind3": 0.92, "blind4": 0.93, "blind5": 0.97, "blind6": 0.97, "blind7": 0.97, "blind8": 0.93, "blind9": 0.95, "blind10": 0.95, "blind11": 0.93, "blind12": 0.95, "blind13": 0.95, "blind14": 0.90, "blind15": 0.95, "blind16": 0.93, "blind17": 0.90, "blind18": 0.95, "blind19": 0.90, "blind20": 0.90}
 """The share of each split's dialogs that must end right today (a regression guard). Each blind
 batch was first run to check the mends made after reading the previous one's failures; those
 first-look figures are the honest ones (README, "Understanding, measured")."""
