@@ -322,10 +322,11 @@ def _clause_signals(words: list[str], asked: bool = False) -> set:
         signals.discard(Answer.DENY)  # only 'não conheço', 'não é pra mim', 'não pedi nada': about something else
         signals.add(STATEMENT_NO)
     unused = [i for i in negators if i not in used]
-    unused = [i for i in unused if not (i == len(words) - 1 and any(j < i for j in negators))]  # 'não conheço não'
-    if unused and Answer.DENY not in signals and all(_says_something(words[i + 1 :]) for i in unused) or (STATEMENT_NO in signals and not unused):
+    echo = [i for i in unused if i == len(words) - 1 and any(j < i for j in negators)]  # 'não conheço pelo nome não'
+    rest = [i for i in unused if i not in echo]
+    if rest and Answer.DENY not in signals and all(_says_something(words[i + 1 :]) for i in rest):
         signals.add(STATEMENT_NO)  # 'não conheço pelo nome', 'nem reconheci a voz': about something else
-    elif unused or any(i not in used for i in negators):
+    elif rest or (echo and STATEMENT_NO not in signals):
         signals.add(Answer.DENY)
     return signals
 

@@ -347,8 +347,13 @@ _CUT_START = re.compile(r"^\s*(?:\.\.\.|…)\s*(\w+)")
 def _of_service_company(folded: str) -> re.Match | None:
     """'o da Sky', 'sou da Vivo': a technician of a utility or a TV and internet company (never
     the bare word: 'claro!', 'eu vivo aqui')."""
+    return _service_company_pattern().search(folded)
+
+
+@cache
+def _service_company_pattern() -> re.Pattern:
     companies = "|".join(sorted(map(re.escape, lexicon.words("service_companies")), key=len, reverse=True))
-    return re.search(rf"\b(?:da|do) (?:{companies})\b", folded)
+    return re.compile(rf"\b(?:da|do) (?:{companies})\b")
 
 
 def _cut_intent_word(text: str) -> Intent | None:
