@@ -54,7 +54,7 @@ from concierge.call.gate import Gate, GateActed
 from concierge.call.services import CallServices, build_services
 from concierge.call.session import call_handler
 from concierge.call.visit import Dialing, ResidentDialing, ResidentLegs, ResidentTurnHeard, VisitDecided, VisitStarted
-from concierge.config import CallState
+from concierge.config import CallState, load_config
 from concierge.errors import UserError
 
 AUDIO_SUFFIXES = frozenset(SUPPORTED_SUFFIXES)  # every format read_audio_file reads
@@ -699,6 +699,7 @@ def run_simulate(
         raise UserError("--speed must be between 0 and 100 (1 = real time)")
     if resident and resident_no_answer:
         raise UserError("--resident and --resident-no-answer exclude each other: use --resident no-answer as one of the attempts")
+    code_for(load_config(config_path), condominium)  # an unknown --condominium is refused before any engine loads
     answers = [load_resident(path) for path in resident or []] or ([load_resident(Path("no-answer"))] if resident_no_answer else [])
     recordings = [load_recording(path) for path in find_recordings(paths)]
     console = Console(stderr=as_json)
