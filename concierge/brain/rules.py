@@ -361,10 +361,9 @@ class RulesBrain:
             keys = self.directory.apartments_numbered(apartment)
             homes = [r.apartment for r in everywhere if r.apartment in keys]
             guessed = {r.apartment for key in keys for r in self.directory.heard_in(name, key)} if name and not homes else set()
-            spelled = [r.apartment for r in self._spelled_as_said(everywhere, name or "") if r.apartment in keys]
             if len(homes) == 1:
                 apartment = homes[0]
-            elif len(homes) > 1 and len(spelled) == 1:  # '1204, da Giovanna': not Geovana of the other tower; read back
+            elif len(homes) > 1 and len(spelled := [r.apartment for r in self._spelled_as_said(everywhere, name or "") if r.apartment in keys]) == 1:  # '1204, da Giovanna': not Geovana of the other tower; read back
                 apartment = spelled[0]
                 self._mark_unsure(conversation, "apartment_number")
             elif len(keys) > 1 and len(guessed) == 1:  # '43' in blocks A-F, and a badly heard name of B-43's: read back

@@ -263,10 +263,11 @@ def understand(text: str, directory: Directory, asked: list[str] | tuple[str, ..
         result.visitor_named_self = bool(re.search(r"(nome e|nome|chamo)$", lead))
     result.visitor_home = _own_home(words, visitor_span)
     result.apartments = apartment_readings(text)
-    result.apartments, result.apartment_choices = _either(result.apartments, numbers.tokens(text))
+    tokens = numbers.tokens(text)
     result.unsure_which = bool(UNSURE_WHICH.search(folded))
+    result.apartments, result.apartment_choices = _either(result.apartments, tokens, result.unsure_which)
     result.apartment = result.apartments[0].number if result.apartments else None
-    said_blocks = numbers.blocks(numbers.tokens(text))
+    said_blocks = numbers.blocks(tokens)
     result.block = said_blocks[-1][0] if said_blocks else None
     result.correction = bool(CORRECTION.search(folded))
     result.answer = yes_or_no(folded)
@@ -277,11 +278,12 @@ def understand(text: str, directory: Directory, asked: list[str] | tuple[str, ..
         result.apartment = digits
     result.about_the_resident = bool(THE_RESIDENT.search(folded))
     _find_resident(result, words, cased, directory, visitor_span, asked)
-    if result.resident is None and (bare := _bare_name(words, cased)) is not None and _named_as_relative(words, bare):
+    bare = _bare_name(words, cased)
+    if result.resident is None and bare is not None and _named_as_relative(words, bare):
         result.resident = _name_text(words[bare[0] : bare[1]])  # 'Naiara Costa, ela é minha prima': whom they came for
     if (trailing := _trailing_name(words, cased, directory)) is not None:
         result.trailing_name = _name_text(words[trailing[0] : trailing[1]])
-    if visitor_span is None and (bare := _bare_name(words, cased)) is not None:
+    if visitor_span is None and bare is not None:
         result.bare_name = _name_text(words[bare[0] : bare[1]])
         result.role_first = bare[0] > 0 and words[0].folded in lexicon.words("roles")
     return result
@@ -496,9 +498,13 @@ UNSURE_WHICH = re.compile(r"\b(uma das duas|um dos dois|nao sei qual|sei la qual
 """The visitor does not know which of the numbers they said is the one."""
 CONTRAST = frozenset({"mas", "falou", "disse", "diz", "dizendo", "falando", "fala", "escrito", "mandou"})
 """Between two numbers: two sources that disagree ('o zap fala A 102 e ela falou B 202')."""
+REPORTED = CONTRAST | {"mostra", "mostrando"}
+"""Right before a number: what a message says ('o zap diz 301'), so no phone number."""
 
 
-def _either(apartments: list[ApartmentHeard], tokens: list[str]) -> tuple[list[ApartmentHeard], list[ApartmentHeard]]:
+def _either(
+    apartments: list[ApartmentHeard], tokens: list[str], unsure: bool
+) -> tuple[list[ApartmentHeard], list[ApartmentHeard]]:
     """'1.302 ou 1.203', 'casa 15 ou 16', '15 03? ou 15 04?', '302… não, 203, ou é 302', 'casa 16...
     não, 12?', 'o zap fala A 102, mas ela falou B 202', '… é uma das duas': numbers offered as
     alternatives, or from sources that disagree, name no apartment; they are (the other readings,
@@ -509,7 +515,6 @@ def _either(apartments: list[ApartmentHeard], tokens: list[str]) -> tuple[list[A
             best.setdefault(heard.position, heard)
     said = sorted(best.values(), key=lambda h: h.position)
     choices: dict[str, ApartmentHeard] = {}
-    unsure = bool(UNSURE_WHICH.search(" ".join(tokens)))
     for first, second in zip(said, said[1:]):
         between = tokens[first.position + 1 : second.position]
         after = tokens[second.position + 1 : second.position + 3]
@@ -533,7 +538,7 @@ def _phone_number(words: list[str], start: int) -> bool:
     at = start - 1
     while at >= 0 and (words[at].isdigit() or words[at] in {",", "-", "."}):
         at -= 1  # back over the digits said before it
-    if at >= 0 and words[at] in CONTRAST | {"mostra", "mostrando"}:
+    if at >= 0 and words[at] in REPORTED:
         return False  # 'o zap diz 301': what the message says
     return any(w in PHONE_WORDS for w in words[max(0, at - 1) : at + 1])
 
@@ -799,9 +804,14 @@ def _repaired(words: list[Word], span: tuple[int, int], cased: bool) -> tuple[in
     second = _name_span(words, at, cased) if at < len(words) else None
     if second is None or words[second[0]].folded == words[span[0]].folded:
         return span
-    after = [w.folded for w in words[second[1] : second[1] + 3]]
-    again = [w for w in after if w not in CORRECTION_WORDS][:1] == [words[second[0]].folded]
-    return second if again or _corrects(after[:2]) else span
+    return second if _repairs([w.folded for w in words], second[0], second[1]) else span
+
+
+def _repairs(folded: list[str], start: int, end: int) -> bool:
+    """Whether the name at start:end is a repair of the one before it: said twice ('o Márcio,
+    Márcio') or with 'desculpa'/'digo' right after it ('Sônia, desculpa')."""
+    after = folded[end : end + 3]
+    return _corrects(after[:2]) or [w for w in after if w not in CORRECTION_WORDS][:1] == [folded[start]]
 
 
 def _corrects(between: list[str]) -> bool:
@@ -1272,14 +1282,10 @@ def _resident_corrected(words: list[Word], mentions: list[NameMention], first: N
     repaired on the spot, said twice or with 'desculpa' ('a Sandra... Sônia, desculpa, Sônia')."""
     folded = [w.folded for w in words]
 
-    def repairs(m: NameMention) -> bool:  # 'a Sandra... Sônia, desculpa, Sônia': said again, or with 'desculpa' after it
-        after = [w for w in folded[m.end : m.end + 3] if w not in CORRECTION_WORDS]
-        return _corrects(folded[m.end : m.end + 2]) or after[:1] == [folded[m.start]]
-
     later = [
         m for m in mentions
-        if m.start >= first.end and m.resident != first.resident and (cue_before[m.start] or repairs(m))
-        and (_corrects(folded[first.end : m.start]) or repairs(m)) and "nao" not in folded[max(first.end, m.start - 3) : m.start]
+        if m.start >= first.end and m.resident != first.resident and (cue_before[m.start] or _repairs(folded, m.start, m.end))
+        and (_corrects(folded[first.end : m.start]) or _repairs(folded, m.start, m.end)) and "nao" not in folded[max(first.end, m.start - 3) : m.start]
     ]  # fmt: skip
     return max(later, key=lambda m: m.start) if later else None
 
